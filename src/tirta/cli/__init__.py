@@ -1,0 +1,46 @@
+"""tirta's command line: one sub-command group per domain, each a thin shell over domain functions.
+
+Errors derived from :class:`tirta.errors.TirtaError` print one line (file, line, field, what was
+expected) and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from tirta.errors import TirtaError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="tirta",
+    help="tirta: operate a water utility's network: model, telemetry, leaks, water balance.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _register() -> None:
+    from tirta.cli import network
+
+    app.add_typer(network.app, name="network")
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``tirta`` script."""
+    try:
+        app(args=argv, prog_name="tirta")
+    except TirtaError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        sys.exit(130)

@@ -1,0 +1,100 @@
+"""``tirta network …``: look at a hydraulic model before trusting it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tirta.network import load_dmas, load_network
+from tirta.network.model import Network
+
+app = typer.Typer(help="Inspect hydraulic models (EPANET .inp).", no_args_is_help=True)
+
+
+def find_dma_file(net: Network) -> Path | None:
+    """The DMA file that sits beside a model: ``<stem>.dmas.toml`` or ``.dmas.geojson``."""
+    for suffix in (".dmas.toml", ".dmas.geojson"):
+        candidate = net.path.with_name(net.path.stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@app.command("info")
+def info(
+    inp: Annotated[str, typer.Argument(help="EPANET .inp file, or 'l-town' for the built-in one")],
+    dmas: Annotated[
+        Path | None,
+        typer.Option(help="DMA file (.toml or .geojson); default: <model>.dmas.toml beside it"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Counts of elements, mains length, DMAs and model problems."""
+    net = load_network(inp)
+    dma_path = dmas or find_dma_file(net)
+    areas = load_dmas(dma_path, net) if dma_path else []
+    counts = net.counts()
+    problems = net.problems()
+    if as_json:
+        out = {
+            "network": str(net.path),
+            **counts,
+            "mains_length_km": round(net.mains_length_km, 3),
+            "dmas": [
+                {
+                    "name": d.name,
+                    "nodes": len(d.nodes),
+                    "mains_length_km": d.mains_length_km,
+                    "connections": d.connections,
+                    "inlets": list(d.inlets),
+                }
+                for d in areas
+            ],
+            "problems": [
+                {
+                    "kind": p.kind,
+                    "count": len(p.elements),
+                    "message": p.message,
+                    "examples": list(p.elements[:10]),
+                }
+                for p in problems
+            ],
+        }
+        typer.echo(json.dumps(out, indent=2))
+        return
+    console = Console()
+    table = Table(title=f"{net.path.name}", show_header=True)
+    table.add_column("element")
+    table.add_column("count", justify="right")
+    for key, value in counts.items():
+        table.add_row(key, str(value))
+    table.add_row("mains length (km)", f"{net.mains_length_km:.2f}")
+    console.print(table)
+    if areas:
+        t = Table(title=f"DMAs ({dma_path.name if dma_path else ''})")
+        for col in ("name", "nodes", "mains km", "connections", "inlets", "outlets"):
+            t.add_column(col)
+        for d in areas:
+            t.add_row(
+                d.name,
+                str(len(d.nodes)),
+                f"{d.mains_length_km or 0:.2f}",
+                str(d.connections if d.connections is not None else "-"),
+                ", ".join(d.inlets),
+                ", ".join(d.outlets),
+            )
+        console.print(t)
+    else:
+        console.print("DMAs: none defined (give --dmas FILE)")
+    if problems:
+        console.print("[bold yellow]Model problems[/]")
+        for p in problems:
+            examples = ", ".join(p.elements[:8]) + (" …" if len(p.elements) > 8 else "")
+            console.print(f"  - {p.kind}: {p.message}: {examples}", markup=False)
+    else:
+        console.print("Model problems: none found")

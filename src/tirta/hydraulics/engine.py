@@ -1,0 +1,431 @@
+"""An EPANET 2.3 toolkit session: open a model once, change it, solve it many times.
+
+Units are converted once at open (flow m³/s, pressure m) so every value in and out is SI.
+Each engine keeps its report and scratch files in its own temporary directory, so many engines
+can run side by side in threads or processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from epanet import toolkit as tk
+
+from tirta.errors import InputError, ModelError, SimulationError
+from tirta.hydraulics.scenarios import PDA, Leak
+from tirta.network.inpcheck import check_inp
+from tirta.network.model import Network
+
+__all__ = ["Engine", "Results", "Snapshot"]
+
+_INIT_COLD = 10  # EN_initH flag: re-initialise link flows
+_INIT_WARM = 0  # keep the flows of the previous solve as the starting guess
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Snapshot:
+    """One single-period solve: arrays in the engine's node/link order, SI units."""
+
+    pressure_m: np.ndarray
+    head_m: np.ndarray
+    demand_m3s: np.ndarray
+    flow_m3s: np.ndarray
+
+
+@dataclass
+class Results:
+    """An extended-period run: frames with a UTC time index and one column per element, SI units.
+
+    ``demand_m3s`` is consumer demand delivered (pressure-driven when PDA is on);
+    ``leak_m3s`` is the emitter outflow at each leak node; ``level_m`` is tank water level.
+    """
+
+    pressure_m: pd.DataFrame
+    head_m: pd.DataFrame
+    demand_m3s: pd.DataFrame
+    flow_m3s: pd.DataFrame
+    level_m: pd.DataFrame
+    leak_m3s: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Vector:
+    """A reusable C double array with a zero-copy NumPy view."""
+
+    def __init__(self, n: int) -> None:
+        self.c = tk.doubleArray(max(n, 1))
+        addr = int(self.c.cast())
+        self.np = np.ctypeslib.as_array((ctypes.c_double * max(n, 1)).from_address(addr))[:n]
+
+
+class Engine:
+    """An open EPANET project for repeated solves (see module docstring).
+
+    Parameters
+    ----------
+    model
+        Path of an EPANET ``.inp`` file or a loaded :class:`Network`.
+    pda
+        Pressure-driven analysis settings; ``None`` keeps demand-driven analysis.
+    warm_start
+        Start each solve from the previous flows (faster for many small changes).
+    start
+        UTC timestamp of simulation time zero, used for result indexes.
+    flow_change_m3s
+        Extra convergence test on the largest flow change (EPANET FLOWCHANGE); 1e-6 makes small
+        emitter (leak) flows exact where the model's relative ACCURACY alone leaves them loose.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | Network,
+        *,
+        pda: PDA | None = None,
+        warm_start: bool = False,
+        start: str | pd.Timestamp = "2021-01-01",
+        flow_change_m3s: float | None = None,
+    ) -> None:
+        path = model.path if isinstance(model, Network) else Path(model)
+        if not isinstance(model, Network):
+            if not path.is_file():
+                raise InputError("network file not found", file=path)
+            check_inp(path)
+        self.path = path
+        self.warm_start = warm_start
+        self.start = _utc(start)
+        self._tmp = Path(tempfile.mkdtemp(prefix="tirta-epanet-"))
+        self._ph: Any = tk.createproject()
+        self._h_open = False
+        try:
+            tk.open(self._ph, str(path), str(self._tmp / "report.rpt"), "")
+        except Exception as exc:
+            tk.deleteproject(self._ph)
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise ModelError(f"EPANET could not open the model: {exc}", file=path) from None
+        tk.setstatusreport(self._ph, tk.NO_REPORT)
+        tk.setflowunits(self._ph, tk.CMS)
+        tk.setoption(self._ph, tk.PRESS_UNITS, tk.METERS)
+        tk.setoption(self._ph, tk.EMITEXPON, 0.5)
+        tk.setoption(self._ph, tk.EMITBACKFLOW, 0)
+        if flow_change_m3s is not None:
+            tk.setoption(self._ph, tk.FLOWCHANGE, float(flow_change_m3s))
+        if pda is not None:
+            tk.setdemandmodel(
+                self._ph, tk.PDA, pda.minimum_pressure_m, pda.required_pressure_m, pda.exponent
+            )
+        self.duration_s = int(tk.gettimeparam(self._ph, tk.DURATION))
+        self.hydraulic_step_s = int(tk.gettimeparam(self._ph, tk.HYDSTEP))
+        self.report_step_s = int(tk.gettimeparam(self._ph, tk.REPORTSTEP))
+        self._leaks: dict[str, Leak] = {}
+        self._reindex()
+
+    # --- bookkeeping -------------------------------------------------------------------------
+    def _reindex(self) -> None:
+        ph = self._ph
+        n_nodes = tk.getcount(ph, tk.NODECOUNT)
+        n_links = tk.getcount(ph, tk.LINKCOUNT)
+        self.node_ids: list[str] = [tk.getnodeid(ph, i) for i in range(1, n_nodes + 1)]
+        self.link_ids: list[str] = [tk.getlinkid(ph, i) for i in range(1, n_links + 1)]
+        self._node_index = {n: i + 1 for i, n in enumerate(self.node_ids)}
+        self._link_index = {n: i + 1 for i, n in enumerate(self.link_ids)}
+        types = [tk.getnodetype(ph, i) for i in range(1, n_nodes + 1)]
+        self.tank_ids = [n for n, t in zip(self.node_ids, types, strict=True) if t == tk.TANK]
+        self.junction_ids = [n for n, t in zip(self.node_ids, types, strict=True) if t == tk.JUNCTION]
+        self._vn = {q: _Vector(n_nodes) for q in ("p", "h", "d", "e")}
+        self._vl = _Vector(n_links)
+
+    def node_index(self, node: str) -> int:
+        try:
+            return self._node_index[node]
+        except KeyError:
+            raise InputError(f"unknown node '{node}'", file=self.path) from None
+
+    def link_index(self, link: str) -> int:
+        try:
+            return self._link_index[link]
+        except KeyError:
+            raise InputError(f"unknown link '{link}'", file=self.path) from None
+
+    def _close_h(self) -> None:
+        if self._h_open:
+            tk.closeH(self._ph)
+            self._h_open = False
+
+    def _open_h(self) -> None:
+        if not self._h_open:
+            tk.openH(self._ph)
+            self._h_open = True
+
+    # --- changes between runs ----------------------------------------------------------------
+    def set_emitter(self, node: str, coefficient: float) -> None:
+        """Set a node's emitter coefficient, m³/s per m^0.5 (0 removes it)."""
+        tk.setnodevalue(self._ph, self.node_index(node), tk.EMITTER, float(coefficient))
+
+    def get_emitter(self, node: str) -> float:
+        return float(tk.getnodevalue(self._ph, self.node_index(node), tk.EMITTER))
+
+    def set_base_demand(self, node: str, demand_m3s: float, category: int = 1) -> None:
+        """Set the base demand (m³/s) of one demand category of a junction."""
+        tk.setbasedemand(self._ph, self.node_index(node), category, float(demand_m3s))
+
+    def get_base_demand(self, node: str, category: int = 1) -> float:
+        idx = self.node_index(node)
+        if tk.getnumdemands(self._ph, idx) < category:
+            return 0.0
+        return float(tk.getbasedemand(self._ph, idx, category))
+
+    def set_link_status(self, link: str, is_open: bool) -> None:
+        """Open or close a pipe, pump or valve for the following runs."""
+        status = tk.OPEN if is_open else tk.CLOSED
+        tk.setlinkvalue(self._ph, self.link_index(link), tk.INITSTATUS, status)
+
+    def set_valve_setting(self, link: str, setting: float) -> None:
+        """Set a valve's setting in SI (PRV/PSV/PBV in m, FCV in m³/s, TCV loss coefficient)."""
+        tk.setlinkvalue(self._ph, self.link_index(link), tk.INITSETTING, float(setting))
+
+    def set_roughness(self, pipe: str, roughness: float) -> None:
+        tk.setlinkvalue(self._ph, self.link_index(pipe), tk.ROUGHNESS, float(roughness))
+
+    def get_roughness(self, pipe: str) -> float:
+        return float(tk.getlinkvalue(self._ph, self.link_index(pipe), tk.ROUGHNESS))
+
+    def set_tank_level(self, tank: str, level_m: float) -> None:
+        """Set a tank's initial water level, m above its bottom."""
+        tk.setnodevalue(self._ph, self.node_index(tank), tk.TANKLEVEL, float(level_m))
+
+    def pattern_ids(self) -> list[str]:
+        n = tk.getcount(self._ph, tk.PATCOUNT)
+        return [tk.getpatternid(self._ph, i) for i in range(1, n + 1)]
+
+    def get_pattern(self, pattern: str) -> np.ndarray:
+        idx = tk.getpatternindex(self._ph, pattern)
+        n = tk.getpatternlen(self._ph, idx)
+        return np.array([tk.getpatternvalue(self._ph, idx, k) for k in range(1, n + 1)])
+
+    def set_pattern(self, pattern: str, values: Sequence[float] | np.ndarray) -> None:
+        """Replace a time pattern's multipliers."""
+        idx = tk.getpatternindex(self._ph, pattern)
+        vals = [float(v) for v in values]
+        arr = tk.doubleArray(len(vals))
+        for k, v in enumerate(vals):
+            arr[k] = v
+        tk.setpattern(self._ph, idx, arr, len(vals))
+
+    def set_times(
+        self,
+        *,
+        duration_s: int | None = None,
+        hydraulic_step_s: int | None = None,
+        report_step_s: int | None = None,
+        pattern_step_s: int | None = None,
+    ) -> None:
+        """Change the time parameters used by :meth:`run`."""
+        for value, param, attr in (
+            (duration_s, tk.DURATION, "duration_s"),
+            (hydraulic_step_s, tk.HYDSTEP, "hydraulic_step_s"),
+            (report_step_s, tk.REPORTSTEP, "report_step_s"),
+            (pattern_step_s, tk.PATTERNSTEP, None),
+        ):
+            if value is not None:
+                tk.settimeparam(self._ph, param, int(value))
+                if attr:
+                    setattr(self, attr, int(value))
+
+    def add_leak_node(self, pipe: str) -> str:
+        """Split ``pipe`` at its middle with a new junction and return that junction's id."""
+        node_id = f"{pipe}__leak"
+        if node_id in self._node_index:
+            return node_id
+        ph = self._ph
+        li = self.link_index(pipe)
+        if tk.getlinktype(ph, li) not in (tk.PIPE, tk.CVPIPE):
+            raise InputError(f"link '{pipe}' is not a pipe; leaks sit on pipes", field="pipe")
+        self._close_h()
+        n1, n2 = tk.getlinknodes(ph, li)
+        n1_id, n2_id = tk.getnodeid(ph, n1), tk.getnodeid(ph, n2)
+        length = tk.getlinkvalue(ph, li, tk.LENGTH)
+        diameter = tk.getlinkvalue(ph, li, tk.DIAMETER)
+        roughness = tk.getlinkvalue(ph, li, tk.ROUGHNESS)
+        minor = tk.getlinkvalue(ph, li, tk.MINORLOSS)
+        status = tk.getlinkvalue(ph, li, tk.INITSTATUS)
+        elevation = tk.getnodevalue(ph, n1, tk.ELEVATION) + tk.getnodevalue(ph, n2, tk.ELEVATION)
+        x1, y1 = tk.getcoord(ph, n1)
+        x2, y2 = tk.getcoord(ph, n2)
+        new = tk.addnode(ph, node_id, tk.JUNCTION)
+        tk.setnodevalue(ph, new, tk.ELEVATION, elevation / 2.0)
+        tk.setcoord(ph, new, (x1 + x2) / 2.0, (y1 + y2) / 2.0)
+        li = tk.getlinkindex(ph, pipe)
+        tk.setlinknodes(ph, li, tk.getnodeindex(ph, n1_id), new)
+        tk.setlinkvalue(ph, li, tk.LENGTH, length / 2.0)
+        second = tk.addlink(ph, f"{pipe}__b", tk.PIPE, node_id, n2_id)
+        tk.setpipedata(ph, second, length / 2.0, diameter, roughness, minor)
+        tk.setlinkvalue(ph, second, tk.INITSTATUS, status)
+        self._reindex()
+        return node_id
+
+    def add_leak(self, leak: Leak) -> str:
+        """Insert the node of ``leak`` and let :meth:`run` drive its emitter over time."""
+        node = self.add_leak_node(leak.pipe)
+        self._leaks[leak.pipe] = leak
+        return node
+
+    @property
+    def leaks(self) -> list[Leak]:
+        return list(self._leaks.values())
+
+    # --- solves ------------------------------------------------------------------------------
+    def solve_snapshot(self, time_s: int = 0) -> Snapshot:
+        """One steady-state solve at ``time_s`` into the demand patterns, tanks at initial level."""
+        ph = self._ph
+        if tk.gettimeparam(ph, tk.DURATION) != 0 or not self._h_open:
+            self._close_h()
+            tk.settimeparam(ph, tk.DURATION, 0)
+        tk.settimeparam(ph, tk.PATTERNSTART, int(time_s))
+        self._open_h()
+        tk.initH(ph, _INIT_WARM if self.warm_start else _INIT_COLD)
+        tk.runH(ph)
+        p, h, d = self._vn["p"], self._vn["h"], self._vn["d"]
+        tk.getnodevalues(ph, tk.PRESSURE, p.c)
+        tk.getnodevalues(ph, tk.HEAD, h.c)
+        tk.getnodevalues(ph, tk.DEMANDFLOW, d.c)
+        tk.getlinkvalues(ph, tk.FLOW, self._vl.c)
+        return Snapshot(p.np.copy(), h.np.copy(), d.np.copy(), self._vl.np.copy())
+
+    def run(
+        self,
+        duration_s: int | None = None,
+        *,
+        report_step_s: int | None = None,
+        nodes: Iterable[str] | None = None,
+        links: Iterable[str] | None = None,
+        progress: Progress | None = None,
+    ) -> Results:
+        """Extended-period run from time 0, reporting every report step; leaks follow their ramps.
+
+        ``nodes`` and ``links`` restrict the columns kept (all by default). Raises
+        :class:`SimulationError` if EPANET stops before the full duration.
+        """
+        ph = self._ph
+        duration = int(self.duration_s if duration_s is None else duration_s)
+        step = int(report_step_s or self.report_step_s)
+        if step <= 0:
+            raise InputError("report step must be positive", field="report_step_s")
+        self._close_h()
+        tk.settimeparam(ph, tk.DURATION, duration)
+        tk.settimeparam(ph, tk.PATTERNSTART, 0)
+        tk.settimeparam(ph, tk.REPORTSTEP, step)
+        tk.settimeparam(ph, tk.REPORTSTART, 0)
+        node_cols = list(self.node_ids if nodes is None else nodes)
+        link_cols = list(self.link_ids if links is None else links)
+        ni = np.array([self.node_index(n) - 1 for n in node_cols], dtype=int)
+        lk = np.array([self.link_index(k) - 1 for k in link_cols], dtype=int)
+        tanks = [self.node_index(t) - 1 for t in self.tank_ids]
+        tank_elev = np.array([tk.getnodevalue(ph, i + 1, tk.ELEVATION) for i in tanks], dtype=float)
+        leaks = list(self._leaks.values())
+        leak_idx = [self.node_index(lk_.node) for lk_ in leaks]
+        n_rep = duration // step + 1
+        out_p = np.full((n_rep, len(ni)), np.nan)
+        out_h = np.full((n_rep, len(ni)), np.nan)
+        out_d = np.full((n_rep, len(ni)), np.nan)
+        out_q = np.full((n_rep, len(lk)), np.nan)
+        out_lv = np.full((n_rep, len(tanks)), np.nan)
+        out_e = np.full((n_rep, len(leaks)), np.nan)
+        p, h, d, e = (self._vn[k] for k in ("p", "h", "d", "e"))
+        self._open_h()
+        tk.initH(ph, _INIT_COLD)
+        t = 0
+        reached = -1
+        coef = np.zeros(len(leaks))
+        try:
+            while True:
+                # runH solves at the time nextH advanced to: the leaks must be sized for it
+                for j, (leak, idx) in enumerate(zip(leaks, leak_idx, strict=True)):
+                    coef[j] = float(leak.coefficient_at(t))
+                    tk.setnodevalue(ph, idx, tk.EMITTER, coef[j])
+                if int(tk.runH(ph)) != t:
+                    raise SimulationError(f"EPANET solved an unexpected time (wanted {t} s)")
+                if t % step == 0 and t <= duration:
+                    k = t // step
+                    tk.getnodevalues(ph, tk.PRESSURE, p.c)
+                    tk.getnodevalues(ph, tk.HEAD, h.c)
+                    tk.getnodevalues(ph, tk.DEMANDFLOW, d.c)
+                    tk.getlinkvalues(ph, tk.FLOW, self._vl.c)
+                    out_p[k], out_h[k], out_d[k] = p.np[ni], h.np[ni], d.np[ni]
+                    out_q[k] = self._vl.np[lk]
+                    if tanks:
+                        out_lv[k] = h.np[tanks] - tank_elev
+                    if leaks:
+                        tk.getnodevalues(ph, tk.EMITTERFLOW, e.c)
+                        # EPANET leaves its initial guess in place where the coefficient is 0
+                        out_e[k] = np.where(coef > 0, e.np[np.array(leak_idx) - 1], 0.0)
+                    reached = t
+                    if progress is not None:
+                        progress(k + 1, n_rep)
+                tstep = int(tk.nextH(ph))
+                if tstep <= 0:
+                    break
+                t += tstep
+        except Exception as exc:
+            raise SimulationError(f"EPANET failed at t = {t} s: {exc}", file=self.path) from None
+        finally:
+            for idx in leak_idx:
+                tk.setnodevalue(ph, idx, tk.EMITTER, 0.0)
+        if reached < (duration // step) * step:
+            raise SimulationError(
+                f"EPANET stopped at t = {reached} s before the end of the run ({duration} s); "
+                "the network may be unbalanced or disconnected",
+                file=self.path,
+            )
+        index = self.start + pd.to_timedelta(np.arange(n_rep) * step, unit="s")
+        index.name = "time"
+
+        def frame(values: np.ndarray, cols: list[str]) -> pd.DataFrame:
+            return pd.DataFrame(values, index=index, columns=pd.Index(cols))
+
+        return Results(
+            pressure_m=frame(out_p, node_cols),
+            head_m=frame(out_h, node_cols),
+            demand_m3s=frame(out_d, node_cols),
+            flow_m3s=frame(out_q, link_cols),
+            level_m=frame(out_lv, list(self.tank_ids)),
+            leak_m3s=frame(out_e, [lk_.pipe for lk_ in leaks]),
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the project and remove its scratch files."""
+        if self._ph is None:
+            return
+        self._close_h()
+        try:
+            tk.close(self._ph)
+        finally:
+            tk.deleteproject(self._ph)
+            self._ph = None
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _utc(value: str | pd.Timestamp) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
