@@ -26,9 +26,11 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _register() -> None:
-    from tirta.cli import network
+    from tirta.cli import demo, network, simulate
 
     app.add_typer(network.app, name="network")
+    app.command("simulate")(simulate.simulate_cmd)
+    app.command("demo")(demo.demo)
 
 
 _register()

@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,7 @@ class Engine:
         self.duration_s = int(tk.gettimeparam(self._ph, tk.DURATION))
         self.hydraulic_step_s = int(tk.gettimeparam(self._ph, tk.HYDSTEP))
         self.report_step_s = int(tk.gettimeparam(self._ph, tk.REPORTSTEP))
+        self.pattern_step_s = int(tk.gettimeparam(self._ph, tk.PATTERNSTEP))
         self._leaks: dict[str, Leak] = {}
         self._reindex()
 
@@ -235,12 +237,11 @@ class Engine:
             (duration_s, tk.DURATION, "duration_s"),
             (hydraulic_step_s, tk.HYDSTEP, "hydraulic_step_s"),
             (report_step_s, tk.REPORTSTEP, "report_step_s"),
-            (pattern_step_s, tk.PATTERNSTEP, None),
+            (pattern_step_s, tk.PATTERNSTEP, "pattern_step_s"),
         ):
             if value is not None:
                 tk.settimeparam(self._ph, param, int(value))
-                if attr:
-                    setattr(self, attr, int(value))
+                setattr(self, attr, int(value))
 
     def add_leak_node(self, pipe: str) -> str:
         """Split ``pipe`` at its middle with a new junction and return that junction's id."""
@@ -347,13 +348,19 @@ class Engine:
         t = 0
         reached = -1
         coef = np.zeros(len(leaks))
+        notes: list[str] = []
         try:
             while True:
                 # runH solves at the time nextH advanced to: the leaks must be sized for it
                 for j, (leak, idx) in enumerate(zip(leaks, leak_idx, strict=True)):
                     coef[j] = float(leak.coefficient_at(t))
                     tk.setnodevalue(ph, idx, tk.EMITTER, coef[j])
-                if int(tk.runH(ph)) != t:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    solved = int(tk.runH(ph))
+                if caught:  # owa-epanet turns EPANET warnings (e.g. unbalanced) into Warnings
+                    notes.append(f"t = {t} s: EPANET {'; '.join(str(w.message) for w in caught)}")
+                if solved != t:
                     raise SimulationError(f"EPANET solved an unexpected time (wanted {t} s)")
                 if t % step == 0 and t <= duration:
                     k = t // step
@@ -382,9 +389,10 @@ class Engine:
             for idx in leak_idx:
                 tk.setnodevalue(ph, idx, tk.EMITTER, 0.0)
         if reached < (duration // step) * step:
+            detail = f" ({notes[-1]})" if notes else ""
             raise SimulationError(
                 f"EPANET stopped at t = {reached} s before the end of the run ({duration} s); "
-                "the network may be unbalanced or disconnected",
+                f"the network may be unbalanced or disconnected{detail}",
                 file=self.path,
             )
         index = self.start + pd.to_timedelta(np.arange(n_rep) * step, unit="s")
@@ -400,6 +408,7 @@ class Engine:
             flow_m3s=frame(out_q, link_cols),
             level_m=frame(out_lv, list(self.tank_ids)),
             leak_m3s=frame(out_e, [lk_.pipe for lk_ in leaks]),
+            warnings=notes,
         )
 
     # --- lifecycle ---------------------------------------------------------------------------
