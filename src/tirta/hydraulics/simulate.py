@@ -275,9 +275,12 @@ def simulate(
 ) -> SimulationResult:
     """Simulate ``cfg.train_days + cfg.days`` of telemetry; write it under ``out`` when given."""
     net = network if isinstance(network, Network) else load_network(network)
-    rng = np.random.default_rng(cfg.seed)
+    # one stream per purpose, so that e.g. drawing no leak leaves the demands and noise unchanged
+    rng_sensors, rng_leaks, rng_net, rng_demand, rng_noise, rng_faults = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(6)
+    )
     if sensors is None:
-        sensors = default_sensors(net, rng)
+        sensors = default_sensors(net, rng_sensors)
     sensors.check_against(net)
     step = cfg.step_s
     train_s = round(cfg.train_days * 86400 / step) * step
@@ -285,12 +288,12 @@ def simulate(
     start = pd.Timestamp(cfg.start, tz="UTC")
     t_split = start + pd.Timedelta(seconds=train_s)
     flow_links = {s.element for s in sensors.by_kind("flow")}
-    leaks = draw_leaks(net, cfg, rng, t0_s=train_s, t1_s=total_s, exclude=flow_links)
+    leaks = draw_leaks(net, cfg, rng_leaks, t0_s=train_s, t1_s=total_s, exclude=flow_links)
 
     with Engine(net, pda=cfg.pda, start=start, flow_change_m3s=1e-6) as engine:
         engine.set_times(hydraulic_step_s=step, report_step_s=step)
-        _perturb_network(engine, net, cfg, rng)
-        _noisy_patterns(engine, cfg, total_s, rng)
+        _perturb_network(engine, net, cfg, rng_net)
+        _noisy_patterns(engine, cfg, total_s, rng_demand)
         for leak in leaks:
             engine.add_leak(leak)
         p_nodes = [s.element for s in sensors.by_kind("pressure")]
@@ -305,7 +308,7 @@ def simulate(
         )
 
     n = len(res.pressure_m)
-    noise = rng.normal
+    noise = rng_noise.normal
     pressure = res.pressure_m[p_nodes] + noise(0, cfg.pressure_noise_m, (n, len(p_nodes)))
     flows = [s.element for s in sensors.by_kind("flow")]
     flow = res.flow_m3s[flows] * (1 + noise(0, cfg.flow_noise_rel, (n, len(flows))))
@@ -315,7 +318,7 @@ def simulate(
         lower=0
     )
     scada = ScadaData(pressure, flow, level, demand)
-    faults = _apply_faults(scada, cfg, rng, t_split)
+    faults = _apply_faults(scada, cfg, rng_faults, t_split)
     truth = _truth(leaks, res.leak_m3s, res.pressure_m, start, res.pressure_m.index[-1])
 
     result = SimulationResult(scada, truth, faults, sensors)

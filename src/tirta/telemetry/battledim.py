@@ -134,7 +134,9 @@ def _locate_bad_cell(frame: pd.DataFrame, path: Path, decimal: str) -> InputErro
     return InputError("cannot parse values", file=path)
 
 
-def _parse_times(values: pd.Series, path: Path, first_line: int) -> pd.DatetimeIndex:
+def _parse_times(
+    values: pd.Series, path: Path, first_line: int, *, unique: bool = True
+) -> pd.DatetimeIndex:
     parsed = pd.to_datetime(values, format="mixed", errors="coerce")
     bad = parsed.isna()
     if bad.any():
@@ -147,7 +149,7 @@ def _parse_times(values: pd.Series, path: Path, first_line: int) -> pd.DatetimeI
         )
     idx = pd.DatetimeIndex(parsed)
     idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
-    if idx.has_duplicates:
+    if unique and idx.has_duplicates:
         row = int(np.flatnonzero(idx.duplicated())[0])
         raise InputError(
             f"duplicate timestamp '{values.iloc[row]}'",
@@ -276,7 +278,7 @@ def read_truth(path: str | Path) -> pd.DataFrame:
     if missing:
         raise InputError(f"missing columns {missing}", file=p, line=1)
     for col in ("start", "peak", "end"):
-        frame[col] = _parse_times(frame[col].astype("string"), p, 2)
+        frame[col] = _parse_times(frame[col].astype("string"), p, 2, unique=False)
     return frame
 
 

@@ -1,0 +1,103 @@
+"""The command line as a user meets it: real subprocesses, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers import BAD, NET1
+
+
+def tirta(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tirta", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+    )
+
+
+def test_help_lists_command_groups():
+    out = tirta("--help")
+    assert out.returncode == 0
+    for group in ("network", "simulate", "demo"):
+        assert group in out.stdout
+
+
+def test_network_info_ltown_json():
+    out = tirta("network", "info", "l-town", "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["junctions"] == 782 and info["pipes"] == 905 and info["valves"] == 3
+    assert info["mains_length_km"] == pytest.approx(43.163, abs=0.001)
+    assert [d["name"] for d in info["dmas"]] == ["A", "B", "C"]
+    assert info["problems"] == []
+
+
+def test_network_info_table_shows_problems():
+    out = tirta("network", "info", BAD / "problems.inp")
+    assert out.returncode == 0, out.stderr
+    for words in (
+        "junctions",
+        "mains length",
+        "disconnected",
+        "zero_length",
+        "missing_coordinates",
+        "missing_pattern",
+        "DMAs: none",
+    ):
+        assert words in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("network", "info", BAD / "bad_number.inp"), "bad_number.inp:6: field 'Elevation'"),
+        (("network", "info", BAD / "negative_length.inp"), "negative_length.inp:8: field 'Length'"),
+        (
+            (
+                "simulate",
+                BAD / "problems.inp",
+                "--out",
+                "x",
+                "--sensors",
+                BAD / "sensors_unknown_node.csv",
+            ),
+            "sensors_unknown_node.csv:3: field 'node'",
+        ),
+        (
+            ("simulate", NET1, "--out", "x", "--sensors", BAD / "sensors_unknown_unit.csv"),
+            "field 'unit': unknown unit 'furlongs/fortnight'",
+        ),
+        (("simulate", NET1, "--out", "x", "--leaks", "many"), "field 'leaks'"),
+    ],
+)
+def test_bad_input_one_line_exit_2(args, words, tmp_path):
+    out = tirta(*args, cwd=tmp_path)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert words in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_simulate_writes_layout(tmp_path):
+    out = tirta("simulate", NET1, "--days", "1", "--leaks", "1", "--seed", "3", "--out", tmp_path / "o")
+    assert out.returncode == 0, out.stderr
+    for name in ("Pressures.csv", "Flows.csv", "Levels.csv", "Demands.csv", "truth.csv", "sensors.json"):
+        assert (tmp_path / "o" / name).is_file()
+    assert "1 hidden leak" in out.stdout
+
+
+@pytest.mark.slow
+def test_demo_builds_city(tmp_path):
+    out = tirta("demo", "--out", tmp_path / "demo", "--days", "3")
+    assert out.returncode == 0, out.stderr
+    assert "782 junctions" in out.stdout and "readings written" in out.stdout
+    assert (tmp_path / "demo" / "telemetry" / "Pressures.csv").is_file()
+    assert (tmp_path / "demo" / "city" / "L-TOWN.inp").is_file()
