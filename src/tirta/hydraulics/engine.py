@@ -26,7 +26,9 @@ from tirta.hydraulics.scenarios import PDA, Leak
 from tirta.network.inpcheck import check_inp
 from tirta.network.model import Network
 
-__all__ = ["Engine", "Results", "Snapshot"]
+__all__ = ["QUANTITIES", "Engine", "Results", "Snapshot"]
+
+QUANTITIES = ("pressure", "head", "demand", "flow", "level", "leak")
 
 _INIT_COLD = 10  # EN_initH flag: re-initialise link flows
 _INIT_WARM = 0  # keep the flows of the previous solve as the starting guess
@@ -146,6 +148,10 @@ class Engine:
         self.junction_ids = [n for n, t in zip(self.node_ids, types, strict=True) if t == tk.JUNCTION]
         self._vn = {q: _Vector(n_nodes) for q in ("p", "h", "d", "e")}
         self._vl = _Vector(n_links)
+
+    @staticmethod
+    def _indexes(ids: list[str], lookup: Callable[[str], int]) -> np.ndarray:
+        return np.array([lookup(i) - 1 for i in ids], dtype=int)
 
     def node_index(self, node: str) -> int:
         try:
@@ -310,13 +316,20 @@ class Engine:
         report_step_s: int | None = None,
         nodes: Iterable[str] | None = None,
         links: Iterable[str] | None = None,
+        quantities: Iterable[str] = QUANTITIES,
         progress: Progress | None = None,
     ) -> Results:
         """Extended-period run from time 0, reporting every report step; leaks follow their ramps.
 
-        ``nodes`` and ``links`` restrict the columns kept (all by default). Raises
+        ``nodes`` and ``links`` restrict the columns kept (all by default); ``quantities`` (a subset
+        of :data:`QUANTITIES`) the results fetched, the rest come back as empty frames. Raises
         :class:`SimulationError` if EPANET stops before the full duration.
         """
+        want = set(quantities)
+        if unknown := want - set(QUANTITIES):
+            raise InputError(
+                f"unknown quantities {sorted(unknown)}; expected {QUANTITIES}", field="quantities"
+            )
         ph = self._ph
         duration = int(self.duration_s if duration_s is None else duration_s)
         step = int(report_step_s or self.report_step_s)
@@ -329,65 +342,84 @@ class Engine:
         tk.settimeparam(ph, tk.REPORTSTART, 0)
         node_cols = list(self.node_ids if nodes is None else nodes)
         link_cols = list(self.link_ids if links is None else links)
-        ni = np.array([self.node_index(n) - 1 for n in node_cols], dtype=int)
-        lk = np.array([self.link_index(k) - 1 for k in link_cols], dtype=int)
-        tanks = [self.node_index(t) - 1 for t in self.tank_ids]
-        tank_elev = np.array([tk.getnodevalue(ph, i + 1, tk.ELEVATION) for i in tanks], dtype=float)
+        ni = np.arange(len(node_cols)) if nodes is None else self._indexes(node_cols, self.node_index)
+        li = np.arange(len(link_cols)) if links is None else self._indexes(link_cols, self.link_index)
+        tanks = np.array([self.node_index(t) - 1 for t in self.tank_ids], dtype=int)
+        tank_elev = np.array([tk.getnodevalue(ph, int(i) + 1, tk.ELEVATION) for i in tanks], dtype=float)
         leaks = list(self._leaks.values())
-        leak_idx = [self.node_index(lk_.node) for lk_ in leaks]
+        leak_idx = np.array([self.node_index(lk.node) for lk in leaks], dtype=int)
         n_rep = duration // step + 1
-        out_p = np.full((n_rep, len(ni)), np.nan)
-        out_h = np.full((n_rep, len(ni)), np.nan)
-        out_d = np.full((n_rep, len(ni)), np.nan)
-        out_q = np.full((n_rep, len(lk)), np.nan)
-        out_lv = np.full((n_rep, len(tanks)), np.nan)
-        out_e = np.full((n_rep, len(leaks)), np.nan)
-        p, h, d, e = (self._vn[k] for k in ("p", "h", "d", "e"))
+        width = {
+            "pressure": len(ni),
+            "head": len(ni),
+            "demand": len(ni),
+            "flow": len(li),
+            "level": len(tanks),
+            "leak": len(leaks),
+        }
+        out = {q: np.full((n_rep, width[q] if q in want else 0), np.nan) for q in QUANTITIES}
+        fetch_node = [
+            (q, prop, self._vn[key])
+            for q, prop, key in (
+                ("pressure", tk.PRESSURE, "p"),
+                ("head", tk.HEAD, "h"),
+                ("demand", tk.DEMANDFLOW, "d"),
+            )
+            if q in want or (q == "head" and "level" in want)
+        ]
         self._open_h()
-        tk.initH(ph, _INIT_COLD)
-        t = 0
-        reached = -1
+        tk.initH(ph, _INIT_WARM if self.warm_start else _INIT_COLD)
+        t, reached = 0, -1
         coef = np.zeros(len(leaks))
         notes: list[str] = []
         try:
-            while True:
-                # runH solves at the time nextH advanced to: the leaks must be sized for it
-                for j, (leak, idx) in enumerate(zip(leaks, leak_idx, strict=True)):
-                    coef[j] = float(leak.coefficient_at(t))
-                    tk.setnodevalue(ph, idx, tk.EMITTER, coef[j])
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                while True:
+                    # runH solves at the time nextH advanced to: the leaks must be sized for it
+                    for j, (leak, idx) in enumerate(zip(leaks, leak_idx, strict=True)):
+                        coef[j] = float(leak.coefficient_at(t))
+                        tk.setnodevalue(ph, int(idx), tk.EMITTER, coef[j])
+                    seen = len(caught)
                     solved = int(tk.runH(ph))
-                if caught:  # owa-epanet turns EPANET warnings (e.g. unbalanced) into Warnings
-                    notes.append(f"t = {t} s: EPANET {'; '.join(str(w.message) for w in caught)}")
-                if solved != t:
-                    raise SimulationError(f"EPANET solved an unexpected time (wanted {t} s)")
-                if t % step == 0 and t <= duration:
-                    k = t // step
-                    tk.getnodevalues(ph, tk.PRESSURE, p.c)
-                    tk.getnodevalues(ph, tk.HEAD, h.c)
-                    tk.getnodevalues(ph, tk.DEMANDFLOW, d.c)
-                    tk.getlinkvalues(ph, tk.FLOW, self._vl.c)
-                    out_p[k], out_h[k], out_d[k] = p.np[ni], h.np[ni], d.np[ni]
-                    out_q[k] = self._vl.np[lk]
-                    if tanks:
-                        out_lv[k] = h.np[tanks] - tank_elev
-                    if leaks:
-                        tk.getnodevalues(ph, tk.EMITTERFLOW, e.c)
-                        # EPANET leaves its initial guess in place where the coefficient is 0
-                        out_e[k] = np.where(coef > 0, e.np[np.array(leak_idx) - 1], 0.0)
-                    reached = t
-                    if progress is not None:
-                        progress(k + 1, n_rep)
-                tstep = int(tk.nextH(ph))
-                if tstep <= 0:
-                    break
-                t += tstep
+                    if (
+                        len(caught) > seen
+                    ):  # owa-epanet turns EPANET warnings (e.g. unbalanced) into Warnings
+                        notes.append(
+                            f"t = {t} s: EPANET {'; '.join(str(w.message) for w in caught[seen:])}"
+                        )
+                    if solved != t:
+                        raise SimulationError(f"EPANET solved an unexpected time (wanted {t} s)")
+                    if t % step == 0 and t <= duration:
+                        k = t // step
+                        for q, prop, vec in fetch_node:
+                            tk.getnodevalues(ph, prop, vec.c)
+                            if q in want:
+                                out[q][k] = vec.np[ni]
+                        if "flow" in want:
+                            tk.getlinkvalues(ph, tk.FLOW, self._vl.c)
+                            out["flow"][k] = self._vl.np[li]
+                        if "level" in want:
+                            out["level"][k] = self._vn["h"].np[tanks] - tank_elev
+                        if "leak" in want and leaks:
+                            e = self._vn["e"]
+                            tk.getnodevalues(ph, tk.EMITTERFLOW, e.c)
+                            # EPANET leaves its initial guess in place where the coefficient is 0
+                            out["leak"][k] = np.where(coef > 0, e.np[leak_idx - 1], 0.0)
+                        reached = t
+                        if progress is not None:
+                            progress(k + 1, n_rep)
+                    tstep = int(tk.nextH(ph))
+                    if tstep <= 0:
+                        break
+                    t += tstep
+        except SimulationError:
+            raise
         except Exception as exc:
             raise SimulationError(f"EPANET failed at t = {t} s: {exc}", file=self.path) from None
         finally:
             for idx in leak_idx:
-                tk.setnodevalue(ph, idx, tk.EMITTER, 0.0)
+                tk.setnodevalue(ph, int(idx), tk.EMITTER, 0.0)
         if reached < (duration // step) * step:
             detail = f" ({notes[-1]})" if notes else ""
             raise SimulationError(
@@ -397,17 +429,25 @@ class Engine:
             )
         index = self.start + pd.to_timedelta(np.arange(n_rep) * step, unit="s")
         index.name = "time"
+        cols = {
+            "pressure": node_cols,
+            "head": node_cols,
+            "demand": node_cols,
+            "flow": link_cols,
+            "level": list(self.tank_ids),
+            "leak": [lk.pipe for lk in leaks],
+        }
 
-        def frame(values: np.ndarray, cols: list[str]) -> pd.DataFrame:
-            return pd.DataFrame(values, index=index, columns=pd.Index(cols))
+        def frame(q: str) -> pd.DataFrame:
+            return pd.DataFrame(out[q], index=index, columns=pd.Index(cols[q] if q in want else []))
 
         return Results(
-            pressure_m=frame(out_p, node_cols),
-            head_m=frame(out_h, node_cols),
-            demand_m3s=frame(out_d, node_cols),
-            flow_m3s=frame(out_q, link_cols),
-            level_m=frame(out_lv, list(self.tank_ids)),
-            leak_m3s=frame(out_e, [lk_.pipe for lk_ in leaks]),
+            pressure_m=frame("pressure"),
+            head_m=frame("head"),
+            demand_m3s=frame("demand"),
+            flow_m3s=frame("flow"),
+            level_m=frame("level"),
+            leak_m3s=frame("leak"),
             warnings=notes,
         )
 
