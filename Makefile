@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/engine.py --json bench-results/engine.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
