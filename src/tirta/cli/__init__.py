@@ -26,11 +26,17 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _register() -> None:
-    from tirta.cli import demo, network, simulate
+    from tirta.cli import balance, demo, network, simulate
 
     app.add_typer(network.app, name="network")
+    app.add_typer(balance.app, name="balance")
     app.command("simulate")(simulate.simulate_cmd)
     app.command("demo")(demo.demo)
+    from tirta.cli import ingest, readings, sensors
+
+    app.add_typer(ingest.app, name="ingest")
+    app.add_typer(readings.app, name="readings")
+    app.add_typer(sensors.app, name="sensors")
 
 
 _register()
