@@ -1,0 +1,26 @@
+"""Each domain package's door: every name in ``__all__`` exists and nothing public is missing from it."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PACKAGES = [
+    "tirta.network",
+    "tirta.hydraulics",
+    "tirta.telemetry",
+    "tirta.balance",
+    "tirta.units",
+    "tirta.errors",
+]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_names_exist(name):
+    module = importlib.import_module(name)
+    assert module.__doc__, f"{name} has no docstring"
+    exported = module.__all__
+    assert len(exported) == len(set(exported))
+    for attr in exported:
+        assert hasattr(module, attr), f"{name}.__all__ names missing {attr}"
