@@ -32,9 +32,10 @@ def _register() -> None:
     app.add_typer(balance.app, name="balance")
     app.command("simulate")(simulate.simulate_cmd)
     app.command("demo")(demo.demo)
-    from tirta.cli import ingest, readings, sensors
+    from tirta.cli import ingest, ingest_mqtt, readings, sensors
 
     app.add_typer(ingest.app, name="ingest")
+    ingest.app.command("mqtt")(ingest_mqtt.mqtt)
     app.add_typer(readings.app, name="readings")
     app.add_typer(sensors.app, name="sensors")
 

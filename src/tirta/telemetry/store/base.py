@@ -1,0 +1,441 @@
+"""The one store interface: readings idempotent on (sensor, time), quarantine, sensors and leak events.
+
+Both implementations share this class: the single writer thread that groups small writes into one
+commit, the wide-frame shaping of reads, and the checks on arguments. Backends supply the SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from tirta.errors import InputError, StoreError
+from tirta.network.sensors import Sensor, SensorRegistry
+from tirta.telemetry.schema import QUARANTINE_COLUMNS, Progress, WriteCounts
+from tirta.telemetry.validate import sensor_table
+
+__all__ = ["AGGREGATES", "EVENT_STATUSES", "EVERY", "Batch", "Store", "parse_every"]
+
+# resampling widths in seconds and aggregates a read may ask for (user input maps onto these only)
+EVERY: dict[str, int] = {"5min": 300, "1h": 3600, "1d": 86400}
+AGGREGATES: dict[str, str] = {"mean": "avg", "min": "min", "max": "max"}
+EVENT_STATUSES = ("open", "acknowledged", "dispatched", "repaired", "closed", "false_alarm")
+SENSOR_COLUMNS = (
+    "id",
+    "kind",
+    "unit",
+    "node",
+    "link",
+    "valid_min",
+    "valid_max",
+    "dma",
+    "installed",
+    "cumulative",
+)
+
+
+_EVERY_ALIASES = {
+    "5m": 300,
+    "300s": 300,
+    "h": 3600,
+    "hour": 3600,
+    "60min": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+
+
+def parse_every(every: str | int | None) -> int | None:
+    """Resampling width in seconds from ``5min``, ``1h``, ``1d`` (or 300, 3600, 86400); None for raw."""
+    if every is None or every == "" or every == "raw":
+        return None
+    if isinstance(every, int) and every in EVERY.values():
+        return every
+    text = str(every).strip().lower()
+    seconds = EVERY.get(text, _EVERY_ALIASES.get(text))
+    if seconds is None:
+        raise InputError(
+            f"cannot resample every '{every}'; expected one of {list(EVERY)}", field="every"
+        )
+    return seconds
+
+
+@dataclass
+class Batch:
+    """Valid readings (sensor, time UTC, value SI) and quarantine rows to commit together."""
+
+    readings: pd.DataFrame
+    quarantine: pd.DataFrame | None
+    source: str
+    future: Future[WriteCounts] = field(default_factory=Future)
+
+    @property
+    def rows(self) -> int:
+        return len(self.readings) + (0 if self.quarantine is None else len(self.quarantine))
+
+
+class Store(ABC):
+    """Telemetry store; use as a context manager or call :meth:`close`, which commits pending writes."""
+
+    #: batches with at least this many rows are written at once in their own transaction
+    bulk_rows = 10_000
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._write_lock = threading.RLock()
+        self._queue: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._registry: SensorRegistry | None = None
+        self._table: pd.DataFrame | None = None
+        self._closed = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.display_url!r})"
+
+    @property
+    def display_url(self) -> str:
+        """The URL without a password, for messages."""
+        return self.url
+
+    # --- writing readings -------------------------------------------------------------------------
+    def write(
+        self,
+        readings: pd.DataFrame,
+        *,
+        source: str,
+        quarantine: pd.DataFrame | None = None,
+        progress: Progress | None = None,
+    ) -> WriteCounts:
+        """Commit valid readings and quarantine rows; return what was new, resent or corrected.
+
+        Bulk batches (``bulk_rows`` or more, or with ``progress``) run in one transaction of their own;
+        small ones go through the writer thread, which commits all waiting batches together.
+        """
+        batch = Batch(_readings(readings), _quarantine(quarantine), source)
+        if batch.rows >= self.bulk_rows or progress is not None:
+            self._check_open()
+            with self._write_lock:
+                return self._write_batches([batch], progress)[0]
+        return self.submit(batch).result()
+
+    def submit(self, batch: Batch) -> Future[WriteCounts]:
+        """Queue a batch for the writer thread; the future resolves once it is committed."""
+        self._check_open()
+        if self._writer is None:
+            with self._write_lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(
+                        target=self._writer_loop, name=f"tirta-writer-{id(self):x}", daemon=True
+                    )
+                    self._writer.start()
+        self._queue.put(batch)
+        return batch.future
+
+    def _writer_loop(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                return
+            group, rows = [first], first.rows
+            while rows < self.bulk_rows:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                group.append(nxt)
+                rows += nxt.rows
+            self._commit_group(group)
+
+    def _commit_group(self, group: list[Batch]) -> None:
+        with self._write_lock:
+            try:
+                results = self._write_batches(group, None)
+            except BaseException as exc:
+                if len(group) == 1:
+                    group[0].future.set_exception(exc)
+                    return
+                for one in group:  # one bad batch must not fail the others
+                    self._commit_group([one])
+                return
+        for one, counts in zip(group, results, strict=True):
+            one.future.set_result(counts)
+
+    def flush(self) -> None:
+        """Wait until every queued batch is committed."""
+        if self._writer is not None and self._writer.is_alive():
+            done: Future[WriteCounts] = Future()
+            self._queue.put(Batch(_readings(None), None, "flush", done))
+            done.result()
+
+    def close(self) -> None:
+        """Commit queued writes, stop the writer thread and release the connection (or file lock)."""
+        if self._closed:
+            return
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+        self._closed = True
+        self._close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"store {self.display_url} is closed")
+
+    @abstractmethod
+    def _write_batches(self, batches: Sequence[Batch], progress: Progress | None) -> list[WriteCounts]:
+        """Write all batches in one transaction, in order; roll back entirely on any error."""
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    # --- reading ----------------------------------------------------------------------------------
+    def read(
+        self,
+        sensors: Sequence[str],
+        start: pd.Timestamp | str,
+        end: pd.Timestamp | str,
+        *,
+        every: str | int | None = None,
+        agg: str = "mean",
+    ) -> pd.DataFrame:
+        """Wide frame of SI values for ``start <= time < end`` (UTC index, one column per sensor).
+
+        With ``every`` (5min, 1h, 1d) values are aggregated (mean, min or max) into buckets labelled by
+        their start, aligned on midnight UTC.
+        """
+        seconds = parse_every(every)
+        if agg not in AGGREGATES:
+            raise InputError(
+                f"unknown aggregate '{agg}'; expected one of {list(AGGREGATES)}", field="agg"
+            )
+        t0, t1 = _utc(start, "from"), _utc(end, "to")
+        ids = list(dict.fromkeys(str(s) for s in sensors))
+        self.flush()
+        long = self._read_long(ids, t0, t1, seconds, AGGREGATES[agg]) if ids else None
+        if long is None or long.empty:
+            index = pd.DatetimeIndex([], tz="UTC", name="time")
+            return pd.DataFrame(index=index, columns=pd.Index(ids), dtype=float)
+        wide = long.pivot(index="time", columns="sensor", values="value")
+        wide = wide.reindex(columns=pd.Index(ids)).sort_index()
+        wide.index = pd.DatetimeIndex(wide.index).tz_convert("UTC").rename("time")
+        wide.columns.name = None
+        return wide.astype(float)
+
+    @abstractmethod
+    def _read_long(
+        self, sensors: list[str], start: pd.Timestamp, end: pd.Timestamp, every_s: int | None, agg: str
+    ) -> pd.DataFrame:
+        """Long frame (sensor, time UTC, value) of raw or bucketed readings."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Rows per table: readings, corrections, quarantine, sensors, events."""
+
+    @abstractmethod
+    def corrections(self, sensor: str | None = None) -> pd.DataFrame:
+        """Replaced values: sensor, time, value (the old one, SI), replaced_at, replaced_by (source)."""
+
+    @abstractmethod
+    def quarantined(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
+        """Quarantine rows, newest first: received_at, last_seen, times_seen, source, sensor, payload,
+        reason, detail."""
+
+    # --- sensors ------------------------------------------------------------------------------------
+    def sensors(self, *, refresh: bool = False) -> SensorRegistry:
+        """The registered sensors (cached until sensors are added or ``refresh``)."""
+        self._check_open()
+        if self._registry is None or refresh:
+            self._registry = self._load_sensors()
+            self._table = None
+        return self._registry
+
+    def sensor_table(self) -> pd.DataFrame:
+        """The registry in the shape :func:`tirta.telemetry.validate.validate` checks against (cached)."""
+        if self._table is None or self._registry is None:
+            self._table = sensor_table(self.sensors())
+        return self._table
+
+    def add_sensors(self, sensors: Iterable[Sensor], *, replace: bool = False) -> int:
+        """Register sensors that are not known yet (all of them with ``replace``); return how many."""
+        self._check_open()
+        frame = sensors_frame(sensors)
+        if frame.empty:
+            return 0
+        if frame["id"].duplicated().any():
+            dup = frame.loc[frame["id"].duplicated(), "id"].iloc[0]
+            raise InputError(f"duplicate sensor id '{dup}'", field="id")
+        with self._write_lock:
+            n = self._add_sensors(frame, replace)
+        self._registry = None
+        self._table = None
+        return n
+
+    @abstractmethod
+    def _add_sensors(self, frame: pd.DataFrame, replace: bool) -> int: ...
+
+    @abstractmethod
+    def _load_sensors(self) -> SensorRegistry: ...
+
+    # --- leak events --------------------------------------------------------------------------------
+    def add_event(
+        self,
+        *,
+        detected_at: pd.Timestamp | str,
+        start: pd.Timestamp | str | None = None,
+        size_lps: float | None = None,
+        candidates: Sequence[dict[str, Any]] | None = None,
+        dma: str | None = None,
+        status: str = "open",
+        who: str = "tirta",
+        note: str | None = None,
+    ) -> int:
+        """Record a leak event (size in L/s, ranked candidate pipes as JSON) and its first history row."""
+        _check_status(status)
+        row = {
+            "status": status,
+            "detected_at": _utc(detected_at, "detected_at"),
+            "start": None if start is None else _utc(start, "start"),
+            "size_lps": None if size_lps is None else float(size_lps),
+            "candidates": json.dumps(list(candidates or [])),
+            "dma": dma,
+        }
+        self._check_open()
+        with self._write_lock:
+            return self._add_event(row, who, note)
+
+    def set_event_status(
+        self, event_id: int, status: str, *, who: str, note: str | None = None, at: Any = None
+    ) -> None:
+        """Move an event to ``status`` and append who did it, when and why to its history."""
+        _check_status(status)
+        when = pd.Timestamp.now(tz="UTC") if at is None else _utc(at, "at")
+        self._check_open()
+        with self._write_lock:
+            self._set_event_status(int(event_id), status, who, note, when)
+
+    def events(self, status: str | None = None) -> pd.DataFrame:
+        """Events (id, status, detected_at, start, size_lps, candidates list, dma), newest first."""
+        if status is not None:
+            _check_status(status)
+        frame = self._events(status)
+        frame["candidates"] = [json.loads(c) if c else [] for c in frame["candidates"]]
+        return frame
+
+    @abstractmethod
+    def event_history(self, event_id: int) -> pd.DataFrame:
+        """History of one event in time order: event_id, at, who, status, note."""
+
+    @abstractmethod
+    def _add_event(self, row: dict[str, Any], who: str, note: str | None) -> int: ...
+
+    @abstractmethod
+    def _set_event_status(
+        self, event_id: int, status: str, who: str, note: str | None, at: pd.Timestamp
+    ) -> None: ...
+
+    @abstractmethod
+    def _events(self, status: str | None) -> pd.DataFrame: ...
+
+
+def _check_status(status: str) -> None:
+    if status not in EVENT_STATUSES:
+        raise InputError(
+            f"unknown event status '{status}'; expected one of {EVENT_STATUSES}", field="status"
+        )
+
+
+def _utc(value: Any, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise InputError(f"cannot parse time '{value}'", field=name) from None
+    if ts is pd.NaT:
+        raise InputError(f"cannot parse time '{value}'", field=name)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _readings(frame: pd.DataFrame | None) -> pd.DataFrame:
+    if frame is None:
+        frame = pd.DataFrame({"sensor": [], "time": [], "value": []})
+    missing = {"sensor", "time", "value"} - set(frame.columns)
+    if missing:
+        raise InputError(f"readings lack the column '{sorted(missing)[0]}'", field=sorted(missing)[0])
+    time = pd.to_datetime(frame["time"], utc=True).astype("datetime64[us, UTC]")
+    return pd.DataFrame(
+        {
+            "sensor": frame["sensor"].astype(str).to_numpy(object),
+            "time": pd.DatetimeIndex(time),
+            "value": frame["value"].to_numpy(dtype=float),
+        }
+    )
+
+
+def _quarantine(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Quarantine rows with text cleaned for every backend (PostgreSQL text cannot hold NUL)."""
+    if frame is None or frame.empty:
+        return None
+    out = frame.reindex(columns=list(QUARANTINE_COLUMNS)).copy()
+    for col in ("source", "sensor", "payload", "reason", "detail"):
+        out[col] = out[col].astype("string").str.replace("\x00", "\\x00", regex=False).fillna("")
+        out[col] = out[col].to_numpy(object)
+    out["received_at"] = pd.to_datetime(out["received_at"], utc=True).astype("datetime64[us, UTC]")
+    return out
+
+
+def sensors_frame(sensors: Iterable[Sensor]) -> pd.DataFrame:
+    """Sensors as a frame with the columns of the ``sensors`` table (installed in UTC)."""
+    rows = [[getattr(s, c) for c in SENSOR_COLUMNS] for s in sensors]
+    frame = pd.DataFrame(rows, columns=list(SENSOR_COLUMNS))
+    frame["installed"] = pd.to_datetime(frame["installed"], utc=True).astype("datetime64[us, UTC]")
+    for col in ("valid_min", "valid_max"):
+        frame[col] = frame[col].astype(float)
+    frame["cumulative"] = frame["cumulative"].astype(bool)
+    return frame
+
+
+def registry_from_frame(frame: pd.DataFrame, source: str) -> SensorRegistry:
+    """Rebuild a :class:`SensorRegistry` from rows of the ``sensors`` table."""
+    reg = SensorRegistry(source=source)
+    installed = pd.to_datetime(frame["installed"], utc=True)
+    for i, rec in enumerate(frame.to_dict("records")):
+        when = installed.iloc[i]
+        reg.add(
+            Sensor(
+                id=rec["id"],
+                kind=rec["kind"],
+                unit=rec["unit"],
+                node=_text(rec["node"]),
+                link=_text(rec["link"]),
+                valid_min=float(rec["valid_min"]),
+                valid_max=float(rec["valid_max"]),
+                dma=_text(rec["dma"]),
+                installed=None if pd.isna(when) else when.to_pydatetime(),
+                cumulative=bool(rec["cumulative"]),
+            )
+        )
+    return reg
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    return str(value)

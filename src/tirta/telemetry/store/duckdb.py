@@ -1,0 +1,331 @@
+"""The embedded store: one DuckDB file, no server; one writing process, batched commits.
+
+Times are kept as naive UTC ``TIMESTAMP``; frames are inserted whole (Arrow/DataFrame scans), never
+row by row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from tirta.errors import StoreError
+from tirta.network.sensors import SensorRegistry
+from tirta.telemetry.schema import Progress, WriteCounts
+from tirta.telemetry.store.base import Batch, Store, registry_from_frame
+
+__all__ = ["DuckDBStore"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sensors (
+    id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, unit VARCHAR NOT NULL, node VARCHAR, link VARCHAR,
+    valid_min DOUBLE NOT NULL, valid_max DOUBLE NOT NULL, dma VARCHAR, installed TIMESTAMP,
+    cumulative BOOLEAN NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS readings (
+    sensor VARCHAR NOT NULL, time TIMESTAMP NOT NULL, value DOUBLE NOT NULL,
+    PRIMARY KEY (sensor, time)
+);
+CREATE TABLE IF NOT EXISTS reading_history (
+    sensor VARCHAR NOT NULL, time TIMESTAMP NOT NULL, value DOUBLE NOT NULL,
+    replaced_at TIMESTAMP NOT NULL, replaced_by VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    key VARCHAR PRIMARY KEY, received_at TIMESTAMP NOT NULL, last_seen TIMESTAMP NOT NULL,
+    times_seen BIGINT NOT NULL, source VARCHAR NOT NULL, sensor VARCHAR, payload VARCHAR,
+    reason VARCHAR NOT NULL, detail VARCHAR
+);
+CREATE SEQUENCE IF NOT EXISTS event_ids START 1;
+CREATE TABLE IF NOT EXISTS events (
+    id BIGINT PRIMARY KEY DEFAULT nextval('event_ids'), status VARCHAR NOT NULL,
+    detected_at TIMESTAMP NOT NULL, "start" TIMESTAMP, size_lps DOUBLE, candidates JSON, dma VARCHAR
+);
+CREATE TABLE IF NOT EXISTS event_history (
+    event_id BIGINT NOT NULL, "at" TIMESTAMP NOT NULL, who VARCHAR NOT NULL, status VARCHAR NOT NULL,
+    note VARCHAR
+);
+"""
+
+# new readings, resent ones and corrections of staged rows (_in: sensor, time, value, b = batch number),
+# all in the caller's transaction; a key appears at most once in _in
+MERGE = [
+    """CREATE OR REPLACE TEMP TABLE _m AS
+       SELECT i.sensor, i.time, i.value, i.b, r.value AS old
+       FROM _in i LEFT JOIN readings r
+         ON r.sensor = i.sensor AND r.time = i.time AND r.time BETWEEN $t0 AND $t1""",
+    """INSERT INTO reading_history
+       SELECT sensor, time, old, $now, list_extract($sources, b + 1) FROM _m WHERE old <> value""",
+    """UPDATE readings SET value = m.value FROM _m m
+       WHERE readings.sensor = m.sensor AND readings.time = m.time AND m.old <> m.value""",
+    "INSERT INTO readings SELECT sensor, time, value FROM _m WHERE old IS NULL ORDER BY time, sensor",
+]
+COUNT = """SELECT b, count(*) FILTER (old IS NULL), count(*) FILTER (old = value),
+                  count(*) FILTER (old <> value) FROM _m GROUP BY b"""
+QUARANTINE = """
+INSERT INTO quarantine
+SELECT md5(source || chr(31) || coalesce(payload, '') || chr(31) || reason), min(received_at),
+       max(received_at), count(*), source, min(sensor), payload, reason, min(detail)
+FROM _q GROUP BY source, payload, reason
+ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen,
+    times_seen = quarantine.times_seen + excluded.times_seen
+"""
+
+
+def _rounds(batches: Sequence[Batch]) -> list[pd.DataFrame]:
+    """Readings of all batches tagged with their batch number ``b``, split so no key repeats in a round."""
+    frames = [b.readings.assign(b=np.int32(i)) for i, b in enumerate(batches) if len(b.readings)]
+    if not frames:
+        return []
+    if len(frames) == 1:
+        return frames
+    staged = pd.concat(frames, ignore_index=True)
+    occurrence = staged.groupby(["sensor", "time"], sort=False).cumcount().to_numpy()
+    return [staged[occurrence == r] for r in range(int(occurrence.max()) + 1)]
+
+
+def _naive(series: pd.Series) -> pd.Series:
+    return series.dt.tz_convert("UTC").dt.tz_localize(None)
+
+
+class DuckDBStore(Store):
+    """Telemetry in one DuckDB file; the process that opens it owns it until :meth:`close`."""
+
+    def __init__(self, path: str | Path, url: str | None = None) -> None:
+        self.path = Path(path)
+        super().__init__(url or f"duckdb://{self.path}")
+        if str(path) != ":memory:" and not self.path.parent.is_dir():
+            raise StoreError("folder of the store file does not exist", file=self.path)
+        try:
+            self._con = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            raise _open_error(exc, self.path) from None
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open DuckDB store: {exc}", file=self.path) from None
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute(SCHEMA)
+        self._w = self._con.cursor()
+
+    def _close(self) -> None:
+        self._w.close()
+        self._con.close()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        self._check_open()
+        return self._con.cursor()
+
+    # --- writing ----------------------------------------------------------------------------------
+    def _write_batches(self, batches: Sequence[Batch], progress: Progress | None) -> list[WriteCounts]:
+        """All batches in one transaction and as few statements as possible: readings of every batch
+        are merged together, in rounds when a key repeats across batches so later ones see earlier."""
+        self._check_open()
+        total = sum(b.rows for b in batches)
+        tally = np.zeros((len(batches), 3), dtype=np.int64)
+        w = self._w
+        w.execute("BEGIN TRANSACTION")
+        try:
+            rounds = _rounds(batches)
+            for k, staged in enumerate(rounds):
+                tally += self._merge(w, staged, [b.source for b in batches])
+                if progress is not None:
+                    progress(int(total * (k + 1) / (len(rounds) + 1)), total)  # merged, not committed
+            quarantine = [b.quarantine for b in batches if b.quarantine is not None]
+            if quarantine:
+                q = pd.concat(quarantine, ignore_index=True) if len(quarantine) > 1 else quarantine[0]
+                w.register("_q", q.assign(received_at=_naive(q["received_at"])))
+                w.execute(QUARANTINE)
+                w.unregister("_q")
+            if progress is not None:
+                progress(total, total)
+            w.execute("COMMIT")
+        except BaseException:
+            w.execute("ROLLBACK")
+            raise
+        return [
+            WriteCounts(*map(int, tally[i]), 0 if b.quarantine is None else len(b.quarantine))
+            for i, b in enumerate(batches)
+        ]
+
+    def _merge(
+        self, w: duckdb.DuckDBPyConnection, staged: pd.DataFrame, sources: list[str]
+    ) -> np.ndarray:
+        """Merge staged rows (a key at most once); return (inserted, duplicate, corrected) per batch."""
+        incoming = staged.assign(time=_naive(staged["time"]))
+        w.register("_in", incoming)
+        try:
+            t0, t1 = incoming["time"].min(), incoming["time"].max()
+            w.execute(MERGE[0], {"t0": t0, "t1": t1})
+            rows = w.execute(COUNT).fetchall()
+            now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+            w.execute(MERGE[1], {"now": now, "sources": sources})
+            w.execute(MERGE[2])
+            w.execute(MERGE[3])
+            w.execute("DROP TABLE _m")
+        finally:
+            w.unregister("_in")
+        out = np.zeros((len(sources), 3), dtype=np.int64)
+        for b, new, dup, fixed in rows:
+            out[int(b)] = (new, dup, fixed)
+        return out
+
+    # --- reading ----------------------------------------------------------------------------------
+    def _read_long(
+        self, sensors: list[str], start: pd.Timestamp, end: pd.Timestamp, every_s: int | None, agg: str
+    ) -> pd.DataFrame:
+        params: dict[str, Any] = {
+            "ids": sensors,
+            "t0": start.tz_convert("UTC").tz_localize(None),
+            "t1": end.tz_convert("UTC").tz_localize(None),
+        }
+        where = "sensor IN (SELECT unnest($ids)) AND time >= $t0 AND time < $t1"
+        if every_s is None:
+            sql = f"SELECT sensor, time, value FROM readings WHERE {where}"
+        else:
+            params["width"] = every_s
+            sql = (
+                f"SELECT sensor, time_bucket(to_seconds($width), time, TIMESTAMP '2000-01-01') AS time, "
+                f"{agg}(value) AS value FROM readings WHERE {where} GROUP BY ALL"
+            )
+        cur = self._cursor()
+        try:
+            frame = cur.execute(sql, params).df()
+        finally:
+            cur.close()
+        frame["time"] = pd.to_datetime(frame["time"]).dt.tz_localize("UTC")
+        return frame
+
+    def _query(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> pd.DataFrame:
+        cur = self._cursor()
+        try:
+            return cur.execute(sql, params).df()
+        finally:
+            cur.close()
+
+    def counts(self) -> dict[str, int]:
+        self.flush()
+        tables = ("readings", "reading_history", "quarantine", "sensors", "events")
+        sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
+        cur = self._cursor()
+        try:
+            return {str(k): int(v) for k, v in cur.execute(sql).fetchall()}
+        finally:
+            cur.close()
+
+    def corrections(self, sensor: str | None = None) -> pd.DataFrame:
+        self.flush()
+        frame = self._query(
+            "SELECT * FROM reading_history WHERE $s IS NULL OR sensor = $s ORDER BY sensor, time, replaced_at",
+            {"s": sensor},
+        )
+        return _utc_columns(frame, ("time", "replaced_at"))
+
+    def quarantined(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
+        self.flush()
+        frame = self._query(
+            "SELECT * EXCLUDE (key) FROM quarantine WHERE $s IS NULL OR source = $s "
+            "ORDER BY last_seen DESC, received_at DESC LIMIT $n",
+            {"s": source, "n": limit},
+        )
+        return _utc_columns(frame, ("received_at", "last_seen"))
+
+    # --- sensors ------------------------------------------------------------------------------------
+    def _add_sensors(self, frame: pd.DataFrame, replace: bool) -> int:
+        w = self._w
+        w.register("_s", frame.assign(installed=_naive(frame["installed"])))
+        try:
+            w.execute("BEGIN TRANSACTION")
+            if replace:
+                w.execute("DELETE FROM sensors WHERE id IN (SELECT id FROM _s)")
+            row = w.execute(
+                "INSERT INTO sensors SELECT * FROM _s WHERE id NOT IN (SELECT id FROM sensors)"
+            ).fetchone()
+            w.execute("COMMIT")
+        except BaseException:
+            w.execute("ROLLBACK")
+            raise
+        finally:
+            w.unregister("_s")
+        return int(row[0]) if row else 0
+
+    def _load_sensors(self) -> SensorRegistry:
+        frame = self._query("SELECT * FROM sensors ORDER BY id")
+        return registry_from_frame(frame, self.url)
+
+    # --- events ---------------------------------------------------------------------------------------
+    def _add_event(self, row: dict[str, Any], who: str, note: str | None) -> int:
+        w = self._w
+        values = {k: (v.tz_localize(None) if isinstance(v, pd.Timestamp) else v) for k, v in row.items()}
+        w.execute("BEGIN TRANSACTION")
+        try:
+            got = w.execute(
+                'INSERT INTO events (status, detected_at, "start", size_lps, candidates, dma) '
+                "VALUES ($status, $detected_at, $start, $size_lps, $candidates, $dma) RETURNING id",
+                values,
+            ).fetchone()
+            assert got is not None
+            event_id = int(got[0])
+            w.execute(
+                "INSERT INTO event_history VALUES (?, ?, ?, ?, ?)",
+                [event_id, values["detected_at"], who, row["status"], note],
+            )
+            w.execute("COMMIT")
+        except BaseException:
+            w.execute("ROLLBACK")
+            raise
+        return event_id
+
+    def _set_event_status(
+        self, event_id: int, status: str, who: str, note: str | None, at: pd.Timestamp
+    ) -> None:
+        w = self._w
+        w.execute("BEGIN TRANSACTION")
+        try:
+            got = w.execute("SELECT count(*) FROM events WHERE id = ?", [event_id]).fetchone()
+            if not got or not got[0]:
+                raise StoreError(f"no event with id {event_id}", field="event_id")
+            w.execute("UPDATE events SET status = ? WHERE id = ?", [status, event_id])
+            w.execute(
+                "INSERT INTO event_history VALUES (?, ?, ?, ?, ?)",
+                [event_id, at.tz_localize(None), who, status, note],
+            )
+            w.execute("COMMIT")
+        except BaseException:
+            w.execute("ROLLBACK")
+            raise
+
+    def _events(self, status: str | None) -> pd.DataFrame:
+        frame = self._query(
+            "SELECT * FROM events WHERE $s IS NULL OR status = $s ORDER BY detected_at DESC, id DESC",
+            {"s": status},
+        )
+        return _utc_columns(frame, ("detected_at", "start"))
+
+    def event_history(self, event_id: int) -> pd.DataFrame:
+        frame = self._query(
+            'SELECT * FROM event_history WHERE event_id = ? ORDER BY "at", rowid', [int(event_id)]
+        )
+        return _utc_columns(frame, ("at",))
+
+
+def _utc_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    for col in columns:
+        frame[col] = pd.to_datetime(frame[col]).dt.tz_localize("UTC")
+    return frame
+
+
+def _open_error(exc: Exception, path: Path) -> StoreError:
+    text = str(exc)
+    if "lock" in text.lower():
+        pid = re.search(r"PID (\d+)", text)
+        owner = f" (PID {pid.group(1)})" if pid else ""
+        return StoreError(
+            f"store file is locked by another process{owner}; a running `tirta serve` owns it. Stop "
+            "that process, or send data through its API, or give another --store",
+            file=path,
+        )
+    return StoreError(f"cannot open DuckDB store: {text}", file=path)

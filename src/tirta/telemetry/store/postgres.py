@@ -1,0 +1,372 @@
+"""The production store: PostgreSQL through psycopg 3, bulk loads by ``COPY`` into a staging table.
+
+Readings are a TimescaleDB hypertable when the extension is available, a plain table with a
+(sensor, time) primary key otherwise. Any number of processes may write at once.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from tirta.errors import StoreError
+from tirta.network.sensors import SensorRegistry
+from tirta.telemetry.schema import Progress, WriteCounts
+from tirta.telemetry.store.base import SENSOR_COLUMNS, Batch, Store, registry_from_frame
+
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - depends on the installed extras
+    psycopg = None  # type: ignore[assignment]
+
+__all__ = ["PostgresStore"]
+
+_TIMESTAMPTZ = 1184  # PostgreSQL type oid of timestamptz
+COPY_CHUNK = 50_000  # rows per COPY chunk; progress is reported between chunks
+_SCHEMA_LOCK = 0x7469727461  # advisory lock id while creating tables ("tirta")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sensors (
+    id text PRIMARY KEY, kind text NOT NULL, unit text NOT NULL, node text, link text,
+    valid_min double precision NOT NULL, valid_max double precision NOT NULL, dma text,
+    installed timestamptz, cumulative boolean NOT NULL DEFAULT false
+);
+CREATE TABLE IF NOT EXISTS readings (
+    sensor text NOT NULL, time timestamptz NOT NULL, value double precision NOT NULL,
+    PRIMARY KEY (sensor, time)
+);
+CREATE TABLE IF NOT EXISTS reading_history (
+    sensor text NOT NULL, time timestamptz NOT NULL, value double precision NOT NULL,
+    replaced_at timestamptz NOT NULL, replaced_by text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reading_history_key ON reading_history (sensor, time);
+CREATE TABLE IF NOT EXISTS quarantine (
+    key text PRIMARY KEY, received_at timestamptz NOT NULL, last_seen timestamptz NOT NULL,
+    times_seen bigint NOT NULL, source text NOT NULL, sensor text, payload text,
+    reason text NOT NULL, detail text
+);
+CREATE TABLE IF NOT EXISTS events (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, status text NOT NULL,
+    detected_at timestamptz NOT NULL, start timestamptz, size_lps double precision,
+    candidates jsonb, dma text
+);
+CREATE TABLE IF NOT EXISTS event_history (
+    event_id bigint NOT NULL REFERENCES events (id), at timestamptz NOT NULL, who text NOT NULL,
+    status text NOT NULL, note text
+);
+"""
+# staging: times arrive as integer microseconds since the epoch (fast to format, exact), then typed
+STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS _in_raw (sensor text, time bigint, value double precision)
+    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS _in (sensor text, time timestamptz, value double precision)
+    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS _q_raw (received_at bigint, source text, sensor text, payload text,
+    reason text, detail text) ON COMMIT DELETE ROWS;
+"""
+EPOCH_US = "timestamptz 'epoch' + {col} * interval '1 microsecond'"
+TYPED_IN = f"INSERT INTO _in SELECT sensor, {EPOCH_US.format(col='time')}, value FROM _in_raw"
+MERGE_HISTORY = """
+INSERT INTO reading_history (sensor, time, value, replaced_at, replaced_by)
+SELECT r.sensor, r.time, r.value, now(), %(source)s
+FROM readings r JOIN _in i ON r.sensor = i.sensor AND r.time = i.time
+WHERE r.value <> i.value
+"""
+MERGE_UPDATE = """
+UPDATE readings r SET value = i.value FROM _in i
+WHERE r.sensor = i.sensor AND r.time = i.time AND r.value <> i.value
+"""
+MERGE_INSERT = """
+INSERT INTO readings (sensor, time, value) SELECT sensor, time, value FROM _in
+ORDER BY time, sensor ON CONFLICT (sensor, time) DO NOTHING
+"""
+QUARANTINE = """
+INSERT INTO quarantine
+SELECT md5(source || chr(31) || coalesce(payload, '') || chr(31) || reason), min(received_at),
+       max(received_at), count(*), source, min(sensor), payload, reason, min(detail)
+FROM (SELECT timestamptz 'epoch' + received_at * interval '1 microsecond' AS received_at,
+             source, sensor, payload, reason, detail FROM _q_raw) q
+GROUP BY source, payload, reason
+ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen,
+    times_seen = quarantine.times_seen + excluded.times_seen
+"""
+
+
+def _epoch_us(frame: pd.DataFrame) -> pd.DataFrame:
+    """Datetime columns as integer microseconds since the epoch (UTC)."""
+    out = frame.copy(deep=False)
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
+            out[col] = frame[col].dt.tz_convert("UTC").astype("datetime64[us, UTC]").astype("int64")
+    return out
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+class PostgresStore(Store):
+    """Telemetry in a PostgreSQL database; one writer connection and one reader connection."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._read_lock = threading.Lock()
+        if psycopg is None:
+            raise StoreError("PostgreSQL support needs psycopg: pip install 'tirta[postgres]'")
+        self._w = self._connect()
+        self._r = self._connect()
+        self._r.autocommit = True
+        self.timescale = False
+        try:
+            with self._w.transaction():
+                self._w.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
+                self._w.execute(SCHEMA)
+                self.timescale = self._hypertable()
+            with self._w.transaction():
+                self._w.execute(STAGING)
+        except psycopg.Error as exc:
+            self._close()
+            raise StoreError(f"cannot prepare store {self.display_url}: {exc}") from None
+
+    @property
+    def display_url(self) -> str:
+        return _redact(self.url)
+
+    def _connect(self) -> Any:
+        try:
+            con = psycopg.connect(self.url, connect_timeout=10)
+        except psycopg.Error as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(f"cannot connect to PostgreSQL store {self.display_url}: {msg}") from None
+        con.execute("SET TIME ZONE 'UTC'")
+        con.commit()
+        return con
+
+    def _hypertable(self) -> bool:
+        """Make readings a TimescaleDB hypertable when the extension is available; else keep it plain."""
+        w = self._w
+        if not w.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone():
+            return False
+        try:
+            with w.transaction():
+                w.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                w.execute(
+                    "SELECT create_hypertable('readings', 'time', if_not_exists => TRUE, "
+                    "migrate_data => TRUE)"
+                )
+        except psycopg.Error:
+            return False  # e.g. the library is not in shared_preload_libraries
+        return True
+
+    def _close(self) -> None:
+        for con in (getattr(self, "_w", None), getattr(self, "_r", None)):
+            if con is not None:
+                con.close()
+
+    # --- writing ----------------------------------------------------------------------------------
+    def _write_batches(self, batches: Sequence[Batch], progress: Progress | None) -> list[WriteCounts]:
+        self._check_open()
+        total = sum(b.rows for b in batches)
+        state = {"done": 0}
+        out: list[WriteCounts] = []
+        try:
+            with self._w.transaction(), self._w.cursor() as cur:
+                for batch in batches:
+                    counts = self._merge(cur, batch, state, total, progress)
+                    if batch.quarantine is not None:
+                        self._copy(cur, "_q_raw", batch.quarantine, state, total, progress)
+                        cur.execute(QUARANTINE)
+                        cur.execute("TRUNCATE _q_raw")
+                        counts = replace(counts, quarantined=len(batch.quarantine))
+                    out.append(counts)
+        except psycopg.Error as exc:
+            raise StoreError(f"write to {self.display_url} failed and was rolled back: {exc}") from None
+        if progress is not None:
+            progress(total, total)
+        return out
+
+    def _merge(
+        self, cur: Any, batch: Batch, state: dict[str, int], total: int, progress: Progress | None
+    ) -> WriteCounts:
+        n = len(batch.readings)
+        if n == 0:
+            return WriteCounts()
+        self._copy(cur, "_in_raw", batch.readings, state, total, progress)
+        cur.execute(TYPED_IN)
+        if n > COPY_CHUNK:
+            cur.execute("ANALYZE _in")
+        cur.execute(MERGE_HISTORY, {"source": batch.source})
+        corrected = cur.rowcount
+        cur.execute(MERGE_UPDATE)
+        cur.execute(MERGE_INSERT)
+        inserted = cur.rowcount
+        cur.execute("TRUNCATE _in_raw, _in")
+        return WriteCounts(inserted, n - inserted - corrected, corrected)
+
+    def _copy(
+        self,
+        cur: Any,
+        table_name: str,
+        frame: pd.DataFrame,
+        state: dict[str, int],
+        total: int,
+        progress: Progress | None,
+    ) -> None:
+        """Stream ``frame`` into a staging table as CSV written by Arrow, in chunks for progress."""
+        columns = ", ".join(frame.columns)
+        table = pa.Table.from_pandas(_epoch_us(frame), preserve_index=False)
+        options = pacsv.WriteOptions(include_header=False)
+        with cur.copy(f"COPY {table_name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+            for lo in range(0, len(frame), COPY_CHUNK):
+                out = pa.BufferOutputStream()
+                pacsv.write_csv(table.slice(lo, COPY_CHUNK), out, options)
+                copy.write(out.getvalue().to_pybytes())
+                state["done"] += min(COPY_CHUNK, len(frame) - lo)
+                if progress is not None:
+                    progress(state["done"], total)
+
+    # --- reading ----------------------------------------------------------------------------------
+    def _copy_out(self, sql: str, params: Any, names: Sequence[str]) -> pd.DataFrame:
+        buf = io.BytesIO()
+        statement = f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)"
+        with self._read_lock, self._r.cursor() as cur, cur.copy(statement, params) as copy:
+            for block in copy:
+                buf.write(block)
+        buf.seek(0)
+        if not buf.getbuffer().nbytes:
+            return pd.DataFrame(columns=list(names))
+        return pd.read_csv(buf, keep_default_na=False, na_values=[""])
+
+    def _query(self, sql: str, params: Any = None) -> pd.DataFrame:
+        self._check_open()
+        with self._read_lock, self._r.cursor() as cur:
+            cur.execute(sql, params)
+            names = [d.name for d in cur.description or []]
+            times = [d.name for d in cur.description or [] if d.type_code == _TIMESTAMPTZ]
+            frame = pd.DataFrame(cur.fetchall(), columns=names)
+        for col in times:
+            frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[us, UTC]")
+        return frame
+
+    def _read_long(
+        self, sensors: list[str], start: pd.Timestamp, end: pd.Timestamp, every_s: int | None, agg: str
+    ) -> pd.DataFrame:
+        self._check_open()
+        params: dict[str, Any] = {"ids": sensors, "t0": start.to_pydatetime(), "t1": end.to_pydatetime()}
+        where = "sensor = ANY(%(ids)s) AND time >= %(t0)s AND time < %(t1)s"
+        if every_s is None:
+            sql = f"SELECT sensor, time, value FROM readings WHERE {where}"
+        else:
+            params["width"] = every_s
+            sql = (
+                "SELECT sensor, date_bin(make_interval(secs => %(width)s), time, "
+                f"TIMESTAMPTZ '2000-01-01 00:00:00+00') AS time, {agg}(value) AS value "
+                f"FROM readings WHERE {where} GROUP BY 1, 2"
+            )
+        frame = self._copy_out(sql, params, ("sensor", "time", "value"))
+        frame["sensor"] = frame["sensor"].astype(str)
+        frame["time"] = pd.to_datetime(frame["time"], utc=True, format="ISO8601")
+        frame["value"] = frame["value"].astype(float)
+        return frame
+
+    def counts(self) -> dict[str, int]:
+        self.flush()
+        tables = ("readings", "reading_history", "quarantine", "sensors", "events")
+        sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
+        frame = self._query(sql)
+        return {str(k): int(v) for k, v in frame.itertuples(index=False)}
+
+    def corrections(self, sensor: str | None = None) -> pd.DataFrame:
+        self.flush()
+        return self._query(
+            "SELECT * FROM reading_history WHERE %(s)s::text IS NULL OR sensor = %(s)s "
+            "ORDER BY sensor, time, replaced_at",
+            {"s": sensor},
+        )
+
+    def quarantined(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
+        self.flush()
+        return self._query(
+            "SELECT received_at, last_seen, times_seen, source, sensor, payload, reason, detail "
+            "FROM quarantine WHERE %(s)s::text IS NULL OR source = %(s)s "
+            "ORDER BY last_seen DESC, received_at DESC LIMIT %(n)s",
+            {"s": source, "n": limit},
+        )
+
+    # --- sensors ------------------------------------------------------------------------------------
+    def _add_sensors(self, frame: pd.DataFrame, replace: bool) -> int:
+        cols = ", ".join(SENSOR_COLUMNS)
+        marks = ", ".join(["%s"] * len(SENSOR_COLUMNS))
+        tail = "ON CONFLICT (id) DO NOTHING"
+        if replace:
+            sets = ", ".join(f"{c} = excluded.{c}" for c in SENSOR_COLUMNS if c != "id")
+            tail = f"ON CONFLICT (id) DO UPDATE SET {sets}"
+        rows = [
+            tuple(
+                None if pd.isna(v) else (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v)
+                for v in r
+            )
+            for r in frame.itertuples(index=False)
+        ]
+        try:
+            with self._w.transaction(), self._w.cursor() as cur:
+                before = cur.execute("SELECT count(*) FROM sensors").fetchone()[0]
+                cur.executemany(f"INSERT INTO sensors ({cols}) VALUES ({marks}) {tail}", rows)
+                after = cur.execute("SELECT count(*) FROM sensors").fetchone()[0]
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot register sensors in {self.display_url}: {exc}") from None
+        return len(rows) if replace else int(after - before)
+
+    def _load_sensors(self) -> SensorRegistry:
+        frame = self._query(f"SELECT {', '.join(SENSOR_COLUMNS)} FROM sensors ORDER BY id")
+        return registry_from_frame(frame, self.display_url)
+
+    # --- events ---------------------------------------------------------------------------------------
+    def _add_event(self, row: dict[str, Any], who: str, note: str | None) -> int:
+        values = {k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for k, v in row.items()}
+        with self._w.transaction(), self._w.cursor() as cur:
+            cur.execute(
+                "INSERT INTO events (status, detected_at, start, size_lps, candidates, dma) VALUES "
+                "(%(status)s, %(detected_at)s, %(start)s, %(size_lps)s, %(candidates)s::jsonb, %(dma)s) "
+                "RETURNING id",
+                values,
+            )
+            event_id = int(cur.fetchone()[0])
+            cur.execute(
+                "INSERT INTO event_history VALUES (%s, %s, %s, %s, %s)",
+                [event_id, values["detected_at"], who, row["status"], note],
+            )
+        return event_id
+
+    def _set_event_status(
+        self, event_id: int, status: str, who: str, note: str | None, at: pd.Timestamp
+    ) -> None:
+        with self._w.transaction(), self._w.cursor() as cur:
+            cur.execute("UPDATE events SET status = %s WHERE id = %s", [status, event_id])
+            if cur.rowcount == 0:
+                raise StoreError(f"no event with id {event_id}", field="event_id")
+            cur.execute(
+                "INSERT INTO event_history VALUES (%s, %s, %s, %s, %s)",
+                [event_id, at.to_pydatetime(), who, status, note],
+            )
+
+    def _events(self, status: str | None) -> pd.DataFrame:
+        frame = self._query(
+            "SELECT id, status, detected_at, start, size_lps, candidates::text AS candidates, dma "
+            "FROM events WHERE %(s)s::text IS NULL OR status = %(s)s ORDER BY detected_at DESC, id DESC",
+            {"s": status},
+        )
+        return frame
+
+    def event_history(self, event_id: int) -> pd.DataFrame:
+        return self._query(
+            "SELECT * FROM event_history WHERE event_id = %s ORDER BY at, ctid", [int(event_id)]
+        )

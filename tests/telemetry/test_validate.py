@@ -1,0 +1,151 @@
+"""Validation as a pure function: every reason, SI conversion, duplicates within a batch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tirta.errors import InputError
+from tirta.network.sensors import SensorRegistry, make_sensor
+from tirta.telemetry.validate import validate
+
+NOW = pd.Timestamp("2021-01-01 12:00", tz="UTC")
+
+
+@pytest.fixture
+def registry() -> SensorRegistry:
+    reg = SensorRegistry()
+    reg.add(make_sensor({"id": "n1", "kind": "pressure", "unit": "m"}))
+    reg.add(make_sensor({"id": "p227", "kind": "flow", "unit": "m3/h"}))
+    reg.add(make_sensor({"id": "T1", "kind": "level", "installed": "2020-06-01"}))
+    return reg
+
+
+def rec(sensor: object, time: object, value: object, unit: object) -> dict[str, object]:
+    return {"sensor": sensor, "time": time, "value": value, "unit": unit}
+
+
+def test_valid_records_are_converted_to_si_and_utc(registry: SensorRegistry) -> None:
+    raw = pd.DataFrame(
+        [
+            rec("n1", "2021-01-01 00:00", "3.5", "bar"),
+            rec("p227", "2021-01-01T02:00:00+02:00", 36.0, "m3/h"),
+            rec("T1", "2021-01-01 00:05", "2,5".replace(",", "."), "m"),
+        ]
+    )
+    out = validate(raw, registry, source="t", now=NOW)
+    assert out.quarantine.empty and out.duplicates == 0
+    got = out.readings.set_index("sensor")
+    assert got.loc["n1", "value"] == pytest.approx(3.5 * 100 / 9.80665)
+    assert got.loc["p227", "value"] == pytest.approx(0.01)
+    assert got.loc["p227", "time"] == pd.Timestamp("2021-01-01 00:00", tz="UTC")
+    assert str(out.readings["time"].dt.tz) == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (rec("nX", "2021-01-01", 1.0, "m"), "unknown sensor"),
+        (rec("n1'); DROP TABLE readings; --", "2021-01-01", 1.0, "m"), "unknown sensor"),
+        (rec("n1", "yesterday", 1.0, "m"), "bad timestamp"),
+        (rec("n1", "2021-13-45 00:00", 1.0, "m"), "bad timestamp"),
+        (rec("n1", "2021-01-01", "12.3.4", "m"), "not a number"),
+        (rec("n1", "2021-01-01", "", "m"), "not a number"),
+        (rec("n1", "2021-01-01", None, "m"), "not a number"),
+        (rec("n1", "2021-01-01", "NaN", "m"), "not finite"),
+        (rec("n1", "2021-01-01", "-inf", "m"), "not finite"),
+        (rec("n1", "2021-01-01", float("inf"), "m"), "not finite"),
+        (rec("n1", "2021-01-01", 1.0, ""), "unit missing"),
+        (rec("n1", "2021-01-01", 1.0, None), "unit missing"),
+        (rec("n1", "2021-01-01", 1.0, "m3/h"), "unit not convertible"),
+        (rec("p227", "2021-01-01", 1.0, "kPa"), "unit not convertible"),
+        (rec("p227", "2021-01-01", 1.0, "furlongs"), "unit not convertible"),
+        (rec("n1", "2021-01-01", 30.0, "bar"), "out of range"),
+        (rec("n1", "2021-01-01", -25.0, "m"), "out of range"),
+        (rec("n1", "2099-01-01 00:00", 1.0, "m"), "future"),
+        (rec("n1", "2021-01-01 12:06", 1.0, "m"), "future"),
+        (rec("T1", "2020-05-31 23:55", 1.0, "m"), "before installed"),
+    ],
+)
+def test_each_bad_record_is_quarantined_with_its_reason(
+    registry: SensorRegistry, record: dict[str, object], reason: str
+) -> None:
+    good = rec("n1", "2021-01-01 06:00", 30.0, "m")
+    out = validate(pd.DataFrame([good, record]), registry, source="mqtt:plant", now=NOW)
+    assert len(out.readings) == 1 and out.readings["sensor"].iloc[0] == "n1"
+    assert out.reasons() == {reason: 1}
+    q = out.quarantine.iloc[0]
+    assert q["source"] == "mqtt:plant" and q["reason"] == reason and q["detail"]
+    assert json.loads(q["payload"])["sensor"] == str(record["sensor"])
+
+
+def test_five_minutes_ahead_is_still_accepted(registry: SensorRegistry) -> None:
+    out = validate(
+        pd.DataFrame([rec("n1", "2021-01-01 12:05", 1.0, "m")]), registry, source="t", now=NOW
+    )
+    assert len(out.readings) == 1 and out.quarantine.empty
+
+
+def test_repeats_in_a_batch_are_counted_and_conflicts_quarantined(registry: SensorRegistry) -> None:
+    raw = pd.DataFrame(
+        [
+            rec("n1", "2021-01-01 00:00", 10.0, "m"),
+            rec("n1", "2021-01-01 00:00", "10", "m"),  # the same reading resent: duplicate
+            rec("n1", "2021-01-01 00:00", 11.0, "m"),  # same key, other value: conflict
+            rec("n1", "2021-01-01 00:05", 11.0, "m"),
+        ]
+    )
+    out = validate(raw, registry, source="t", now=NOW)
+    assert out.readings["value"].tolist() == [10.0, 11.0]
+    assert out.duplicates == 1
+    assert out.reasons() == {"duplicate in batch": 1}
+
+
+def test_the_raw_payload_is_kept_when_given(registry: SensorRegistry) -> None:
+    raw = pd.DataFrame([rec("zz", "2021-01-01", 1.0, "m") | {"payload": '{"id": "zz", "v": 1}'}])
+    out = validate(raw, registry, source="http", now=NOW)
+    assert out.quarantine["payload"].tolist() == ['{"id": "zz", "v": 1}']
+
+
+def test_missing_column_is_an_input_error(registry: SensorRegistry) -> None:
+    with pytest.raises(InputError) as err:
+        validate(
+            pd.DataFrame({"sensor": ["n1"], "time": ["2021-01-01"], "value": [1]}), registry, source="t"
+        )
+    assert err.value.field == "unit"
+
+
+def test_a_large_batch_is_validated_quickly(registry: SensorRegistry) -> None:
+    n = 200_000
+    times = pd.date_range("2020-01-01", periods=n, freq="min", tz="UTC")
+    raw = pd.DataFrame({"sensor": "n1", "time": times, "value": np.linspace(0, 50, n), "unit": "m"})
+    raw.loc[::1000, "value"] = 1e6
+    import time
+
+    t0 = time.perf_counter()
+    out = validate(raw, registry, source="bulk", now=NOW)
+    assert time.perf_counter() - t0 < 5
+    assert len(out.readings) == n - 200 and out.reasons() == {"out of range": 200}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    value=st.floats(min_value=-1e3, max_value=1e3, allow_nan=False),
+    unit=st.sampled_from(["m", "kPa", "bar", "psi", "mbar"]),
+)
+def test_pressure_is_accepted_exactly_when_its_si_value_is_in_range(value: float, unit: str) -> None:
+    reg = SensorRegistry()
+    reg.add(make_sensor({"id": "n1", "kind": "pressure"}))
+    from tirta.units import to_si
+
+    out = validate(pd.DataFrame([rec("n1", "2021-01-01", value, unit)]), reg, source="t", now=NOW)
+    si = to_si(value, unit, "pressure")
+    if -20.0 <= si <= 250.0:
+        assert out.readings["value"].iloc[0] == pytest.approx(si)
+    else:
+        assert out.reasons() == {"out of range": 1}
