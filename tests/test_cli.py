@@ -101,3 +101,14 @@ def test_demo_builds_city(tmp_path):
     assert "782 junctions" in out.stdout and "readings written" in out.stdout
     assert (tmp_path / "demo" / "telemetry" / "Pressures.csv").is_file()
     assert (tmp_path / "demo" / "city" / "L-TOWN.inp").is_file()
+    # the telemetry went through ingestion into the demo's store: every reading written is stored
+    from tirta.telemetry import read_battledim
+    from tirta.telemetry.store import open_store
+
+    written = read_battledim(tmp_path / "demo" / "telemetry").n_readings()
+    assert f"{written:,} readings accepted" in out.stdout.replace("\n", " ")
+
+    with open_store(f"duckdb:///{tmp_path / 'demo' / 'tirta.duckdb'}") as store:
+        assert store.counts()["readings"] == written
+        wide = store.read(["p227", "n1"], "2021-01-01", "2021-01-02", every="1h")
+    assert len(wide) == 24 and wide.notna().all().all()

@@ -1,7 +1,7 @@
 """The demo city: L-Town with its DMAs and sensors, four weeks of IoT telemetry, three hidden leaks.
 
-``make demo`` runs :func:`build_demo_city` through ``tirta demo``; later issues grow it into the
-whole platform (store, detection, dashboard) on the same data.
+``make demo`` runs :func:`build_demo_city` through ``tirta demo``: the simulated telemetry is written
+in the BattLeDIM layout and loaded into an embedded store by the same ingestion code as any file.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from pathlib import Path
 from tirta.hydraulics.simulate import SimulationConfig, SimulationResult, simulate
 from tirta.network import DMA, Network, load_dmas, load_network, load_sensors
 from tirta.network.model import builtin_network_path
+from tirta.telemetry.ingest import ingest_file
+from tirta.telemetry.schema import IngestResult
+from tirta.telemetry.store import open_store
 
 __all__ = ["DemoCity", "build_demo_city"]
 
@@ -27,6 +30,8 @@ class DemoCity:
     result: SimulationResult
     city_dir: Path
     telemetry_dir: Path
+    store_url: str | None = None
+    ingested: IngestResult | None = None
 
 
 def build_demo_city(
@@ -36,9 +41,12 @@ def build_demo_city(
     leaks: int = 3,
     seed: int = 42,
     faults: int = 2,
+    store: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    ingest_progress: Callable[[int, int], None] | None = None,
 ) -> DemoCity:
-    """Copy the L-Town model, DMAs and sensors to ``out/city`` and simulate ``out/telemetry``."""
+    """Copy the L-Town model, DMAs and sensors to ``out/city``, simulate ``out/telemetry`` and, with
+    ``store``, load it into a fresh ``out/tirta.duckdb`` through the same ingestion as any file."""
     root = Path(out)
     city = root / "city"
     city.mkdir(parents=True, exist_ok=True)
@@ -53,4 +61,14 @@ def build_demo_city(
         shutil.rmtree(telemetry)
     cfg = SimulationConfig(days=days, leaks=(leaks, leaks), seed=seed, faults=faults)
     result = simulate(net, cfg, sensors=sensors, out=telemetry, progress=progress)
-    return DemoCity(net, dmas, result, city, telemetry)
+    demo = DemoCity(net, dmas, result, city, telemetry)
+    if store:
+        path = root / "tirta.duckdb"
+        for stale in (path, path.with_name(path.name + ".wal")):
+            stale.unlink(missing_ok=True)  # a demo is rebuilt from scratch, never mixed with an old one
+        demo.store_url = f"duckdb:///{path.resolve()}"
+        with open_store(demo.store_url) as st:
+            demo.ingested = ingest_file(
+                st, telemetry, sensors_file=city / "sensors.json", progress=ingest_progress
+            )
+    return demo

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,6 +19,7 @@ def demo(
     days: Annotated[float, typer.Option(help="Days of telemetry")] = 28.0,
     leaks: Annotated[int, typer.Option(help="Hidden leaks")] = 3,
     seed: Annotated[int, typer.Option(help="Random seed")] = 42,
+    store: Annotated[bool, typer.Option(help="Load the telemetry into OUT/tirta.duckdb")] = True,
 ) -> None:
     """Build the L-Town demo city, simulate its telemetry with hidden leaks, print a summary."""
     console = Console()
@@ -71,4 +73,20 @@ def demo(
     )
     console.print(f"Model, DMAs, sensors: {city.city_dir}/")
     console.print(f"Telemetry (BattLeDIM layout): {city.telemetry_dir}/")
-    console.print(f"Next: tirta network info {city.city_dir / 'L-TOWN.inp'}")
+    if city.ingested is not None:
+        got = city.ingested
+        console.print(
+            f"Store: {city.store_url} ({got.accepted:,} readings accepted, {got.duplicate:,} duplicate, "
+            f"{got.quarantined:,} quarantined)",
+            markup=False,
+        )
+    first = result.scada.index[0]
+    console.print("Next:")
+    console.print(f"  tirta network info {city.city_dir / 'L-TOWN.inp'}", markup=False)
+    if city.store_url:
+        day = pd.Timedelta(days=1)
+        console.print(
+            f"  tirta readings query --store {city.store_url} --sensors p227,p235,n1 "
+            f"--from {first:%Y-%m-%d} --to {first + day:%Y-%m-%d} --every 1h --format csv",
+            markup=False,
+        )
