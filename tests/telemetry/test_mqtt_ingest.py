@@ -78,7 +78,7 @@ def test_object_array_and_senml_are_stored(mosquitto, tmp_path):
     store = _store(tmp_path / "s.duckdb")
     ing = MqttIngester(store, MqttConfig(mosquitto.url, ("tirta/+/readings",), client_id="t1"))
     ing.start()
-    assert ing.connected.wait(5)
+    assert ing.subscribed.wait(10)
     pub = _publisher(mosquitto.url)
     msgs = [
         {"sensor": "n1", "t": T0.isoformat(), "v": 31.5, "unit": "m"},
@@ -103,7 +103,7 @@ def test_bad_payloads_are_quarantined_with_reasons(mosquitto, tmp_path):
     store = _store(tmp_path / "s.duckdb")
     ing = MqttIngester(store, MqttConfig(mosquitto.url, ("tirta/#",), client_id="t2"))
     ing.start()
-    assert ing.connected.wait(5)
+    assert ing.subscribed.wait(10)
     pub = _publisher(mosquitto.url)
     bad = [
         b"{this is not json",
@@ -211,7 +211,7 @@ def test_broker_restart_mid_stream(mosquitto, tmp_path):
     store = _store(tmp_path / "s.duckdb")
     ing = MqttIngester(store, MqttConfig(mosquitto.url, ("tirta/+/readings",), client_id="restart-test"))
     ing.start()
-    assert ing.connected.wait(5)
+    assert ing.subscribed.wait(10)
     n = 2000
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(t=ing.run(idle_s=5, duration_s=90)))

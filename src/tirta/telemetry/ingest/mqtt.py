@@ -193,6 +193,7 @@ class MqttIngester:
         self.totals = IngestResult()
         self.messages = 0
         self.connected = threading.Event()
+        self.subscribed = threading.Event()
         self._pending: list[_Pending] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -216,6 +217,7 @@ class MqttIngester:
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         self.client = client
 
@@ -224,12 +226,21 @@ class MqttIngester:
         if getattr(reason, "is_failure", False):
             self.log(f"broker refused the connection: {reason}")
             return
-        client.subscribe([(t, self.cfg.qos) for t in self.cfg.topics])
         self.connected.set()
-        self.log(f"connected to {self._host}:{self._port}, subscribed to {', '.join(self.cfg.topics)}")
+        self.log(f"connected to {self._host}:{self._port}")
+        client.subscribe([(t, self.cfg.qos) for t in self.cfg.topics])
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
+        failed = [c for c in codes if getattr(c, "is_failure", False)]
+        if failed:
+            self.log(f"broker refused the subscription: {failed}")
+            return
+        self.subscribed.set()  # from here on the broker routes (and queues) readings to us
+        self.log(f"subscribed to {', '.join(self.cfg.topics)}")
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         self.log(f"disconnected ({reason}); reconnecting with backoff")
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
