@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,4 +72,55 @@ def jakarta_toml(tmp_path: Path) -> Path:
     """The brief's example AUDIT.toml written into tmp_path."""
     path = tmp_path / "audit.toml"
     path.write_text(JAKARTA_TOML, encoding="utf-8")
+    return path
+
+
+# --- a small simulated L-Town store (3 days), with and without a leak from the same seed ---------------
+LTOWN_DAYS = 3.0
+LTOWN_SEED = 7
+
+
+def _ltown_store(root: Path, leaks: int) -> tuple[str, Any]:
+    from tirta.hydraulics.simulate import SimulationConfig, simulate
+    from tirta.network import load_network, load_sensors
+    from tirta.network.model import builtin_network_path
+    from tirta.telemetry.ingest import ingest_file
+    from tirta.telemetry.store import open_store
+
+    inp = builtin_network_path("l-town")
+    net = load_network(inp)
+    sensors = load_sensors(inp.with_name("sensors.json"), net)
+    cfg = SimulationConfig(
+        days=LTOWN_DAYS, leaks=(leaks, leaks), seed=LTOWN_SEED, leak_diameter_m=(0.02, 0.025)
+    )
+    telemetry = root / f"telemetry-{leaks}"
+    result = simulate(net, cfg, sensors=sensors, out=telemetry)
+    url = f"duckdb:///{root / f'ltown-{leaks}.duckdb'}"
+    with open_store(url) as store:
+        ingest_file(store, telemetry)
+    return url, result
+
+
+@pytest.fixture(scope="session")
+def ltown_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Store URLs and simulation results of 3 days of L-Town: ``leak_free`` and ``leak`` (same seed)."""
+    root = tmp_path_factory.mktemp("ltown")
+    free_url, free = _ltown_store(root, 0)
+    leak_url, leak = _ltown_store(root, 1)
+    return {"leak_free": free_url, "leak": leak_url, "free_result": free, "leak_result": leak}
+
+
+@pytest.fixture
+def ltown_billing(tmp_path: Path) -> Path:
+    """Billing CSV for January 2021: A and B metered accounts and one unmetered account in A."""
+    path = tmp_path / "billing.csv"
+    path.write_text(
+        "account,dma,period,billed_m3,metered\n"
+        "a-1,A,2021-01,60000,yes\n"
+        "a-2,A,2021-01,30000,yes\n"
+        "a-3,A,2021-01,1000,no\n"
+        "b-1,B,2021-01,4000,yes\n"
+        "c-1,C,2021-01,9999,yes\n",
+        encoding="utf-8",
+    )
     return path

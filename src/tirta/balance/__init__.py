@@ -1,11 +1,22 @@
 """Non-revenue water: the IWA/AWWA water balance, its KPIs (UARL, ILI, bands) and their uncertainty.
 
-Also the bottom-up night-flow leakage of a DMA and FAVAD pressure what-ifs; volumes are m³ over the period.
+Also the bottom-up night-flow leakage of a DMA and FAVAD pressure what-ifs, and the monthly balance of a DMA
+read from the telemetry store (inflow meters, AMR, billing imports); volumes are m³ over the period.
 """
 
 from __future__ import annotations
 
 from tirta.balance.audit import Audit, AuditResult, audit_report, load_audit, parse_audit, run_audit
+from tirta.balance.billing import BilledVolumes, Billing, load_billing
+from tirta.balance.dmabalance import (
+    BalanceOptions,
+    DmaBalance,
+    PeriodBalance,
+    dma_balance,
+    dma_balance_report,
+    parse_month_range,
+)
+from tirta.balance.dmanight import NightFlow, NightFlowOptions, WhatIf, hourly_azp, night_flow
 from tirta.balance.kpis import (
     ILI_BELOW_ONE,
     Band,
@@ -60,26 +71,38 @@ from tirta.balance.waterbalance import (
     WaterBalance,
     compute_balance,
 )
+from tirta.balance.zone import Meter, Tank, Zone, read_zone, resolve_zone, zone_inflow
 
 __all__ = [
     "ILI_BELOW_ONE",
     "Audit",
     "AuditResult",
     "BalanceInputs",
+    "BalanceOptions",
     "Band",
     "BandScheme",
+    "BilledVolumes",
+    "Billing",
     "BurstPartition",
     "Component",
     "Costs",
+    "DmaBalance",
     "DmaLeakage",
     "Kpis",
+    "Meter",
     "MonteCarloSummary",
+    "NightFlow",
+    "NightFlowOptions",
     "NrwCost",
+    "PeriodBalance",
     "Share",
     "SystemData",
+    "Tank",
     "UarlValidity",
     "Volume",
     "WaterBalance",
+    "WhatIf",
+    "Zone",
     "apparent_losses_l_per_conn_day",
     "assess",
     "audit_report",
@@ -88,28 +111,36 @@ __all__ = [
     "compute_kpis",
     "daily_leakage",
     "data_validity_score",
+    "dma_balance",
+    "dma_balance_report",
     "dma_ili",
     "dma_leakage",
     "dma_uarl_m3_day",
     "favad_leakage",
+    "hourly_azp",
     "ili",
     "ili_band",
     "ili_interval95",
     "interval95",
     "legitimate_night_use",
     "load_audit",
+    "load_billing",
     "minimum_night_flow",
     "monte_carlo",
     "n1_from_step_test",
     "night_day_factor",
+    "night_flow",
     "night_leakage",
     "nrw_cost",
     "nrw_pct",
     "parse_audit",
+    "parse_month_range",
     "partition_bursts",
     "pressure_reduction_leakage",
+    "read_zone",
     "real_losses_l_per_conn_day",
     "real_losses_m3_per_km_day",
+    "resolve_zone",
     "rolling_minimum_night_flow",
     "rolling_percentile",
     "run_audit",
@@ -119,4 +150,5 @@ __all__ = [
     "uarl_m3",
     "uarl_us_gal_per_day",
     "uarl_validity",
+    "zone_inflow",
 ]
