@@ -112,3 +112,22 @@ def test_demo_builds_city(tmp_path):
         assert store.counts()["readings"] == written
         wide = store.read(["p227", "n1"], "2021-01-01", "2021-01-02", every="1h")
     assert len(wide) == 24 and wide.notna().all().all()
+    # the demo bills its customers, so the DMA balance needs no spreadsheet
+    billing = tmp_path / "demo" / "city" / "billing.csv"
+    bal = tirta(
+        "balance",
+        "dma",
+        "A",
+        "--store",
+        f"duckdb:///{tmp_path / 'demo' / 'tirta.duckdb'}",
+        "--billing",
+        billing,
+        "--from",
+        "2021-01",
+        "--to",
+        "2021-01",
+        "--json",
+    )
+    assert bal.returncode == 0, bal.stderr
+    month = json.loads(bal.stdout)["months"][0]
+    assert month["real_losses"] > 0 and 2 < month["nrw_pct"] < 50

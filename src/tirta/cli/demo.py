@@ -73,6 +73,8 @@ def demo(
     )
     console.print(f"Model, DMAs, sensors: {city.city_dir}/")
     console.print(f"Telemetry (BattLeDIM layout): {city.telemetry_dir}/")
+    if city.billing:
+        console.print(f"Billing (one metered account per demand node and month): {city.billing}")
     if city.ingested is not None:
         got = city.ingested
         console.print(
@@ -83,6 +85,12 @@ def demo(
     first = result.scada.index[0]
     console.print("Next:")
     console.print(f"  tirta network info {city.city_dir / 'L-TOWN.inp'}", markup=False)
+    if city.store_url and city.billing:
+        console.print(
+            f"  tirta balance dma A --store {city.store_url} --billing {city.billing} "
+            f"--from {first:%Y-%m} --to {result.scada.index[-1]:%Y-%m}",
+            markup=False,
+        )
     if city.store_url:
         day = pd.Timedelta(days=1)
         console.print(

@@ -79,6 +79,7 @@ class SimulationResult:
     truth: pd.DataFrame
     faults: pd.DataFrame
     sensors: SensorRegistry
+    consumption_m3: pd.DataFrame = field(default_factory=pd.DataFrame)  # delivered per junction per day
     out: Path | None = None
     files: list[Path] = field(default_factory=list)
 
@@ -298,7 +299,8 @@ def simulate(
             engine.add_leak(leak)
         p_nodes = [s.element for s in sensors.by_kind("pressure")]
         d_nodes = [s.element for s in sensors.by_kind("demand")]
-        node_cols = list(dict.fromkeys(p_nodes + d_nodes + [lk.node for lk in leaks]))
+        junctions = [j for j in engine.junction_ids if not j.endswith("__leak")]
+        node_cols = list(dict.fromkeys(p_nodes + d_nodes + [lk.node for lk in leaks] + junctions))
         res = engine.run(  # half-open period: days × steps/day rows
             total_s - step,
             report_step_s=step,
@@ -321,7 +323,9 @@ def simulate(
     faults = _apply_faults(scada, cfg, rng_faults, t_split)
     truth = _truth(leaks, res.leak_m3s, res.pressure_m, start, res.pressure_m.index[-1])
 
-    result = SimulationResult(scada, truth, faults, sensors)
+    # what customers really took (before meters): the basis of billing in a simulated city
+    consumption = res.demand_m3s[junctions].resample("1D").sum() * step
+    result = SimulationResult(scada, truth, faults, sensors, consumption.loc[:, consumption.sum() > 0])
     if out is not None:
         _write(result, Path(out), net, cfg, t_split, train_s > 0)
     return result
