@@ -292,3 +292,20 @@ def _plain(own: float, billed: float, unauthorised: float = 0.0) -> BalanceInput
         unauthorised=Volume(unauthorised),
         data_handling_errors=Volume(0.0),
     )
+
+
+def test_utility_adds_its_own_banding_scheme(tmp_path, monkeypatch):
+    """A national scheme in $TIRTA_STANDARDS_DIR/ili_banding.toml is used beside the shipped ones."""
+    from tirta.balance.kpis import band_schemes, ili_band
+
+    (tmp_path / "ili_banding.toml").write_text(
+        '[national]\ntitle = "National regulator bands"\nbands = [\n'
+        '  { band = "good", lower = 1.0, upper = 3.0 },\n'
+        '  { band = "poor", lower = 3.0, upper = inf },\n]\n'
+    )
+    monkeypatch.setenv("TIRTA_STANDARDS_DIR", str(tmp_path))
+    assert {"national", "wbi_developing", "wbi_developed"} <= set(band_schemes())
+    assert ili_band(5.0, "national").band == "poor"
+    assert ili_band(9.7, "wbi_developing").band == "C"
+    monkeypatch.delenv("TIRTA_STANDARDS_DIR")
+    assert "national" not in band_schemes()
