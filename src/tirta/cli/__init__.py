@@ -26,10 +26,11 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _register() -> None:
-    from tirta.cli import balance, demo, network, simulate
+    from tirta.cli import balance, demo, leaks, network, simulate
 
     app.add_typer(network.app, name="network")
     app.add_typer(balance.app, name="balance")
+    app.add_typer(leaks.app, name="leaks")
     app.command("simulate")(simulate.simulate_cmd)
     app.command("demo")(demo.demo)
     from tirta.cli import ingest, ingest_mqtt, readings, sensors

@@ -1,0 +1,255 @@
+"""From SCADA telemetry to localised leaks: calibrate, detect, localise, drop repeats of known leaks.
+
+``run`` works on frames (SI) and is what a live pipeline calls on stored windows; ``run_files``
+reads a BattLeDIM folder or workbook, an optional calibration period and sensor list.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tirta.errors import InputError
+from tirta.leaks.detect.base import Alarm
+from tirta.leaks.detect.ensemble import Ensemble
+from tirta.leaks.detect.pressure import PressureModel
+from tirta.leaks.evaluate import Detection, PipeDistances
+from tirta.leaks.localize import (
+    Executor,
+    Localisation,
+    Signatures,
+    cached_signatures,
+    localise,
+)
+from tirta.leaks.zones import zone_of_pipes
+from tirta.network.model import Network
+from tirta.network.sensors import load_sensors
+from tirta.telemetry.battledim import ScadaData, read_battledim, read_truth
+
+__all__ = ["Found", "PipelineConfig", "mask_stuck", "prepare", "run", "run_files"]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Windows (h) for the before/after pressure change, the localisation noise and repeat rule."""
+
+    before_h: float = 24.0
+    after_h: float = 24.0
+    noise_scale: float = 0.3  # localisation noise, in units of the hourly residual σ
+    repeat_m: float = 300.0  # an alarm localised this close to an open leak is that leak again
+    calibration_days: float = 7.0  # without a calibration period: the first days of the data
+
+
+@dataclass(frozen=True)
+class Found:
+    """A localised leak: the results-file line, the alarm behind it and its localisation."""
+
+    detection: Detection
+    alarm: Alarm
+    localisation: Localisation | None
+
+    @property
+    def radius_m(self) -> float:
+        return self.localisation.radius_m if self.localisation is not None else float("nan")
+
+
+def prepare(data: ScadaData, network: Network, sensors: dict[str, list[str]] | None) -> ScadaData:
+    """Keep the listed sensors (all columns without a list) and check their ids against the model."""
+    nodes, links = set(network.nodes.index), set(network.links.index)
+    keys = {
+        "pressure": "pressure_sensors",
+        "flow": "flow_sensors",
+        "level": "level_sensors",
+        "demand": "amrs",
+    }
+    frames = {}
+    for kind, frame in data.items():
+        cols = list(frame.columns)
+        if sensors is not None:
+            wanted = sensors.get(keys[kind], [])
+            missing = [c for c in wanted if c not in cols]
+            if missing and not frame.empty:
+                raise InputError(
+                    f"{kind} sensor '{missing[0]}' has no column in the data", field=keys[kind]
+                )
+            cols = [c for c in wanted if c in cols]
+        known = links if kind == "flow" else nodes
+        unknown = [c for c in cols if c not in known]
+        if unknown:
+            raise InputError(
+                f"{kind} column '{unknown[0]}' is not a {'link' if kind == 'flow' else 'node'} of "
+                f"{network.path.name}",
+                field=unknown[0],
+            )
+        frames[kind] = frame[cols] if len(frame.columns) else frame
+    return ScadaData(**frames)
+
+
+def mask_stuck(frame: pd.DataFrame, samples: int = 24) -> pd.DataFrame:
+    """NaN where a sensor repeats exactly the same value ``samples`` times or more (stuck, m)."""
+    values = frame.to_numpy(dtype=float)
+    out = values.copy()
+    for j in range(values.shape[1]):
+        col = values[:, j]
+        same = np.r_[False, col[1:] == col[:-1]]
+        run_id = np.cumsum(~same)
+        counts = np.bincount(run_id)
+        out[counts[run_id] >= samples, j] = np.nan
+    return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+
+
+def _leak_mask(index: pd.DatetimeIndex, truth: pd.DataFrame | None) -> np.ndarray | None:
+    if truth is None or truth.empty:
+        return None
+    mask = np.zeros(len(index), dtype=bool)
+    for _, row in truth.iterrows():
+        mask |= (index >= row["start"]) & (index <= row["end"])
+    return mask
+
+
+def run(
+    network: Network,
+    data: ScadaData,
+    train: ScadaData | None = None,
+    *,
+    train_truth: pd.DataFrame | None = None,
+    config: PipelineConfig | None = None,
+    ensemble: Ensemble | None = None,
+    signatures: Signatures | None = None,
+    distances: PipeDistances | None = None,
+    executor: Executor | None = None,
+) -> list[Found]:
+    """Detect and localise new leaks in ``data`` after calibrating on ``train`` (SI frames)."""
+    cfg = config or PipelineConfig()
+    data = replace(data, pressure=mask_stuck(data.pressure))
+    if train is None:
+        cut = data.index[0] + pd.Timedelta(days=cfg.calibration_days)
+        train = data.slice(None, cut)
+    if len(train.index) < 288:
+        raise InputError("the calibration period needs at least one day of data", field="train")
+    train = replace(train, pressure=mask_stuck(train.pressure))
+    exclude = _leak_mask(train.index, train_truth)
+    ens = (ensemble or Ensemble()).fit(train, network, exclude=exclude)
+    if exclude is not None and exclude[-1] and train_truth is not None:
+        open_leaks = train_truth[train_truth["end"] >= train.index[-1]]
+        latest = pd.Timestamp(open_leaks["start"].max()) if len(open_leaks) else None
+        ens.flow.set_reference(train, since=latest)  # known leaks still open: the new normal
+    alarms = ens.detect(data)
+    if not alarms:
+        return []
+    distances = distances or PipeDistances(network)
+    pmodel = ens.pressure.model
+    can_localise = pmodel.model is not None and len(pmodel.sensors) >= 3
+    if can_localise and signatures is None:
+        signatures = cached_signatures(network, pmodel.sensors, executor)
+    presid = pmodel.residuals(data) if can_localise else None
+    fresid = ens.flow.residuals(data) if ens.flow.zones else None
+    zone_pipes: dict[str, list[str]] = {}
+    for pipe, zone in zone_of_pipes([z.zone for z in ens.flow.zones]).items():
+        zone_pipes.setdefault(zone, []).append(pipe)
+    found: list[Found] = []
+    for i, alarm in enumerate(alarms):
+        loc = None
+        if presid is not None and signatures is not None:
+            later = [b.start for b in alarms[i + 1 :] if b.zone == alarm.zone]
+            loc = _localise_alarm(
+                alarm, later, presid, fresid, pmodel, signatures, distances, zone_pipes, cfg
+            )
+        if loc is not None and _is_repeat(loc, alarm, found, distances, cfg):
+            continue
+        pipe = loc.pipe if loc is not None else _fallback_pipe(alarm, zone_pipes, network)
+        found.append(Found(Detection(pipe, alarm.start), alarm, loc))
+    return found
+
+
+def _window_mean(frame: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> np.ndarray:
+    """Column means over ``t0 <= t < t1`` (NaN when the window is empty)."""
+    part = frame[(frame.index >= t0) & (frame.index < t1)]
+    return np.asarray(part.mean(axis=0)) if len(part) else np.full(frame.shape[1], np.nan)
+
+
+def _localise_alarm(
+    alarm: Alarm,
+    later_starts: list[pd.Timestamp],
+    presid: pd.DataFrame,
+    fresid: pd.DataFrame | None,
+    pmodel: PressureModel,
+    signatures: Signatures,
+    distances: PipeDistances,
+    zone_pipes: dict[str, list[str]],
+    cfg: PipelineConfig,
+) -> Localisation | None:
+    """Localise one alarm from the pressure change between a window before and one after it."""
+    assert pmodel.sigma_h is not None
+    t0 = alarm.start
+    ta = alarm.settled_at if alarm.settled_at is not None else alarm.start
+    t1 = ta + pd.Timedelta(hours=cfg.after_h)
+    if later_starts:
+        t1 = min(t1, min(later_starts))
+    tb = t0 - pd.Timedelta(hours=cfg.before_h)
+    if t1 - ta < pd.Timedelta(hours=1):
+        ta = t0
+    change = _window_mean(presid, ta, t1) - _window_mean(presid, tb, t0)
+    if not np.isfinite(change).any():
+        return None
+    size = None
+    if fresid is not None and alarm.zone in fresid.columns:
+        q = fresid[[alarm.zone]]
+        size = float(_window_mean(q, ta, t1)[0] - _window_mean(q, tb, t0)[0])
+    noise = cfg.noise_scale * float(np.median(pmodel.sigma_h))
+    return localise(
+        pd.Series(change, index=presid.columns),
+        signatures,
+        distances,
+        pipes=zone_pipes.get(alarm.zone or ""),
+        nuisance=pmodel.nuisance,
+        noise_m=noise,
+        size_lps=size if size is not None and size > 0 else None,
+    )
+
+
+def _is_repeat(
+    loc: Localisation, alarm: Alarm, found: list[Found], distances: PipeDistances, cfg: PipelineConfig
+) -> bool:
+    """An alarm that may sit on a leak already found in its zone is that leak again (still growing).
+
+    "May sit": within ``repeat_m`` plus the new alarm's own uncertainty radius.
+    """
+    reach = cfg.repeat_m + (loc.radius_m if math.isfinite(loc.radius_m) else 0.0)
+    for f in found:
+        if f.alarm.zone == alarm.zone and distances.between(loc.pipe, f.detection.pipe) <= reach:
+            return True
+    return False
+
+
+def _fallback_pipe(alarm: Alarm, zone_pipes: dict[str, list[str]], network: Network) -> str:
+    """Without pressure sensors: the longest pipe of the alarm's zone (a placeholder location)."""
+    pipes = zone_pipes.get(alarm.zone or "") or list(
+        network.links.index[network.links["type"] == "Pipe"]
+    )
+    return str(network.links.loc[pipes, "length_m"].idxmax())
+
+
+def run_files(
+    network: Network,
+    scada: str | Path,
+    *,
+    train: str | Path | None = None,
+    sensors: str | Path | None = None,
+    executor: Executor | None = None,
+    config: PipelineConfig | None = None,
+) -> list[Found]:
+    """Read SCADA (and calibration) data in the BattLeDIM layout and run :func:`run`."""
+    spec = load_sensors(sensors, network).to_battledim() if sensors is not None else None
+    data = prepare(read_battledim(scada), network, spec)
+    calib = truth = None
+    if train is not None:
+        calib = prepare(read_battledim(train), network, spec)
+        truth_path = Path(train) / "truth.csv"
+        if truth_path.is_file():
+            truth = read_truth(truth_path)
+    return run(network, data, calib, train_truth=truth, config=config, executor=executor)
