@@ -166,3 +166,18 @@ def test_run_that_stops_early_raises(tmp_path):
     path.write_text(text)
     with Engine(path) as engine, pytest.raises(SimulationError):
         engine.run()
+
+
+def test_many_leak_nodes_at_once_and_snapshot_emitter_flow():
+    pipes = ["p257", "p1", "p300", "p301"]
+    with Engine(LTOWN) as engine:
+        base = engine.solve_snapshot()
+        nodes = engine.add_leak_nodes(pipes)
+        assert nodes == [f"{p}__leak" for p in pipes]
+        assert engine.add_leak_nodes(["p257"]) == ["p257__leak"]  # already split: nothing new
+        assert len(engine.node_ids) == len(base.pressure_m) + 4
+        engine.set_emitter(nodes[0], orifice_coefficient(0.012))
+        snap = engine.solve_snapshot()
+    i = engine.node_ids.index(nodes[0])
+    assert snap.emitter_m3s[i] == pytest.approx(orifice_flow(0.012, snap.pressure_m[i]), rel=0.01)
+    assert np.count_nonzero(snap.emitter_m3s) == 1

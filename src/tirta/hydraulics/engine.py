@@ -44,6 +44,7 @@ class Snapshot:
     head_m: np.ndarray
     demand_m3s: np.ndarray
     flow_m3s: np.ndarray
+    emitter_m3s: np.ndarray  # outflow through emitters (leaks), 0 where a node has none
 
 
 @dataclass
@@ -251,11 +252,27 @@ class Engine:
 
     def add_leak_node(self, pipe: str) -> str:
         """Split ``pipe`` at its middle with a new junction and return that junction's id."""
+        return self.add_leak_nodes([pipe])[0]
+
+    def add_leak_nodes(self, pipes: Iterable[str]) -> list[str]:
+        """Split many pipes at their middles (ids ``<pipe>__leak``), re-indexing the model once."""
+        out = []
+        try:
+            for pipe in pipes:
+                out.append(self._split_pipe(pipe))
+        finally:
+            self._reindex()
+        return out
+
+    def _split_pipe(self, pipe: str) -> str:
         node_id = f"{pipe}__leak"
-        if node_id in self._node_index:
-            return node_id
         ph = self._ph
-        li = self.link_index(pipe)
+        if _exists(ph, node_id):
+            return node_id
+        try:
+            li = tk.getlinkindex(ph, pipe)
+        except Exception:
+            raise InputError(f"unknown link '{pipe}'", file=self.path) from None
         if tk.getlinktype(ph, li) not in (tk.PIPE, tk.CVPIPE):
             raise InputError(f"link '{pipe}' is not a pipe; leaks sit on pipes", field="pipe")
         self._close_h()
@@ -278,7 +295,6 @@ class Engine:
         second = tk.addlink(ph, f"{pipe}__b", tk.PIPE, node_id, n2_id)
         tk.setpipedata(ph, second, length / 2.0, diameter, roughness, minor)
         tk.setlinkvalue(ph, second, tk.INITSTATUS, status)
-        self._reindex()
         return node_id
 
     def add_leak(self, leak: Leak) -> str:
@@ -307,7 +323,12 @@ class Engine:
         tk.getnodevalues(ph, tk.HEAD, h.c)
         tk.getnodevalues(ph, tk.DEMANDFLOW, d.c)
         tk.getlinkvalues(ph, tk.FLOW, self._vl.c)
-        return Snapshot(p.np.copy(), h.np.copy(), d.np.copy(), self._vl.np.copy())
+        e = self._vn["e"]
+        tk.getnodevalues(ph, tk.EMITTER, e.c)
+        has_emitter = e.np > 0
+        tk.getnodevalues(ph, tk.EMITTERFLOW, e.c)  # EPANET leaves a guess where the coefficient is 0
+        emitted = np.where(has_emitter, e.np, 0.0)
+        return Snapshot(p.np.copy(), h.np.copy(), d.np.copy(), self._vl.np.copy(), emitted)
 
     def run(
         self,
@@ -473,6 +494,14 @@ class Engine:
     def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
         with contextlib.suppress(Exception):
             self.close()
+
+
+def _exists(ph: Any, node_id: str) -> bool:
+    try:
+        tk.getnodeindex(ph, node_id)
+    except Exception:
+        return False
+    return True
 
 
 def _utc(value: str | pd.Timestamp) -> pd.Timestamp:
