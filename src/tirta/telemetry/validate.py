@@ -1,25 +1,32 @@
 """Validation of incoming readings, the one gate every ingestion path goes through.
 
 Raw records (sensor, time, value, unit as received) become readings in SI and UTC, or quarantine rows
-with the raw payload and a reason. Vectorised over the whole batch; no loop per reading.
+with the raw payload and a reason. The rules are one SQL statement run by DuckDB over an Arrow table:
+in the DuckDB store's own connection for bulk loads (the readings never leave the database), in a
+throw-away in-memory connection for everything else. No loop per reading.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tirta.errors import InputError, UnitError
 from tirta.network.sensors import SensorRegistry
-from tirta.telemetry.schema import QUARANTINE_COLUMNS, READING_COLUMNS
+from tirta.telemetry.schema import QUARANTINE_COLUMNS, RAW_COLUMNS, READING_COLUMNS
 from tirta.units import parse_unit
 
-__all__ = ["FUTURE_TOLERANCE", "Validated", "sensor_table", "validate"]
+__all__ = ["FUTURE_TOLERANCE", "Checked", "Validated", "check", "raw_table", "sensor_table", "validate"]
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=5)
-_NONFINITE_TEXT = {"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+_EPOCH_LIMIT_S = 253_402_300_800  # 10000-01-01: larger numbers are not Unix seconds
 
 
 @dataclass
@@ -43,47 +50,310 @@ def sensor_table(registry: SensorRegistry) -> pd.DataFrame:
     return table.set_index("id")
 
 
-def _times(values: pd.Series) -> pd.Series:
-    """UTC times, NaT where unparsable; naive times are taken as UTC, numbers as Unix seconds."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC")
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return pd.to_datetime(values, unit="s", utc=True, errors="coerce")
-    text = values.astype("string").str.strip()
-    return pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+# --- raw records as Arrow -------------------------------------------------------------------------
+def _arrow_column(values: pd.Series, name: str) -> pa.Array:
+    """A column in a type the checks understand: text, UTC/naive timestamps or numbers (time, value)."""
+    dtype = values.dtype
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if name == "time" and isinstance(dtype, pd.DatetimeTZDtype):
+        return pa.array(values.dt.tz_convert("UTC").astype("datetime64[us, UTC]"))
+    if name == "time" and pd.api.types.is_datetime64_dtype(dtype):
+        return pa.array(values.astype("datetime64[us]"))
+    if name in ("time", "value") and numeric:
+        # in a numeric column NaN means a missing value; in text, "nan" and "inf" are numbers
+        return pa.array(values.to_numpy(dtype=float, na_value=np.nan), from_pandas=True)
+    return pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
 
 
-def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Values as floats and a mask of entries that are not numbers at all (text, empty, missing).
+def raw_table(raw: pd.DataFrame | pa.Table) -> pa.Table:
+    """Raw records as an Arrow table with a row number ``_rn``; every column but time and value is text."""
+    if isinstance(raw, pd.DataFrame):
+        missing = [c for c in RAW_COLUMNS if c not in raw.columns]
+        if missing:
+            raise InputError(f"records lack the column '{missing[0]}'", field=missing[0])
+        names = [str(c) for c in raw.columns]
+        arrays = [_arrow_column(raw.iloc[:, i], names[i]) for i in range(raw.shape[1])]
+        table = pa.Table.from_arrays(arrays, names=names)
+    else:
+        missing = [c for c in RAW_COLUMNS if c not in raw.column_names]
+        if missing:
+            raise InputError(f"records lack the column '{missing[0]}'", field=missing[0])
+        table = raw
+    if "_rn" not in table.column_names:
+        table = table.append_column("_rn", _chunked_like(table, np.arange(table.num_rows)))
+    return table
 
-    In a numeric column NaN means a missing value; in text, ``nan`` and ``inf`` are numbers, not finite.
+
+def _chunked_like(table: pa.Table, values: np.ndarray) -> pa.ChunkedArray:
+    """``values`` as a column chunked like the table's first column (DuckDB scans aligned batches)."""
+    column = table.column(0)
+    if column.num_chunks <= 1:
+        return pa.chunked_array([pa.array(values)])
+    bounds = np.cumsum([0, *(len(c) for c in column.chunks)])
+    return pa.chunked_array([pa.array(values[a:b]) for a, b in itertools.pairwise(bounds)])
+
+
+def _time_sql(kind: pa.DataType) -> str:
+    """UTC time of column ``time``, NULL where unparsable; naive times are UTC, numbers Unix seconds."""
+    if pa.types.is_timestamp(kind):
+        return "CAST(r.time AS TIMESTAMPTZ)"
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        t = "CAST(r.time AS DOUBLE)"
+        return f"CASE WHEN isfinite({t}) AND abs({t}) < {_EPOCH_LIMIT_S} THEN to_timestamp({t}) END"
+    return "TRY_CAST(r.time AS TIMESTAMPTZ)"
+
+
+def _value_sql(kind: pa.DataType) -> str:
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        return "CAST(r.value AS DOUBLE)"
+    return "TRY_CAST(r.value AS DOUBLE)"
+
+
+# --- the rules ------------------------------------------------------------------------------------
+CHECK = """
+CREATE OR REPLACE TEMP TABLE _chk AS
+SELECT _rn, pair, k, time, v * factor AS value,
+       CASE WHEN NOT known THEN 'unknown sensor'
+            WHEN time IS NULL THEN 'bad timestamp'
+            WHEN v IS NULL THEN 'not a number'
+            WHEN NOT isfinite(v) THEN 'not finite'
+            WHEN unit_missing THEN 'unit missing'
+            WHEN factor IS NULL THEN 'unit not convertible'
+            WHEN v * factor < valid_min OR v * factor > valid_max THEN 'out of range'
+            WHEN time > $future THEN 'future'
+            WHEN time < installed THEN 'before installed'
+       END AS reason
+FROM (SELECT r._rn, p.pair, p.k, p.sensor, p.known, p.unit_missing, p.factor, p.valid_min,
+             p.valid_max, p.installed, {time} AS time, {value} AS v
+      FROM _raw r JOIN _pairs p ON p.pair = r._key)
+"""
+# repeats of a (sensor, time) among valid rows: the first one counts; the same value again is a
+# resend (reason '' = dropped and counted), another value is quarantined
+REPEATS = """
+UPDATE _chk SET reason = CASE WHEN _chk.value = d.v0 THEN '' ELSE 'duplicate in batch' END
+FROM (SELECT k, time, min(_rn) AS rn0, arg_min(value, _rn) AS v0 FROM _chk WHERE reason IS NULL
+      GROUP BY k, time HAVING count(*) > 1) d
+WHERE _chk.reason IS NULL AND _chk.k = d.k AND _chk.time = d.time AND _chk._rn <> d.rn0
+"""
+DETAIL = """CASE c.reason
+    WHEN 'unknown sensor' THEN 'sensor ''' || {sensor} || ''' is not registered'
+    WHEN 'bad timestamp' THEN 'cannot parse time ''' || {time} || ''''
+    WHEN 'not a number' THEN 'value ''' || {value} || ''' is not a number'
+    WHEN 'not finite' THEN 'value ''' || {value} || ''' is not finite'
+    WHEN 'unit missing' THEN 'unit missing for a ' || coalesce(p.quantity, '?') || ' reading'
+    WHEN 'unit not convertible' THEN 'unit ''' || {unit} || ''' does not convert to '
+        || coalesce(p.quantity, '?')
+    WHEN 'out of range' THEN 'value ' || {value} || ' ' || {unit} || ' outside ['
+        || coalesce(CAST(p.valid_min AS VARCHAR), '?') || ', '
+        || coalesce(CAST(p.valid_max AS VARCHAR), '?') || '] (SI)'
+    WHEN 'future' THEN 'time ' || {time} || ' is more than 5 min in the future'
+    WHEN 'before installed' THEN 'time ' || {time} || ' is before installation at '
+        || coalesce(CAST(p.installed AS VARCHAR), '?')
+    WHEN 'duplicate in batch' THEN 'another value for this sensor and time came earlier in the batch'
+END"""
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Dictionary codes of a column and its distinct values as text (null as '')."""
+    encoded = pc.dictionary_encode(column, null_encoding="encode")
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks() if encoded.num_chunks else pa.array([], encoded.type)
+    values = ["" if v is None else str(v) for v in encoded.dictionary.to_pylist()]
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), values
+
+
+def _pairs(raw: pa.Table, table: pd.DataFrame) -> tuple[pa.Table, pd.DataFrame]:
+    """Each distinct (sensor, unit) as received, with the sensor's registry row and the factor to SI.
+
+    Returns ``raw`` with the pair number ``_key`` of each row (joins on an integer, not on text) and
+    the pairs.
     """
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        numbers = values.to_numpy(dtype=float, na_value=np.nan)
-        return numbers, np.isnan(numbers)
-    text = values.astype("string").str.strip()
-    parsed = pd.to_numeric(text, errors="coerce").astype(float).to_numpy(dtype=float, na_value=np.nan)
-    literal = text.str.lower().isin(_NONFINITE_TEXT).fillna(False).to_numpy(dtype=bool)
-    return parsed, np.isnan(parsed) & ~literal
-
-
-def _factors(units: pd.Series, quantities: pd.Series) -> np.ndarray:
-    """Factor to SI per row for (unit, quantity) pairs; NaN when the unit does not measure the quantity."""
-    keys = units.fillna("") + "\x00" + quantities.fillna("")
-    table: dict[str, float] = {}
-    for key in pd.unique(keys):
-        unit, quantity = key.split("\x00")
+    s_codes, s_values = _codes(raw["sensor"])
+    u_codes, u_values = _codes(raw["unit"])
+    n_units = max(len(u_values), 1)
+    key = s_codes * n_units + u_codes
+    if len(s_values) * n_units <= 4_000_000:
+        present = np.flatnonzero(np.bincount(key, minlength=len(s_values) * n_units))
+    else:
+        present = np.unique(key)
+    raw = raw.append_column("_key", _chunked_like(raw, key))
+    sensor_raw = np.asarray(s_values, dtype=object)[present // n_units] if len(present) else []
+    unit_raw = np.asarray(u_values, dtype=object)[present % n_units] if len(present) else []
+    ids = pd.Series(sensor_raw, dtype=object).str.strip()
+    units = pd.Series(unit_raw, dtype=object).str.strip()
+    info = table.reindex(ids.to_numpy())
+    codes = table.index.get_indexer(ids.to_numpy())
+    quantity = info["quantity"].to_numpy(object)
+    factors: dict[tuple[str, str], float] = {}
+    for key_pair in set(zip(units, quantity, strict=True)):
+        unit, q = key_pair
         try:
-            table[key] = parse_unit(unit, quantity).factor if unit and quantity else np.nan
+            factors[key_pair] = parse_unit(unit, q).factor if unit and isinstance(q, str) else np.nan
         except UnitError:
-            table[key] = np.nan
-    return keys.map(table).to_numpy(dtype=float)
+            factors[key_pair] = np.nan
+    pairs = pd.DataFrame(
+        {
+            "pair": present.astype(np.int64),
+            "sensor": ids.astype(object),
+            "k": codes.astype(np.int32),
+            "known": codes >= 0,
+            "unit_missing": (units == "").to_numpy(bool),
+            "quantity": quantity,
+            "factor": np.array([factors[kp] for kp in zip(units, quantity, strict=True)], dtype=float),
+            "valid_min": info["valid_min"].to_numpy(float),
+            "valid_max": info["valid_max"].to_numpy(float),
+            "installed": pd.DatetimeIndex(pd.to_datetime(info["installed"], utc=True)),
+        }
+    )
+    return raw, pairs
+
+
+@dataclass
+class Checked:
+    """Checked records inside a DuckDB connection: temp table ``_chk`` (pair, k, time TIMESTAMPTZ, value
+    SI, reason: NULL for a valid reading, '' for a dropped exact repeat) and what was found."""
+
+    con: duckdb.DuckDBPyConnection
+    valid: int
+    duplicates: int
+    reasons: dict[str, int]
+    source: str
+    received_at: pd.Timestamp
+    payload_sql: str
+    text_sql: dict[str, str]
+
+    # sensor ids come from the small _pairs table: _chk holds integers only, cheaper to materialise
+    READINGS = (
+        "SELECT p.sensor, c.time, c.value FROM _chk c JOIN _pairs p ON p.pair = c.pair "
+        "WHERE c.reason IS NULL"
+    )
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.reasons.values())
+
+    def quarantine(self) -> pd.DataFrame:
+        """Quarantine rows (received_at, source, sensor, payload, reason, detail) in input order."""
+        if not self.rejected:
+            return _empty_quarantine()
+        detail = DETAIL.format(**self.text_sql)
+        frame = self.con.execute(
+            f"""SELECT $received_at AS received_at, $source AS source, p.sensor,
+                       {self.payload_sql} AS payload, c.reason, {detail} AS detail
+                FROM (SELECT * FROM _chk WHERE reason <> '') c
+                JOIN _raw r ON r._rn = c._rn JOIN _pairs p ON p.pair = c.pair ORDER BY c._rn""",
+            {"received_at": self.received_at.to_pydatetime(), "source": self.source},
+        ).df()
+        frame["received_at"] = pd.to_datetime(frame["received_at"], utc=True).astype(
+            "datetime64[us, UTC]"
+        )
+        return frame[list(QUARANTINE_COLUMNS)]
+
+    def drop(self) -> None:
+        """Remove the temporary tables and views of this check from the connection."""
+        checked_drop(self.con)
+
+
+def checked_drop(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove what :func:`check` left in ``con`` (temporary tables, the registered raw table)."""
+    con.execute("DROP TABLE IF EXISTS _chk; DROP TABLE IF EXISTS _pairs")
+    con.unregister("_raw")
+
+
+def check(
+    con: duckdb.DuckDBPyConnection,
+    raw: pa.Table,
+    table: pd.DataFrame,
+    *,
+    source: str,
+    now: pd.Timestamp | None = None,
+    received_at: pd.Timestamp | None = None,
+) -> Checked:
+    """Run the rules over ``raw`` (see :func:`raw_table`) in ``con`` (session time zone UTC).
+
+    Checks, first failing one wins: unknown sensor, bad timestamp, not a number, not finite, unit
+    missing, unit not convertible, out of range (SI), future (more than 5 min after ``now``), before
+    installed; then repeats of a (sensor, time): exact repeats are counted, conflicting ones rejected.
+    """
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
+    received_at = now if received_at is None else pd.Timestamp(received_at)
+    raw, pairs = _pairs(raw, table)
+    con.register("_raw", raw)
+    con.register("_pairs_in", pairs)
+    con.execute("CREATE OR REPLACE TEMP TABLE _pairs AS SELECT * FROM _pairs_in")
+    con.unregister("_pairs_in")
+    schema = raw.schema
+    sql = CHECK.format(
+        time=_time_sql(schema.field("time").type), value=_value_sql(schema.field("value").type)
+    )
+    con.execute(sql, {"future": (now + FUTURE_TOLERANCE).to_pydatetime()})
+    if _may_repeat(con):
+        con.execute(REPEATS)
+    counts = con.execute("SELECT coalesce(reason, '\x00'), count(*) FROM _chk GROUP BY ALL").fetchall()
+    by_reason = {str(r): int(n) for r, n in counts}
+    fields = [n for n in raw.column_names if n != "_rn"]
+    text = {n: f"coalesce(CAST(r.{_quote(n)} AS VARCHAR), '')" for n in RAW_COLUMNS}
+    if "payload" in fields:
+        payload = "coalesce(CAST(r.payload AS VARCHAR), '')"
+    else:
+        payload = (
+            "to_json(struct_pack("
+            + ", ".join(f"{_quote(n)} := CAST(r.{_quote(n)} AS VARCHAR)" for n in fields)
+            + "))"
+        )
+    return Checked(
+        con=con,
+        valid=by_reason.pop("\x00", 0),
+        duplicates=by_reason.pop("", 0),
+        reasons=by_reason,
+        source=source,
+        received_at=received_at,
+        payload_sql=payload,
+        text_sql=text,
+    )
+
+
+def _may_repeat(con: duckdb.DuckDBPyConnection) -> bool:
+    """False when valid keys are strictly ordered by (sensor, time) or (time, sensor): no repeats then.
+
+    Historian exports and sensor batches usually are, and this check is much cheaper than grouping.
+    """
+    got = con.execute(
+        "SELECT k, epoch_us(time) AS t FROM _chk WHERE reason IS NULL"  # in insertion (_rn) order
+    ).fetchnumpy()
+    k, t = np.asarray(got["k"], dtype=np.int64), np.asarray(got["t"], dtype=np.int64)
+    if len(k) < 2:
+        return False
+    dk, dt = np.diff(k), np.diff(t)
+    by_sensor = bool(np.all((dk > 0) | ((dk == 0) & (dt > 0))))
+    return not (by_sensor or bool(np.all((dt > 0) | ((dt == 0) & (dk > 0)))))
+
+
+def _empty_quarantine() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in QUARANTINE_COLUMNS})
+    frame["received_at"] = frame["received_at"].astype("datetime64[us, UTC]")
+    return frame
+
+
+_local = threading.local()
+
+
+def memory_connection() -> duckdb.DuckDBPyConnection:
+    """This thread's in-memory DuckDB connection for :func:`check` (UTC session), opened once."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is None:
+        con = duckdb.connect(":memory:", config={"threads": 2})
+        con.execute("SET TimeZone = 'UTC'")
+        _local.con = con
+    return con
 
 
 def validate(
-    raw: pd.DataFrame,
+    raw: pd.DataFrame | pa.Table,
     registry: SensorRegistry | pd.DataFrame,
     *,
     source: str,
@@ -93,121 +363,18 @@ def validate(
     """Check raw records against the registry; return SI readings and quarantine rows with reasons.
 
     ``raw`` has columns sensor, time, value, unit (as received) and optionally payload (the raw text to
-    keep for rejected rows; default: the record's fields as JSON). Checks, first failing one wins:
-    unknown sensor, bad timestamp, not a number, not finite, unit missing, unit not convertible, out of
-    range (SI), future (more than 5 min after ``now``), before installed; then repeats of a
-    (sensor, time) in the batch: exact repeats are counted, conflicting ones quarantined.
+    keep for rejected rows; default: the record's fields as JSON). The rules are those of :func:`check`.
     """
-    missing = [c for c in ("sensor", "time", "value", "unit") if c not in raw.columns]
-    if missing:
-        raise InputError(f"records lack the column '{missing[0]}'", field=missing[0])
     table = registry if isinstance(registry, pd.DataFrame) else sensor_table(registry)
-    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
-    received_at = now if received_at is None else received_at
-    raw = raw.reset_index(drop=True)
-
-    sensor = raw["sensor"].astype("string").str.strip().fillna("")
-    known = sensor.isin(table.index).to_numpy()
-    info = table.reindex(sensor.to_numpy())
-    times = _times(raw["time"])
-    values, not_number = _numbers(raw["value"])
-    unit = raw["unit"].astype("string").str.strip().fillna("")
-    factor = _factors(unit, info["quantity"].reset_index(drop=True).astype("string"))
-    value_si = values * factor
-    vmin, vmax = info["valid_min"].to_numpy(dtype=float), info["valid_max"].to_numpy(dtype=float)
-    installed = info["installed"].reset_index(drop=True)
-    t = times.reset_index(drop=True)
-
-    checks = [
-        ("unknown sensor", ~known),
-        ("bad timestamp", t.isna().to_numpy()),
-        ("not a number", not_number),
-        ("not finite", ~np.isfinite(values)),
-        ("unit missing", (unit == "").to_numpy()),
-        ("unit not convertible", np.isnan(factor)),
-        ("out of range", (value_si < vmin) | (value_si > vmax)),
-        ("future", (t > now + FUTURE_TOLERANCE).fillna(False).to_numpy(dtype=bool)),
-        ("before installed", (t < installed).fillna(False).to_numpy(dtype=bool)),
-    ]
-    reason = np.select([m for _, m in checks], [r for r, _ in checks], default="")
-
-    ok = reason == ""
-    good = pd.DataFrame({"sensor": sensor[ok].to_numpy(object), "time": t[ok], "value": value_si[ok]})
-    good.index = np.flatnonzero(ok)
-    repeat = good.duplicated(["sensor", "time"], keep="first")
-    first_value = good.groupby(["sensor", "time"], sort=False)["value"].transform("first")
-    conflict = repeat & (good["value"] != first_value)
-    reason[good.index[conflict.to_numpy()]] = "duplicate in batch"
-    readings = good.loc[~repeat, list(READING_COLUMNS)].reset_index(drop=True)
-    readings["time"] = readings["time"].astype("datetime64[us, UTC]")
-
-    rejected = np.flatnonzero(reason != "")
-    quarantine = _quarantine_rows(raw, rejected, reason, source, received_at, sensor, info, now)
-    return Validated(readings, quarantine, int((repeat & ~conflict).sum()))
-
-
-def _quarantine_rows(
-    raw: pd.DataFrame,
-    rows: np.ndarray,
-    reason: np.ndarray,
-    source: str,
-    received_at: pd.Timestamp,
-    sensor: pd.Series,
-    info: pd.DataFrame,
-    now: pd.Timestamp,
-) -> pd.DataFrame:
-    if "payload" in raw.columns:
-        payload = raw["payload"].iloc[rows].astype("string").fillna("").to_numpy(object)
-    elif len(rows):
-        fields = raw.iloc[rows].astype("string")
-        payload = np.asarray(fields.to_json(orient="records", lines=True).splitlines(), dtype=object)
-    else:
-        payload = np.empty(0, dtype=object)
-    why = pd.Series(reason[rows], dtype=object)
-    detail = _details(raw.iloc[rows].reset_index(drop=True), why, info.iloc[rows].reset_index(drop=True))
-    return pd.DataFrame(
-        {
-            "received_at": pd.Series([received_at] * len(rows), dtype="datetime64[us, UTC]"),
-            "source": source,
-            "sensor": sensor.iloc[rows].to_numpy(object),
-            "payload": payload,
-            "reason": why,
-            "detail": detail,
-        },
-        columns=list(QUARANTINE_COLUMNS),
-    )
-
-
-def _details(raw: pd.DataFrame, reason: pd.Series, info: pd.DataFrame) -> pd.Series:
-    """One human sentence per rejected record, built per reason over the whole column."""
-    text = raw.astype("string").fillna("")
-    q = info["quantity"].astype("string").fillna("?").reset_index(drop=True)
-    lo = info["valid_min"].astype("string").fillna("?").reset_index(drop=True)
-    hi = info["valid_max"].astype("string").fillna("?").reset_index(drop=True)
-    inst = info["installed"].astype("string").fillna("?").reset_index(drop=True)
-    phrases: dict[str, pd.Series | str] = {
-        "unknown sensor": "sensor '" + text["sensor"] + "' is not registered",
-        "bad timestamp": "cannot parse time '" + text["time"] + "'",
-        "not a number": "value '" + text["value"] + "' is not a number",
-        "not finite": "value '" + text["value"] + "' is not finite",
-        "unit missing": "unit missing for a " + q + " reading",
-        "unit not convertible": "unit '" + text["unit"] + "' does not convert to " + q,
-        "out of range": "value "
-        + text["value"]
-        + " "
-        + text["unit"]
-        + " outside ["
-        + lo
-        + ", "
-        + hi
-        + "] (SI)",
-        "future": "time " + text["time"] + " is more than 5 min in the future",
-        "before installed": "time " + text["time"] + " is before installation at " + inst,
-        "duplicate in batch": "another value for this sensor and time came earlier in the batch",
-    }
-    detail = pd.Series("", index=reason.index, dtype=object)
-    for why, phrase in phrases.items():
-        mask = (reason == why).to_numpy()
-        if mask.any():
-            detail[mask] = phrase if isinstance(phrase, str) else phrase[mask].to_numpy(object)
-    return detail
+    arrow = raw_table(raw)
+    con = memory_connection()
+    try:
+        checked = check(con, arrow, table, source=source, now=now, received_at=received_at)
+        readings = con.execute(f"{Checked.READINGS} ORDER BY c._rn").df()
+        quarantine = checked.quarantine()
+    finally:
+        checked_drop(con)
+    readings = readings[list(READING_COLUMNS)]
+    readings["sensor"] = readings["sensor"].astype(object)
+    readings["time"] = pd.to_datetime(readings["time"], utc=True).astype("datetime64[us, UTC]")
+    return Validated(readings, quarantine, checked.duplicates)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tirta.errors import InputError
@@ -34,7 +35,7 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
 class FileRecords:
     """Raw records read from a file, and the sensors its layout declares (BattLeDIM columns)."""
 
-    records: pd.DataFrame
+    records: pd.DataFrame | pa.Table
     source: str
     sensors: list[Sensor] = field(default_factory=list)
 
@@ -113,29 +114,38 @@ def _battledim(path: Path) -> FileRecords:
 
 
 # --- long CSV -------------------------------------------------------------------------------------
-def _long_csv(path: Path) -> pd.DataFrame:
-    """Read sensor,time,value,unit rows as text; a line with the wrong number of fields is an error."""
+def _read_csv(
+    path: Path, header: list[str], threads: bool
+) -> tuple[pa.Table, list[tuple[int, int, int]]]:
+    """All columns as text; rows with the wrong number of fields are skipped and listed (line numbers
+    are known only to the single-threaded reader)."""
     bad: list[tuple[int, int, int]] = []
 
     def on_bad_row(row: pacsv.InvalidRow) -> str:
         bad.append((row.number, row.expected_columns, row.actual_columns))
         return "skip"
 
-    header = _header(path)
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=False),
-            parse_options=pacsv.ParseOptions(
-                invalid_row_handler=on_bad_row, ignore_empty_lines=False, newlines_in_values=True
-            ),
+            read_options=pacsv.ReadOptions(use_threads=threads),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_bad_row, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in header}, strings_can_be_null=False
             ),
         )
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read CSV: {exc}", file=path) from None
+    return table, bad
+
+
+def _long_csv(path: Path) -> pa.Table:
+    """Read sensor,time,value,unit rows as text (Arrow, all cores); a line with the wrong number of
+    fields is an error naming the line. Adds ``line``, the line number kept in quarantine payloads."""
+    header = _header(path)
+    table, bad = _read_csv(path, header, threads=True)
     if bad:
+        _, bad = _read_csv(path, header, threads=False)
         line, expected, actual = bad[0]
         missing = header[actual] if actual < expected else None
         what = f"'{missing}' missing" if missing else f"extra text after '{header[-1]}'"
@@ -145,11 +155,16 @@ def _long_csv(path: Path) -> pd.DataFrame:
             line=line,
             field=missing or header[-1],
         )
-    frame = table.to_pandas()
-    frame.columns = [c.strip().lower() for c in frame.columns]
-    frame = frame[list(RAW_COLUMNS)].assign(line=np.arange(2, len(frame) + 2))
-    blank = (frame[list(RAW_COLUMNS)] == "").all(axis=1)  # an empty line is no reading
-    return frame.loc[~blank].reset_index(drop=True)
+    names = [c.strip().lower() for c in table.column_names]
+    table = table.rename_columns(names).select(list(RAW_COLUMNS))
+    table = table.append_column("line", pa.array(np.arange(2, table.num_rows + 2, dtype=np.int64)))
+    blank = pc.and_(
+        pc.and_(pc.equal(table["sensor"], ""), pc.equal(table["time"], "")),
+        pc.and_(pc.equal(table["value"], ""), pc.equal(table["unit"], "")),
+    )
+    if pc.any(blank).as_py():  # an empty line is no reading
+        table = table.filter(pc.invert(blank))
+    return table
 
 
 def _header(path: Path) -> list[str]:

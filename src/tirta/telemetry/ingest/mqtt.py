@@ -160,24 +160,23 @@ def parse_payload(
         if _is_senml(items):
             records = _senml(items, time.time() if now is None else now)
         else:
-            records = []
-            for item in items:
-                if not isinstance(item, dict):
-                    raise ValueError("expected an object or an array of objects")
-                records.append(
-                    {
-                        "sensor": item.get("sensor", item.get("id")),
-                        "time": _time(item.get("t", item.get("time"))),
-                        "value": item.get("v", item.get("value")),
-                        "unit": item.get("unit", item.get("u")),
-                    }
-                )
+            if not all(isinstance(item, dict) for item in items):
+                raise ValueError("expected an object or an array of objects")
+            records = [
+                {
+                    "sensor": item.get("sensor", item.get("id")),
+                    "time": item.get("t", item.get("time")),
+                    "value": item.get("v", item.get("value")),
+                    "unit": item.get("unit", item.get("u")),
+                }
+                for item in items
+            ]
+            for rec in records:
+                if not isinstance(rec["time"], str):
+                    rec["time"] = _time(rec["time"])
     except (ValueError, TypeError) as exc:
         return reject("malformed payload", str(exc))
-    for rec in records:
-        rec["payload"] = json.dumps(
-            {k: rec[k] for k in ("sensor", "time", "value", "unit")}, default=str
-        )
+    # a rejected record keeps its fields as JSON (tirta.telemetry.validate), not the whole message
     return Parsed(records=records)
 
 

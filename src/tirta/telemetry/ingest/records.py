@@ -10,10 +10,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from tirta.telemetry.schema import RAW_COLUMNS, IngestResult, Progress
 from tirta.telemetry.store.base import Store
-from tirta.telemetry.validate import validate
 
 __all__ = ["as_frame", "ingest_records"]
 
@@ -29,7 +29,7 @@ def as_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFram
 
 def ingest_records(
     store: Store,
-    records: pd.DataFrame | Iterable[Mapping[str, Any]],
+    records: pd.DataFrame | pa.Table | Iterable[Mapping[str, Any]],
     *,
     source: str,
     now: pd.Timestamp | None = None,
@@ -40,17 +40,5 @@ def ingest_records(
     Rejected records go to the quarantine with their payload, ``source`` and reason; a reading already
     stored with the same value counts as duplicate, with another value as a correction (accepted).
     """
-    raw = as_frame(records)
-    checked = validate(raw, store.sensor_table(), source=source, now=now)
-    if progress is not None:
-        progress(0, len(checked.readings) + len(checked.quarantine))
-    counts = store.write(
-        checked.readings, source=source, quarantine=checked.quarantine, progress=progress
-    )
-    return IngestResult(
-        accepted=counts.inserted + counts.corrected,
-        duplicate=counts.duplicate + checked.duplicates,
-        quarantined=len(checked.quarantine),
-        corrected=counts.corrected,
-        reasons=checked.reasons(),
-    )
+    raw = records if isinstance(records, pa.Table) else as_frame(records)
+    return store.ingest(raw, source=source, now=now, progress=progress)

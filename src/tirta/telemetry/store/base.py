@@ -17,11 +17,12 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from tirta.errors import InputError, StoreError
 from tirta.network.sensors import Sensor, SensorRegistry
-from tirta.telemetry.schema import QUARANTINE_COLUMNS, Progress, WriteCounts
-from tirta.telemetry.validate import sensor_table
+from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult, Progress, WriteCounts
+from tirta.telemetry.validate import sensor_table, validate
 
 __all__ = ["AGGREGATES", "EVENT_STATUSES", "EVERY", "Batch", "Store", "parse_every"]
 
@@ -113,6 +114,30 @@ class Store(ABC):
         return self.url
 
     # --- writing readings -------------------------------------------------------------------------
+    def ingest(
+        self,
+        raw: pd.DataFrame | pa.Table,
+        *,
+        source: str,
+        now: pd.Timestamp | None = None,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Validate raw records (sensor, time, value, unit as received) and commit them with the
+        quarantine rows; see :func:`tirta.telemetry.ingest.ingest_records`."""
+        checked = validate(raw, self.sensor_table(), source=source, now=now)
+        if progress is not None:
+            progress(0, len(checked.readings) + len(checked.quarantine))
+        counts = self.write(
+            checked.readings, source=source, quarantine=checked.quarantine, progress=progress
+        )
+        return IngestResult(
+            accepted=counts.inserted + counts.corrected,
+            duplicate=counts.duplicate + checked.duplicates,
+            quarantined=len(checked.quarantine),
+            corrected=counts.corrected,
+            reasons=checked.reasons(),
+        )
+
     def write(
         self,
         readings: pd.DataFrame,
@@ -234,17 +259,14 @@ class Store(ABC):
         if long is None or long.empty:
             index = pd.DatetimeIndex([], tz="UTC", name="time")
             return pd.DataFrame(index=index, columns=pd.Index(ids), dtype=float)
-        wide = long.pivot(index="time", columns="sensor", values="value")
-        wide = wide.reindex(columns=pd.Index(ids)).sort_index()
-        wide.index = pd.DatetimeIndex(wide.index).tz_convert("UTC").rename("time")
-        wide.columns.name = None
-        return wide.astype(float)
+        return _wide(long, ids)
 
     @abstractmethod
     def _read_long(
         self, sensors: list[str], start: pd.Timestamp, end: pd.Timestamp, every_s: int | None, agg: str
     ) -> pd.DataFrame:
-        """Long frame (sensor, time UTC, value) of raw or bucketed readings."""
+        """Long frame of raw or bucketed readings: ``k`` (position of the sensor in ``sensors``), ``t``
+        (UTC time as integer microseconds since the epoch) and ``value``, in any order."""
 
     @abstractmethod
     def counts(self) -> dict[str, int]:
@@ -354,6 +376,20 @@ class Store(ABC):
 
     @abstractmethod
     def _events(self, status: str | None) -> pd.DataFrame: ...
+
+
+def _wide(long: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """Shape (k, t, value) rows into a wide frame with numpy: no pivot of text columns."""
+    k = long["k"].to_numpy(dtype=np.int64)
+    codes, seen = pd.factorize(long["t"].to_numpy(dtype=np.int64))  # hashing, not sorting, the rows
+    order = np.argsort(seen)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    times, row = seen[order], rank[codes]
+    values = np.full((len(times), len(ids)), np.nan)
+    values[row, k] = long["value"].to_numpy(dtype=float)
+    index = pd.DatetimeIndex(pd.to_datetime(times, unit="us", utc=True), name="time")
+    return pd.DataFrame(values, index=index, columns=pd.Index(ids))
 
 
 def _check_status(status: str) -> None:

@@ -14,11 +14,13 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from tirta.errors import StoreError
 from tirta.network.sensors import SensorRegistry
-from tirta.telemetry.schema import Progress, WriteCounts
-from tirta.telemetry.store.base import Batch, Store, registry_from_frame
+from tirta.telemetry.schema import IngestResult, Progress, WriteCounts
+from tirta.telemetry.store.base import Batch, Store, _quarantine, registry_from_frame
+from tirta.telemetry.validate import check, checked_drop, raw_table
 
 __all__ = ["DuckDBStore"]
 
@@ -29,8 +31,7 @@ CREATE TABLE IF NOT EXISTS sensors (
     cumulative BOOLEAN NOT NULL DEFAULT false
 );
 CREATE TABLE IF NOT EXISTS readings (
-    sensor VARCHAR NOT NULL, time TIMESTAMP NOT NULL, value DOUBLE NOT NULL,
-    PRIMARY KEY (sensor, time)
+    sensor VARCHAR NOT NULL, time TIMESTAMP NOT NULL, value DOUBLE NOT NULL
 );
 CREATE TABLE IF NOT EXISTS reading_history (
     sensor VARCHAR NOT NULL, time TIMESTAMP NOT NULL, value DOUBLE NOT NULL,
@@ -52,21 +53,29 @@ CREATE TABLE IF NOT EXISTS event_history (
 );
 """
 
-# new readings, resent ones and corrections of staged rows (_in: sensor, time, value, b = batch number),
-# all in the caller's transaction; a key appears at most once in _in
+# new readings, resent ones and corrections of staged rows ({src}: sensor, time, value, b = batch
+# number), all in the caller's transaction; a key appears at most once in {src}. Readings carry no
+# primary key: the one writer inserts only keys it did not find (an anti-join is ~8x faster to load
+# than maintaining an ART index over years of readings).
 MERGE = [
     """CREATE OR REPLACE TEMP TABLE _m AS
        SELECT i.sensor, i.time, i.value, i.b, r.value AS old
-       FROM _in i LEFT JOIN readings r
+       FROM {src} i JOIN readings r
          ON r.sensor = i.sensor AND r.time = i.time AND r.time BETWEEN $t0 AND $t1""",
     """INSERT INTO reading_history
        SELECT sensor, time, old, $now, list_extract($sources, b + 1) FROM _m WHERE old <> value""",
     """UPDATE readings SET value = m.value FROM _m m
        WHERE readings.sensor = m.sensor AND readings.time = m.time AND m.old <> m.value""",
-    "INSERT INTO readings SELECT sensor, time, value FROM _m WHERE old IS NULL ORDER BY time, sensor",
+    """INSERT INTO readings SELECT i.sensor, i.time, i.value FROM {src} i
+       ANTI JOIN _m ON _m.sensor = i.sensor AND _m.time = i.time""",
 ]
-COUNT = """SELECT b, count(*) FILTER (old IS NULL), count(*) FILTER (old = value),
-                  count(*) FILTER (old <> value) FROM _m GROUP BY b"""
+FRESH = "INSERT INTO readings SELECT sensor, time, value FROM {src}"
+COUNT = "SELECT b, count(*) FILTER (old = value), count(*) FILTER (old <> value) FROM _m GROUP BY b"
+# valid rows of a check (tirta.telemetry.validate) as staged rows of batch 0
+CHECKED = (
+    "(SELECT p.sensor, CAST(c.time AS TIMESTAMP) AS time, c.value, 0 AS b "
+    "FROM _chk c JOIN _pairs p ON p.pair = c.pair WHERE c.reason IS NULL)"
+)
 QUARANTINE = """
 INSERT INTO quarantine
 SELECT md5(source || chr(31) || coalesce(payload, '') || chr(31) || reason), min(received_at),
@@ -91,6 +100,36 @@ def _rounds(batches: Sequence[Batch]) -> list[pd.DataFrame]:
 
 def _naive(series: pd.Series) -> pd.Series:
     return series.dt.tz_convert("UTC").dt.tz_localize(None)
+
+
+def _merge_sql(
+    w: duckdb.DuckDBPyConnection,
+    src: str,
+    t0: Any,
+    t1: Any,
+    total: np.ndarray,
+    sources: list[str],
+) -> np.ndarray:
+    """Run :data:`MERGE` over ``src`` (``total`` rows per batch); (inserted, duplicate, corrected)."""
+    out = np.zeros((len(sources), 3), dtype=np.int64)
+    out[:, 0] = total
+    stored = "SELECT 1 FROM readings WHERE time BETWEEN $t0 AND $t1 LIMIT 1"
+    if not w.execute(stored, {"t0": t0, "t1": t1}).fetchall():  # a new time range: a plain append
+        w.execute(FRESH.format(src=src))
+        return out
+    w.execute(MERGE[0].format(src=src), {"t0": t0, "t1": t1})
+    rows = w.execute(COUNT).fetchall()
+    if not rows:  # nothing stored yet for these keys: a plain append
+        w.execute(FRESH.format(src=src))
+    else:
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        w.execute(MERGE[1], {"now": now, "sources": sources})
+        w.execute(MERGE[2])
+        w.execute(MERGE[3].format(src=src))
+    w.execute("DROP TABLE _m")
+    for b, dup, fixed in rows:
+        out[int(b)] = (total[int(b)] - dup - fixed, dup, fixed)
+    return out
 
 
 class DuckDBStore(Store):
@@ -137,9 +176,7 @@ class DuckDBStore(Store):
             quarantine = [b.quarantine for b in batches if b.quarantine is not None]
             if quarantine:
                 q = pd.concat(quarantine, ignore_index=True) if len(quarantine) > 1 else quarantine[0]
-                w.register("_q", q.assign(received_at=_naive(q["received_at"])))
-                w.execute(QUARANTINE)
-                w.unregister("_q")
+                self._insert_quarantine(w, q)
             if progress is not None:
                 progress(total, total)
             w.execute("COMMIT")
@@ -159,19 +196,69 @@ class DuckDBStore(Store):
         w.register("_in", incoming)
         try:
             t0, t1 = incoming["time"].min(), incoming["time"].max()
-            w.execute(MERGE[0], {"t0": t0, "t1": t1})
-            rows = w.execute(COUNT).fetchall()
-            now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-            w.execute(MERGE[1], {"now": now, "sources": sources})
-            w.execute(MERGE[2])
-            w.execute(MERGE[3])
-            w.execute("DROP TABLE _m")
+            total = np.bincount(incoming["b"].to_numpy(), minlength=len(sources))
+            return _merge_sql(w, "_in", t0, t1, total, sources)
         finally:
             w.unregister("_in")
-        out = np.zeros((len(sources), 3), dtype=np.int64)
-        for b, new, dup, fixed in rows:
-            out[int(b)] = (new, dup, fixed)
-        return out
+
+    def ingest(
+        self,
+        raw: pd.DataFrame | pa.Table,
+        *,
+        source: str,
+        now: pd.Timestamp | None = None,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Bulk loads are checked and merged inside the store's own connection, in one transaction:
+        the readings go from the Arrow table to the ``readings`` table without leaving DuckDB."""
+        table = raw_table(raw)
+        if table.num_rows < self.bulk_rows and progress is None:
+            return super().ingest(table, source=source, now=now)
+        sensors = self.sensor_table()
+        self._check_open()
+        with self._write_lock:
+            w = self._w
+            w.execute("BEGIN TRANSACTION")
+            try:
+                checked = check(w, table, sensors, source=source, now=now)
+                total = checked.valid + checked.rejected
+                if progress is not None:
+                    progress(0, total)
+                tally = np.zeros((1, 3), dtype=np.int64)
+                if checked.valid:
+                    t0, t1 = w.execute(
+                        "SELECT min(time)::TIMESTAMP, max(time)::TIMESTAMP FROM _chk WHERE reason IS NULL"
+                    ).fetchone() or (None, None)
+                    tally = _merge_sql(w, CHECKED, t0, t1, np.array([checked.valid]), [source])
+                if progress is not None:
+                    progress(checked.valid, total)
+                quarantine = _quarantine(checked.quarantine())
+                if quarantine is not None:
+                    self._insert_quarantine(w, quarantine)
+                w.execute("COMMIT")
+            except BaseException:
+                w.execute("ROLLBACK")
+                raise
+            finally:
+                checked_drop(w)
+        if progress is not None:
+            progress(total, total)
+        inserted, duplicate, corrected = map(int, tally[0])
+        return IngestResult(
+            accepted=inserted + corrected,
+            duplicate=duplicate + checked.duplicates,
+            quarantined=checked.rejected,
+            corrected=corrected,
+            reasons=dict(checked.reasons),
+        )
+
+    @staticmethod
+    def _insert_quarantine(w: duckdb.DuckDBPyConnection, q: pd.DataFrame) -> None:
+        w.register("_q", q.assign(received_at=_naive(q["received_at"])))
+        try:
+            w.execute(QUARANTINE)
+        finally:
+            w.unregister("_q")
 
     # --- reading ----------------------------------------------------------------------------------
     def _read_long(
@@ -182,22 +269,21 @@ class DuckDBStore(Store):
             "t0": start.tz_convert("UTC").tz_localize(None),
             "t1": end.tz_convert("UTC").tz_localize(None),
         }
-        where = "sensor IN (SELECT unnest($ids)) AND time >= $t0 AND time < $t1"
+        # sensors asked, with their position in the answer; joined rather than looked up per row
+        asked = "(SELECT unnest($ids) AS sensor, CAST(unnest(range(len($ids))) AS INTEGER) AS k)"
+        source = f"readings r JOIN {asked} s ON s.sensor = r.sensor WHERE r.time >= $t0 AND r.time < $t1"
         if every_s is None:
-            sql = f"SELECT sensor, time, value FROM readings WHERE {where}"
+            sql = f"SELECT s.k, epoch_us(r.time) AS t, r.value FROM {source}"
         else:
             params["width"] = every_s
-            sql = (
-                f"SELECT sensor, time_bucket(to_seconds($width), time, TIMESTAMP '2000-01-01') AS time, "
-                f"{agg}(value) AS value FROM readings WHERE {where} GROUP BY ALL"
-            )
+            bucket = "time_bucket(to_seconds($width), r.time, TIMESTAMP '2000-01-01')"
+            sql = f"SELECT s.k, epoch_us({bucket}) AS t, {agg}(r.value) AS value FROM {source} GROUP BY ALL"
         cur = self._cursor()
         try:
-            frame = cur.execute(sql, params).df()
+            got = cur.execute(sql, params).fetchnumpy()
         finally:
             cur.close()
-        frame["time"] = pd.to_datetime(frame["time"]).dt.tz_localize("UTC")
-        return frame
+        return pd.DataFrame({name: np.asarray(got[name]) for name in ("k", "t", "value")})
 
     def _query(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> pd.DataFrame:
         cur = self._cursor()

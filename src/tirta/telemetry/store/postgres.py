@@ -31,6 +31,7 @@ __all__ = ["PostgresStore"]
 
 _TIMESTAMPTZ = 1184  # PostgreSQL type oid of timestamptz
 COPY_CHUNK = 50_000  # rows per COPY chunk; progress is reported between chunks
+ANALYZE_ROWS = 200_000  # new rows in one write after which the planner statistics are refreshed
 _SCHEMA_LOCK = 0x7469727461  # advisory lock id while creating tables ("tirta")
 
 SCHEMA = """
@@ -40,8 +41,8 @@ CREATE TABLE IF NOT EXISTS sensors (
     installed timestamptz, cumulative boolean NOT NULL DEFAULT false
 );
 CREATE TABLE IF NOT EXISTS readings (
-    sensor text NOT NULL, time timestamptz NOT NULL, value double precision NOT NULL,
-    PRIMARY KEY (sensor, time)
+    sensor text COLLATE "C" NOT NULL, time timestamptz NOT NULL, value double precision NOT NULL,
+    PRIMARY KEY (time, sensor)
 );
 CREATE TABLE IF NOT EXISTS reading_history (
     sensor text NOT NULL, time timestamptz NOT NULL, value double precision NOT NULL,
@@ -67,26 +68,37 @@ CREATE TABLE IF NOT EXISTS event_history (
 STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS _in_raw (sensor text, time bigint, value double precision)
     ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS _in (sensor text, time timestamptz, value double precision)
-    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS _in (sensor text COLLATE "C", time timestamptz,
+    value double precision) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS _old (sensor text COLLATE "C", time timestamptz,
+    value double precision, old double precision) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS _q_raw (received_at bigint, source text, sensor text, payload text,
     reason text, detail text) ON COMMIT DELETE ROWS;
 """
 EPOCH_US = "timestamptz 'epoch' + {col} * interval '1 microsecond'"
 TYPED_IN = f"INSERT INTO _in SELECT sensor, {EPOCH_US.format(col='time')}, value FROM _in_raw"
+# readings of the batch already stored (only keys in the batch's time range: the key's first column)
+MERGE_OLD = """
+INSERT INTO _old SELECT i.sensor, i.time, i.value, r.value
+FROM _in i JOIN readings r ON r.sensor = i.sensor AND r.time = i.time
+WHERE r.time BETWEEN %(t0)s AND %(t1)s
+"""
 MERGE_HISTORY = """
 INSERT INTO reading_history (sensor, time, value, replaced_at, replaced_by)
-SELECT r.sensor, r.time, r.value, now(), %(source)s
-FROM readings r JOIN _in i ON r.sensor = i.sensor AND r.time = i.time
-WHERE r.value <> i.value
+SELECT sensor, time, old, now(), %(source)s FROM _old WHERE old <> value
 """
 MERGE_UPDATE = """
-UPDATE readings r SET value = i.value FROM _in i
-WHERE r.sensor = i.sensor AND r.time = i.time AND r.value <> i.value
+UPDATE readings r SET value = o.value FROM _old o
+WHERE r.sensor = o.sensor AND r.time = o.time AND o.old <> o.value
 """
+# a new time range is a plain insert (~2.5x faster than ON CONFLICT); if another writer raced us to a
+# key, the savepoint is rolled back and the batch merged key by key
+APPEND = "INSERT INTO readings (sensor, time, value) SELECT sensor, time, value FROM _in"
 MERGE_INSERT = """
-INSERT INTO readings (sensor, time, value) SELECT sensor, time, value FROM _in
-ORDER BY time, sensor ON CONFLICT (sensor, time) DO NOTHING
+INSERT INTO readings (sensor, time, value)
+SELECT sensor, time, value FROM _in i
+WHERE NOT EXISTS (SELECT 1 FROM _old o WHERE o.sensor = i.sensor AND o.time = i.time)
+ON CONFLICT (sensor, time) DO NOTHING
 """
 QUARANTINE = """
 INSERT INTO quarantine
@@ -189,9 +201,20 @@ class PostgresStore(Store):
                     out.append(counts)
         except psycopg.Error as exc:
             raise StoreError(f"write to {self.display_url} failed and was rolled back: {exc}") from None
+        if sum(c.inserted for c in out) >= ANALYZE_ROWS:
+            self._analyze()
         if progress is not None:
             progress(total, total)
         return out
+
+    def _analyze(self) -> None:
+        """Refresh the planner's statistics after a bulk load (autovacuum comes much later); without
+        them a year-long read picks an index scan and takes several times longer."""
+        try:
+            with self._w.transaction():
+                self._w.execute("ANALYZE readings")
+        except psycopg.Error:
+            pass  # statistics are an optimisation; the load is committed
 
     def _merge(
         self, cur: Any, batch: Batch, state: dict[str, int], total: int, progress: Progress | None
@@ -203,13 +226,32 @@ class PostgresStore(Store):
         cur.execute(TYPED_IN)
         if n > COPY_CHUNK:
             cur.execute("ANALYZE _in")
-        cur.execute(MERGE_HISTORY, {"source": batch.source})
-        corrected = cur.rowcount
-        cur.execute(MERGE_UPDATE)
-        cur.execute(MERGE_INSERT)
-        inserted = cur.rowcount
-        cur.execute("TRUNCATE _in_raw, _in")
+        t0, t1 = cur.execute("SELECT min(time), max(time) FROM _in").fetchone()
+        cur.execute(MERGE_OLD, {"t0": t0, "t1": t1})
+        stored = cur.rowcount
+        corrected = inserted = 0
+        if stored == 0 and self._append(cur):
+            inserted = n
+        else:
+            cur.execute(MERGE_HISTORY, {"source": batch.source})
+            corrected = cur.rowcount
+            if corrected:
+                cur.execute(MERGE_UPDATE)
+            if stored < n:
+                cur.execute(MERGE_INSERT)
+                inserted = cur.rowcount
+        cur.execute("TRUNCATE _in_raw, _in, _old")
         return WriteCounts(inserted, n - inserted - corrected, corrected)
+
+    @staticmethod
+    def _append(cur: Any) -> bool:
+        """Insert the whole staged batch; False (and nothing written) when a key already exists."""
+        try:
+            with cur.connection.transaction():  # a savepoint inside the batch's transaction
+                cur.execute(APPEND)
+        except psycopg.errors.UniqueViolation:
+            return False
+        return True
 
     def _copy(
         self,
@@ -234,17 +276,6 @@ class PostgresStore(Store):
                     progress(state["done"], total)
 
     # --- reading ----------------------------------------------------------------------------------
-    def _copy_out(self, sql: str, params: Any, names: Sequence[str]) -> pd.DataFrame:
-        buf = io.BytesIO()
-        statement = f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)"
-        with self._read_lock, self._r.cursor() as cur, cur.copy(statement, params) as copy:
-            for block in copy:
-                buf.write(block)
-        buf.seek(0)
-        if not buf.getbuffer().nbytes:
-            return pd.DataFrame(columns=list(names))
-        return pd.read_csv(buf, keep_default_na=False, na_values=[""])
-
     def _query(self, sql: str, params: Any = None) -> pd.DataFrame:
         self._check_open()
         with self._read_lock, self._r.cursor() as cur:
@@ -261,21 +292,38 @@ class PostgresStore(Store):
     ) -> pd.DataFrame:
         self._check_open()
         params: dict[str, Any] = {"ids": sensors, "t0": start.to_pydatetime(), "t1": end.to_pydatetime()}
-        where = "sensor = ANY(%(ids)s) AND time >= %(t0)s AND time < %(t1)s"
+        # sensors asked, with their position in the answer (1-based); date_part is double precision,
+        # much cheaper than extract's numeric
+        source = (
+            "readings r JOIN unnest(%(ids)s::text[]) WITH ORDINALITY AS s(sensor, k) "
+            "ON r.sensor = s.sensor WHERE r.time >= %(t0)s AND r.time < %(t1)s"
+        )
+        us = "(date_part('epoch', {}) * 1000000)::bigint AS t"
         if every_s is None:
-            sql = f"SELECT sensor, time, value FROM readings WHERE {where}"
+            sql = f"SELECT s.k - 1, {us.format('r.time')}, r.value FROM {source}"
         else:
             params["width"] = every_s
-            sql = (
-                "SELECT sensor, date_bin(make_interval(secs => %(width)s), time, "
-                f"TIMESTAMPTZ '2000-01-01 00:00:00+00') AS time, {agg}(value) AS value "
-                f"FROM readings WHERE {where} GROUP BY 1, 2"
-            )
-        frame = self._copy_out(sql, params, ("sensor", "time", "value"))
-        frame["sensor"] = frame["sensor"].astype(str)
-        frame["time"] = pd.to_datetime(frame["time"], utc=True, format="ISO8601")
-        frame["value"] = frame["value"].astype(float)
-        return frame
+            bucket = "date_bin(make_interval(secs => %(width)s), r.time, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+            sql = f"SELECT s.k - 1, {us.format(bucket)}, {agg}(r.value) FROM {source} GROUP BY 1, 2"
+        return self._copy_numbers(sql, params)
+
+    def _copy_numbers(self, sql: str, params: Any) -> pd.DataFrame:
+        """(k, t, value) rows through ``COPY … TO STDOUT`` as CSV, parsed by Arrow."""
+        buf = io.BytesIO()
+        statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+        with self._read_lock, self._r.cursor() as cur, cur.copy(statement, params) as copy:
+            for block in copy:
+                buf.write(block)
+        if not buf.getbuffer().nbytes:
+            return pd.DataFrame({"k": [], "t": [], "value": []})
+        buf.seek(0)
+        types = {"k": pa.int32(), "t": pa.int64(), "value": pa.float64()}
+        table = pacsv.read_csv(
+            buf,
+            read_options=pacsv.ReadOptions(column_names=list(types)),
+            convert_options=pacsv.ConvertOptions(column_types=types),
+        )
+        return table.to_pandas()
 
     def counts(self) -> dict[str, int]:
         self.flush()

@@ -1,0 +1,306 @@
+"""Telemetry benchmark: file import, MQTT end to end and wide-frame queries, each against a reference.
+
+(a) File import: one year of 5-minute data from 120 sensors (12.6 million readings) as a long CSV
+    (sensor,time,value,unit; ISO-8601 UTC times, values in m) made in a temp dir, through
+    ``tirta.telemetry.ingest.ingest_file`` (validation included) into DuckDB and into PostgreSQL.
+    Reference: DuckDB's own ``read_csv`` of the same file into a bare table of a DuckDB file.
+(b) MQTT, publish to committed: the same stream published by ``mosquitto_pub -l -q 1`` to a local
+    mosquitto, as single-reading messages and as 500-reading JSON arrays; tirta's ingester commits to
+    DuckDB. Reference: ``mosquitto_sub -q 1`` receiving the same stream and doing nothing.
+(c) Query: one year of 5-minute data for 33 sensors as a wide frame, raw and hourly means.
+
+The script starts its own throw-away PostgreSQL and mosquitto (tests/services.py). Usage:
+python benchmarks/telemetry.py [--quick] [--no-postgres] [--no-mqtt] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from tirta.network.sensors import Sensor, make_sensor
+from tirta.telemetry.ingest import ingest_file
+from tirta.telemetry.ingest.mqtt import MqttConfig, MqttIngester
+from tirta.telemetry.store import Store, open_store
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _machine import machine
+from services import Mosquitto, PostgresServer
+
+STEP_S = 300
+YEAR_STEPS = 365 * 86400 // STEP_S  # 105,120 five-minute steps
+START = pd.Timestamp("2023-01-01", tz="UTC")
+TOPIC = "tirta/bench/readings"
+
+
+def sensors(n: int) -> list[Sensor]:
+    return [make_sensor({"id": f"s{k:03d}", "kind": "pressure", "unit": "m"}) for k in range(n)]
+
+
+def make_csv(path: Path, n_sensors: int, steps: int) -> int:
+    """Write the long CSV with DuckDB (time order, sensors interleaved); return the number of rows."""
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (SELECT 's' || lpad(s::VARCHAR, 3, '0') AS sensor,
+                  strftime(TIMESTAMP '2023-01-01' + INTERVAL 5 MINUTE * k, '%Y-%m-%dT%H:%M:%SZ') AS time,
+                  round(30 + 10 * sin(k / 50.0 + s), 3) AS value, 'm' AS unit
+              FROM range({n_sensors}) a(s), range({steps}) b(k) ORDER BY k, s)
+            TO '{path}' (HEADER)"""
+    )
+    con.close()
+    return n_sensors * steps
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def reference_import(csv: Path, tmp: Path) -> float:
+    """DuckDB's read_csv into a bare table (types detected, no key, no checks) in a DuckDB file."""
+    con = duckdb.connect(str(tmp / "reference.duckdb"))
+    con.execute("SET TimeZone = 'UTC'")
+    elapsed, _ = timed(lambda: con.execute(f"CREATE TABLE bare AS SELECT * FROM read_csv('{csv}')"))
+    con.close()
+    return elapsed
+
+
+def tirta_import(store: Store, csv: Path, n_sensors: int, rows: int) -> tuple[float, float]:
+    """Seconds for the first import and for the same file again (all duplicates)."""
+    store.add_sensors(sensors(n_sensors))
+    first, result = timed(lambda: ingest_file(store, csv))
+    if result.accepted != rows or result.quarantined:
+        raise RuntimeError(f"import lost readings: {result.to_dict()}")
+    again, result = timed(lambda: ingest_file(store, csv))
+    if result.duplicate != rows:
+        raise RuntimeError(f"re-import was not all duplicates: {result.to_dict()}")
+    return first, again
+
+
+def query_times(store: Store, steps: int) -> tuple[float, float]:
+    """Best of two: 33 sensors over the whole range as a wide frame, raw and hourly means."""
+    ids = [f"s{k:03d}" for k in range(33)]
+    end = START + pd.Timedelta(seconds=STEP_S * steps)
+    raw = min(timed(lambda: store.read(ids, START, end))[0] for _ in range(2))
+    hourly = min(timed(lambda: store.read(ids, START, end, every="1h"))[0] for _ in range(2))
+    wide = store.read(ids, START, end)
+    if wide.shape != (steps, 33) or wide.isna().any().any():
+        raise RuntimeError(f"query returned {wide.shape}, expected ({steps}, 33) without gaps")
+    return raw, hourly
+
+
+# --- MQTT -------------------------------------------------------------------------------------------
+def payloads(n_readings: int, per_message: int, n_sensors: int) -> bytes:
+    """Lines for ``mosquitto_pub -l``: JSON objects (one reading) or arrays of ``per_message``."""
+    k = pd.RangeIndex(n_readings)
+    times = (
+        pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta((k // n_sensors) * STEP_S, "s")
+    ).strftime("%Y-%m-%dT%H:%M:%SZ")
+    objs = [
+        f'{{"sensor":"s{s:03d}","t":"{t}","v":{30 + (i % 97) / 10:.1f},"unit":"m"}}'
+        for i, (s, t) in enumerate(zip(k % n_sensors, times, strict=True))
+    ]
+    if per_message == 1:
+        lines = objs
+    else:
+        lines = [
+            "[" + ",".join(objs[i : i + per_message]) + "]" for i in range(0, len(objs), per_message)
+        ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def publish(broker: Mosquitto, data: bytes) -> None:
+    cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", TOPIC, "-q", "1", "-l"]
+    subprocess.run(cmd, input=data, check=True, timeout=600)
+
+
+def reference_mqtt(broker: Mosquitto, data: bytes, messages: int) -> float:
+    """mosquitto_sub receiving ``messages`` messages and writing them nowhere; publish to last received."""
+    cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", TOPIC, "-q", "1"]
+    sub = subprocess.Popen([*cmd, "-C", str(messages)], stdout=subprocess.DEVNULL)
+    time.sleep(0.5)  # subscribed
+    t0 = time.perf_counter()
+    publish(broker, data)
+    sub.wait(timeout=600)
+    return time.perf_counter() - t0
+
+
+def tirta_mqtt(
+    broker: Mosquitto, store: Store, data: bytes, messages: int, readings: int, tag: str
+) -> float:
+    """tirta's ingester committing to ``store``; publish to the commit of the last message."""
+    cfg = MqttConfig(broker=broker.url, topics=(TOPIC,), client_id=f"tirta-bench-{tag}")
+    ingester = MqttIngester(store, cfg)
+    ingester.start()
+    if not ingester.connected.wait(10):
+        raise RuntimeError("ingester did not connect")
+    time.sleep(0.5)  # subscribed
+    done: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: done.update(r=ingester.run(max_messages=messages)))
+    t0 = time.perf_counter()
+    runner.start()
+    publish(broker, data)
+    runner.join(600)
+    elapsed = time.perf_counter() - t0
+    got = done["r"]
+    if got.accepted != readings:
+        raise RuntimeError(f"MQTT ingest committed {got.to_dict()}, expected {readings} accepted")
+    return elapsed
+
+
+# --- main ---------------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--quick", action="store_true", help="30 days instead of one year, fewer messages")
+    ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--no-mqtt", action="store_true")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    n_sensors = 120
+    steps = 30 * 86400 // STEP_S if args.quick else YEAR_STEPS
+    single_n, batch_n = (5_000, 100_000) if args.quick else (20_000, 1_000_000)
+    rows_out: list[dict[str, Any]] = []
+
+    def row(workload: str, unit: str, ours: float, ref: float | None, target: str, met: bool) -> None:
+        rows_out.append(
+            {
+                "workload": workload,
+                "unit": unit,
+                "tirta": ours,
+                "reference": ref,
+                "ratio": None if ref is None else ours / ref,
+                "target": target,
+                "met": met,
+            }
+        )
+        print(
+            f"  {workload}: {ours:,.3f} {unit}" + (f" (reference {ref:,.3f})" if ref else ""), flush=True
+        )
+
+    tmp = Path(tempfile.mkdtemp(prefix="tirta-bench-"))
+    pg: PostgresServer | None = None
+    try:
+        csv = tmp / "long.csv"
+        rows = make_csv(csv, n_sensors, steps)
+        print(f"{rows:,} readings in {csv} ({csv.stat().st_size / 1e6:.0f} MB)", flush=True)
+        ref_s = reference_import(csv, tmp)
+        ref_rate = rows / ref_s
+        with open_store(f"duckdb://{tmp}/tirta.duckdb") as store:
+            first, again = tirta_import(store, csv, n_sensors, rows)
+            row(
+                "file import → DuckDB",
+                "readings/s",
+                rows / first,
+                ref_rate,
+                "≥ 50 % of ref",
+                first <= 2 * ref_s,
+            )
+            row(
+                "file re-import → DuckDB (all duplicates)",
+                "readings/s",
+                rows / again,
+                ref_rate,
+                "",
+                True,
+            )
+            raw_q, hourly_q = query_times(store, steps)
+            row("query 33 sensors raw, DuckDB", "s", raw_q, None, "< 0.5 s", raw_q < 0.5)
+            row("query 33 sensors hourly, DuckDB", "s", hourly_q, None, "< 0.5 s", hourly_q < 0.5)
+        if not args.no_postgres:
+            pg = PostgresServer()
+            with open_store(pg.start()) as store:
+                first, again = tirta_import(store, csv, n_sensors, rows)
+                row(
+                    "file import → PostgreSQL",
+                    "readings/s",
+                    rows / first,
+                    ref_rate,
+                    "≥ 50 % of ref",
+                    first <= 2 * ref_s,
+                )
+                row(
+                    "file re-import → PostgreSQL (all duplicates)",
+                    "readings/s",
+                    rows / again,
+                    ref_rate,
+                    "",
+                    True,
+                )
+                raw_q, hourly_q = query_times(store, steps)
+                row("query 33 sensors raw, PostgreSQL", "s", raw_q, None, "< 3 s", raw_q < 3)
+                row("query 33 sensors hourly, PostgreSQL", "s", hourly_q, None, "< 3 s", hourly_q < 3)
+        if not args.no_mqtt:
+            if shutil.which("mosquitto_sub") is None:
+                raise SystemExit("mosquitto_sub not found: apt-get install mosquitto-clients")
+            (tmp / "mqtt").mkdir()
+            broker = Mosquitto(tmp / "mqtt")
+            broker.start()
+            try:
+                for label, n, per in (
+                    ("single-reading messages", single_n, 1),
+                    ("500-reading batches", batch_n, 500),
+                ):
+                    data = payloads(n, per, n_sensors)
+                    messages = -(-n // per)
+                    ref = reference_mqtt(broker, data, messages)
+                    with open_store(f"duckdb://{tmp}/mqtt-{per}.duckdb") as store:
+                        store.add_sensors(sensors(n_sensors))
+                        ours = tirta_mqtt(broker, store, data, messages, n, str(per))
+                    target = "≥ 50 % of ref" if per > 1 else ""
+                    row(
+                        f"MQTT {label} → DuckDB",
+                        "readings/s",
+                        n / ours,
+                        n / ref,
+                        target,
+                        per == 1 or ours <= 2 * ref,
+                    )
+            finally:
+                broker.stop()
+    finally:
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    m = machine()
+    result = {
+        "machine": m,
+        "file": f"long CSV sensor,time,value,unit; {n_sensors} sensors x {steps} five-minute steps",
+        "readings": rows,
+        "rows": rows_out,
+    }
+    print(
+        f"\ntelemetry benchmark, {m['date']}, {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']}"
+    )
+    print(f"{rows:,} readings ({n_sensors} sensors x {steps} five-minute steps), long CSV")
+    print(f"{'workload':46} {'tirta':>14} {'reference':>14} {'ratio':>7}  {'target':14} met")
+    for r in rows_out:
+        ref = "" if r["reference"] is None else f"{r['reference']:14,.0f}"
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:6.0%}"
+        ours = f"{r['tirta']:10,.0f} /s" if r["unit"] == "readings/s" else f"{r['tirta']:12.3f} s"
+        print(
+            f"{r['workload']:46} {ours:>14} {ref:>14} {ratio:>7}  {r['target']:14} {'yes' if r['met'] else 'NO'}"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
