@@ -30,6 +30,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py --json bench-results/engine.json
 	$(BIN)/python benchmarks/leaks.py --json bench-results/leaks.json
+	$(BIN)/python benchmarks/telemetry.py --json bench-results/telemetry.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
