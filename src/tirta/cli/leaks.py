@@ -1,4 +1,5 @@
-"""``tirta leaks …``: detect and localise leaks in SCADA data; score results against ground truth."""
+"""``tirta leaks …``: detect and localise leaks in SCADA data or stored telemetry, follow leak events,
+score results against ground truth."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
+from tirta.cli.ingest import StoreOption
 from tirta.errors import InputError
 from tirta.leaks.evaluate import PipeDistances, read_results, score, write_results
 from tirta.network import load_network
@@ -91,3 +93,150 @@ def detect_cmd(
             markup=False,
         )
     console.print(f"{len(found)} leak(s) written to {out}", markup=False)
+
+
+# --- live pipeline and events ---------------------------------------------------------------------
+EventId = Annotated[int, typer.Argument(help="Event id (see 'tirta leaks events')")]
+Who = Annotated[str, typer.Option("--who", help="Who takes this step (name or crew)")]
+Note = Annotated[str | None, typer.Option("--note", help="Why, what was found or done")]
+At = Annotated[
+    str | None,
+    typer.Option("--at", help="When it happened (UTC unless an offset is given); default now"),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+
+
+def _store_url(store: str | None) -> str:
+    from tirta.config import settings
+
+    return settings(store_url=store).store_url
+
+
+@app.command("run")
+def run_cmd(
+    network: Annotated[Path, typer.Argument(help="EPANET .inp file of the network")],
+    train_from: Annotated[str, typer.Option("--train-from", help="Start of the leak-free calibration")],
+    train_to: Annotated[str, typer.Option("--train-to", help="End of the calibration (exclusive)")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="End of the watched window (exclusive); default now")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Start of the watched window; default --train-to")
+    ] = None,
+    dmas: Annotated[
+        Path | None, typer.Option("--dmas", help="DMA file (.toml/.geojson) to name each event's DMA")
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Run the leak pipeline on stored telemetry; open or update events, propose closing repaired ones."""
+    from tirta.leaks.live import run_live
+    from tirta.leaks.localize import ProcessExecutor
+    from tirta.network import load_dmas
+    from tirta.telemetry.store import open_store
+
+    net = load_network(network)
+    areas = load_dmas(dmas, net) if dmas is not None else None
+    with open_store(_store_url(store)) as st:
+        res = run_live(
+            st, net, train=(train_from, train_to), dmas=areas, now=to, since=since,
+            executor=ProcessExecutor(),
+        )  # fmt: skip
+    typer.echo(
+        f"window {res.start:%Y-%m-%d %H:%M} – {res.end:%Y-%m-%d %H:%M} UTC: {len(res.found)} leak(s) "
+        f"found; opened {_ids(res.opened)}, updated {_ids(res.updated)}, unchanged "
+        f"{_ids(res.unchanged)}, already dealt with {_ids(res.known)}; close proposed {_ids(res.proposed)}"
+    )
+
+
+def _ids(ids: list[int]) -> str:
+    return ",".join(map(str, ids)) if ids else "none"
+
+
+@app.command("events")
+def events_cmd(
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only events with this status (e.g. open)")
+    ] = None,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List leak events, newest first, with the water lost so far."""
+    from tirta.leaks.events import list_events
+    from tirta.telemetry.store import open_store
+
+    if status is not None:
+        status = status.replace("-", "_")
+    with open_store(_store_url(store)) as st:
+        events = list_events(st, status)
+    if as_json:
+        rows = [e.to_dict() for e in events]
+        for row in rows:
+            row.pop("history")
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table("id", "status", "detected (UTC)", "pipe", "DMA", "size L/s", "lost m³", "note")
+    for e in events:
+        table.add_row(
+            str(e.id),
+            e.status,
+            f"{e.detected_at:%Y-%m-%d %H:%M}",
+            e.pipe or "",
+            e.dma or "",
+            "" if e.size_lps is None else f"{e.size_lps:.2f}",
+            f"{e.water_lost_m3():,.0f}",
+            "close proposed" if e.close_proposed else "",
+        )
+    Console(width=120).print(table)
+
+
+@app.command("event")
+def event_cmd(event_id: EventId, store: StoreOption = None, as_json: JsonFlag = False) -> None:
+    """One event: candidate pipes, history and water lost."""
+    from tirta.leaks.events import get_event
+    from tirta.telemetry.store import open_store
+
+    with open_store(_store_url(store)) as st:
+        info = get_event(st, event_id).to_dict()
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    out = Console(width=120, highlight=False, soft_wrap=True)
+    size = "?" if info["size_lps"] is None else f"{info['size_lps']:.2f}"
+    out.print(
+        f"event {info['id']}  {info['status']}  DMA {info['dma'] or '-'}  pipe {info['pipe']}  "
+        f"size {size} L/s  start {info['start']}  water lost {info['water_lost_m3']:,.1f} m³",
+        markup=False,
+    )
+    if info["close_proposed"]:
+        out.print(f"tirta proposes closing: {info['close_proposed']}", markup=False)
+    cands = ", ".join(
+        f"{c['pipe']} ({c['score']:.2f})" if c.get("score") is not None else str(c["pipe"])
+        for c in info["candidates"][:10]
+    )
+    out.print(f"candidates: {cands}", markup=False)
+    for h in info["history"]:
+        out.print(f"  {h['at']}  {h['status']:<12} {h['who']:<10} {h['note'] or ''}", markup=False)
+
+
+def _step(name: str, status: str, help_text: str) -> None:
+    def command(
+        event_id: EventId, who: Who, note: Note = None, at: At = None, store: StoreOption = None
+    ) -> None:
+        from tirta.leaks.events import transition
+        from tirta.telemetry.store import open_store
+
+        with open_store(_store_url(store)) as st:
+            event = transition(st, event_id, status, who=who, note=note, at=at)
+        typer.echo(f"event {event.id} is {event.status}")
+
+    command.__doc__ = help_text
+    app.command(name)(command)
+
+
+_step("ack", "acknowledged", "Acknowledge an open event.")
+_step("dispatch", "dispatched", "Send a crew to an acknowledged event.")
+_step("repaired", "repaired", "Record the repair (use --at for when the leak was stopped).")
+_step("close", "closed", "Close a repaired event.")
+_step("false-alarm", "false_alarm", "Reject an event: no leak was found.")
