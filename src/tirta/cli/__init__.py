@@ -39,6 +39,10 @@ def _register() -> None:
     ingest.app.command("mqtt")(ingest_mqtt.mqtt)
     app.add_typer(readings.app, name="readings")
     app.add_typer(sensors.app, name="sensors")
+    from tirta.cli import serve, users
+
+    app.add_typer(users.app, name="users")
+    app.command("serve")(serve.serve)
 
 
 _register()

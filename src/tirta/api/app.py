@@ -1,0 +1,108 @@
+"""The FastAPI application: :func:`create_app` builds it from settings; nothing is built at import."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tirta.api.deps import AppState, RateLimiter
+from tirta.api.errors import error_body, install_error_handlers
+from tirta.api.routes import ROUTERS
+from tirta.api.settings import ApiSettings, api_settings
+from tirta.api.users import UserStore
+from tirta.config import Settings
+from tirta.telemetry.store import open_store
+
+__all__ = ["API_PREFIX", "BodyLimit", "create_app"]
+
+API_PREFIX = "/api/v1"
+
+
+class BodyLimit:
+    """Refuse request bodies above ``max_bytes`` with 413, whether Content-Length says so or not.
+
+    The body is read up to the limit before the app sees it, so a chunked upload cannot grow past it.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            error_body("payload_too_large", f"the request body exceeds {self.max_bytes} bytes")
+        ).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: ApiSettings | Settings | None = None) -> FastAPI:
+    """The API app over the store the settings name; the store opens when the app starts."""
+    cfg = settings if isinstance(settings, ApiSettings) else api_settings(base=settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        users = UserStore(cfg.users_db)
+        store = open_store(cfg.store_url)
+        app.state.tirta = AppState(cfg, store, users, RateLimiter(cfg.ingest_per_minute))
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="tirta",
+        summary="A water utility's network, telemetry, leaks and water balance.",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        responses={
+            401: {"description": "missing or wrong API key"},
+            403: {"description": "role too low"},
+        },
+    )
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
+    return app

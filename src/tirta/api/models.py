@@ -1,0 +1,200 @@
+"""Input and output models of the API; outputs end in ``Public`` and never carry secrets."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ErrorPublic",
+    "EventActionIn",
+    "EventPublic",
+    "EventsPagePublic",
+    "FeatureCollectionPublic",
+    "IngestPublic",
+    "KpisPublic",
+    "NewKeyPublic",
+    "PagePublic",
+    "QuarantinePagePublic",
+    "ReadingsPublic",
+    "ReportPublic",
+    "SensorsPagePublic",
+    "UserIn",
+    "UserPublic",
+]
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+
+
+class ErrorPublic(BaseModel):
+    """The one error shape."""
+
+    error: ErrorDetail
+
+
+class PagePublic(BaseModel):
+    """A page of a list: ``next_offset`` is null on the last page."""
+
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class FeatureCollectionPublic(PagePublic):
+    """GeoJSON FeatureCollection in the model's own coordinates (no CRS transformation)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]]
+
+
+class SensorPublic(BaseModel):
+    id: str
+    kind: str
+    unit: str
+    quantity: str
+    column: str = Field(description="name of the sensor's column in wide readings (SI unit)")
+    node: str | None = None
+    link: str | None = None
+    dma: str | None = None
+    valid_min: float | None = None
+    valid_max: float | None = None
+    installed: str | None = None
+    cumulative: bool = False
+
+
+class SensorsPagePublic(PagePublic):
+    items: list[SensorPublic]
+
+
+class ReadingsPublic(PagePublic):
+    """Wide rows ``{time, <column>: value …}`` or long rows ``{sensor, time, value}``; SI units, UTC."""
+
+    layout: Literal["wide", "long"]
+    columns: dict[str, str] = Field(description="sensor id → column name with the SI unit")
+    items: list[dict[str, str | float | None]]
+
+
+class IngestPublic(BaseModel):
+    """What became of the readings sent."""
+
+    accepted: int
+    duplicate: int
+    quarantined: int
+    reasons: dict[str, int]
+
+
+class QuarantineRowPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    received_at: str | None = None
+    source: str | None = None
+    sensor: str | None = None
+    payload: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+class QuarantinePagePublic(PagePublic):
+    items: list[QuarantineRowPublic]
+
+
+class HistoryPublic(BaseModel):
+    at: str | None
+    who: str
+    status: str
+    note: str | None = None
+
+
+class EventSummaryPublic(BaseModel):
+    id: int
+    status: str
+    detected_at: str | None
+    start: str | None
+    size_lps: float | None
+    pipe: str | None
+    radius_m: float | None
+    dma: str | None
+    zone: str | None
+    repaired_at: str | None
+    water_lost_m3: float | None
+    close_proposed: str | None
+    candidates: int = Field(description="number of candidate pipes (see the event's detail)")
+
+
+class EventPublic(BaseModel):
+    """An event with its ranked candidate pipes and its history."""
+
+    id: int
+    status: str
+    detected_at: str | None
+    start: str | None
+    size_lps: float | None
+    pipe: str | None
+    radius_m: float | None
+    dma: str | None
+    zone: str | None
+    repaired_at: str | None
+    water_lost_m3: float | None
+    close_proposed: str | None
+    candidates: list[dict[str, Any]]
+    history: list[HistoryPublic]
+
+
+class EventsPagePublic(PagePublic):
+    items: list[EventSummaryPublic]
+
+
+class EventActionIn(BaseModel):
+    """An optional note kept in the event's history."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReportPublic(BaseModel):
+    """A water-balance report: volumes in m³ over the period, indicators, components, warnings."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class KpisPublic(BaseModel):
+    """Transparency figures anyone may see; no personal data."""
+
+    open_leaks: int
+    open_leaks_water_lost_m3: float | None
+    nrw_pct: float | None
+    real_losses_m3: float | None
+    real_losses_l_per_conn_day: float | None
+    ili: float | None
+    period_days: float | None
+    source: str | None
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64)
+    role: Literal["viewer", "operator", "admin"]
+
+
+class UserPublic(BaseModel):
+    name: str
+    role: str
+    created_at: str
+    active: bool
+    keys: int
+
+
+class NewKeyPublic(BaseModel):
+    """A new API key: shown this once, stored only as a salted hash."""
+
+    user: str
+    role: str
+    api_key: str

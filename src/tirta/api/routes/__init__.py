@@ -1,0 +1,16 @@
+"""One router per domain, all under ``/api/v1``."""
+
+from __future__ import annotations
+
+from tirta.api.routes import balance, events, network, public, telemetry, users
+
+__all__ = ["ROUTERS"]
+
+ROUTERS = (
+    network.router,
+    telemetry.router,
+    events.router,
+    balance.router,
+    public.router,
+    users.router,
+)

@@ -1,0 +1,77 @@
+"""``/api/v1/sensors``, ``/api/v1/readings`` (read and ingest) and ``/api/v1/quarantine``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from tirta.api import services
+from tirta.api.deps import Operator, StateDep, StoreDep, Viewer
+from tirta.api.errors import ApiError
+from tirta.api.models import IngestPublic, QuarantinePagePublic, ReadingsPublic, SensorsPagePublic
+
+router = APIRouter(tags=["telemetry"])
+
+Limit = Annotated[int, Query(ge=1, le=10_000, description="items per page")]
+Offset = Annotated[int, Query(ge=0, le=100_000_000)]
+
+_INGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "Readings: a JSON object {sensor, t, v, unit} or an array of them, SenML "
+        "(RFC 8428), or CSV with the header sensor,time,value,unit. Units as sent; stored in SI.",
+        "content": {
+            "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array"}]}},
+            "application/senml+json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.get("/sensors", response_model=SensorsPagePublic)
+def sensors(store: StoreDep, _: Viewer, limit: Limit = 1000, offset: Offset = 0) -> Any:
+    """Registered sensors: kind, unit as received, where they sit, valid range."""
+    return services.sensor_list(store, limit, offset)
+
+
+@router.get("/readings", response_model=ReadingsPublic)
+def readings(
+    store: StoreDep,
+    _: Viewer,
+    sensors: Annotated[str, Query(min_length=1, max_length=10_000, description="ids, comma-separated")],
+    start: Annotated[str, Query(alias="from", max_length=64, description="first time, ISO-8601 (UTC)")],
+    end: Annotated[str, Query(alias="to", max_length=64, description="end time, exclusive")],
+    every: Annotated[Literal["5min", "1h", "1d"] | None, Query(description="resample width")] = None,
+    agg: Literal["mean", "min", "max"] = "mean",
+    layout: Literal["wide", "long"] = "wide",
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> Any:
+    """Readings in SI units, raw or resampled; wide (a column per sensor) or long rows."""
+    return services.read_readings(
+        store, sensors, start, end, every=every, agg=agg, layout=layout, limit=limit, offset=offset
+    )
+
+
+@router.post("/readings", response_model=IngestPublic, openapi_extra=_INGEST_BODY)
+async def ingest(request: Request, state: StateDep, who: Operator) -> Any:
+    """Validate and store readings; rejected ones go to the quarantine with their reason."""
+    wait = state.limiter.take(who.key_id)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "too many ingest requests for this key; slow down",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+    body = await request.body()
+    content_type = request.headers.get("content-type", "")
+    result = services.ingest_body(state.store, body, content_type, source=f"http:{who.user}")
+    return result.to_dict()
+
+
+@router.get("/quarantine", response_model=QuarantinePagePublic)
+def quarantine(store: StoreDep, _: Viewer, limit: Limit = 100, offset: Offset = 0) -> Any:
+    """Rejected readings and payloads, newest first, with the reason."""
+    return services.quarantine_page(store, limit, offset)

@@ -1,0 +1,88 @@
+"""Settings of the API server: built on demand by :func:`api_settings`, never at import.
+
+Values come from explicit arguments (CLI flags), then ``TIRTA_*`` environment variables, then
+defaults. The store URL is the one of :func:`tirta.config.settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tirta.config import Settings, parse_store_url, settings
+from tirta.errors import InputError
+from tirta.network.model import builtin_network_path
+
+__all__ = ["ApiSettings", "api_settings", "default_users_db"]
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """What the API server needs: the store, the users database, the model and the limits."""
+
+    store_url: str
+    users_db: Path
+    network: Path
+    dmas: Path
+    audit_file: Path | None = None  # published audit (AUDIT.toml) behind the public KPIs
+    max_body_bytes: int = 10_000_000  # request bodies above this get 413
+    ingest_per_minute: int = 120  # POST /readings per API key and minute; above it 429
+    page_max: int = 10_000  # largest page a list endpoint returns
+
+
+def default_users_db(store_url: str) -> Path:
+    """The users database next to an embedded store (``x.duckdb`` → ``x.users.sqlite``), else ./."""
+    parsed = parse_store_url(store_url)
+    if parsed.backend == "duckdb":
+        return parsed.path.with_suffix(".users.sqlite")
+    return Path("tirta.users.sqlite")
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"expected a whole number, got '{text}'", field=name) from None
+    if value <= 0:
+        raise InputError("must be positive", field=name)
+    return value
+
+
+def api_settings(
+    *,
+    store_url: str | None = None,
+    users_db: str | Path | None = None,
+    network: str | Path | None = None,
+    dmas: str | Path | None = None,
+    audit_file: str | Path | None = None,
+    max_body_bytes: int | None = None,
+    ingest_per_minute: int | None = None,
+    env: Mapping[str, str] | None = None,
+    base: Settings | None = None,
+) -> ApiSettings:
+    """API settings from explicit values, else ``TIRTA_USERS_DB``, ``TIRTA_NETWORK``, ``TIRTA_DMAS``,
+    ``TIRTA_AUDIT_FILE``, ``TIRTA_MAX_BODY_BYTES``, ``TIRTA_INGEST_PER_MINUTE``, else defaults
+    (L-Town's model and DMAs shipped with tirta)."""
+    environ = os.environ if env is None else env
+    url = (base or settings(store_url=store_url, env=environ)).store_url
+    inp = builtin_network_path("l-town")
+    net = Path(network or environ.get("TIRTA_NETWORK") or inp)
+    dma_default = inp.with_name("L-TOWN.dmas.toml") if net == inp else None
+    dma_path = dmas or environ.get("TIRTA_DMAS") or dma_default
+    if dma_path is None:
+        raise InputError("give the DMA file of the network", field="TIRTA_DMAS")
+    audit = audit_file or environ.get("TIRTA_AUDIT_FILE") or None
+    return ApiSettings(
+        store_url=url,
+        users_db=Path(users_db or environ.get("TIRTA_USERS_DB") or default_users_db(url)),
+        network=net,
+        dmas=Path(dma_path),
+        audit_file=Path(audit) if audit else None,
+        max_body_bytes=max_body_bytes or _int(environ, "TIRTA_MAX_BODY_BYTES", 10_000_000),
+        ingest_per_minute=ingest_per_minute or _int(environ, "TIRTA_INGEST_PER_MINUTE", 120),
+    )

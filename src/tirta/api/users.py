@@ -1,0 +1,174 @@
+"""Users and API keys in a small SQLite file of their own (next to the embedded store by default).
+
+Tables: ``users`` (name, role, created_at, active) and ``api_keys`` (key id, user, salt, scrypt hash,
+created_at, revoked). Secrets never enter the file; keys are shown once by :meth:`UserStore.add_user`
+and :meth:`UserStore.add_key`.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tirta.api.auth import (
+    KeyCache,
+    Principal,
+    check_role,
+    hash_secret,
+    new_key,
+    split_key,
+    verify_secret,
+)
+from tirta.api.errors import NotFoundError
+from tirta.errors import InputError, StoreError
+
+__all__ = ["User", "UserStore"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+    created_at TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name),
+    salt BLOB NOT NULL,
+    digest BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+@dataclass(frozen=True)
+class User:
+    """A user as shown to admins: no secrets."""
+
+    name: str
+    role: str
+    created_at: str
+    active: bool
+    keys: int
+
+
+class UserStore:
+    """Users and hashed API keys in one SQLite file; a connection per call, so any thread may use it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.cache = KeyCache()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as con:
+                con.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the users database: {exc}", file=self.path) from None
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=10)
+        try:
+            with con:
+                yield con
+        finally:
+            con.close()
+
+    def add_user(self, name: str, role: str) -> str:
+        """Create a user with one API key; return the key (shown once, stored only as a hash)."""
+        if not _NAME.match(name):
+            raise InputError("a user name is 1–64 letters, digits, '_', '.', '@' or '-'", field="name")
+        try:
+            check_role(role)
+        except ValueError as exc:
+            raise InputError(str(exc), field="role") from None
+        now = _now()
+        try:
+            with self._connect() as con:
+                con.execute(
+                    "INSERT INTO users (name, role, created_at) VALUES (?, ?, ?)", (name, role, now)
+                )
+        except sqlite3.IntegrityError:
+            raise InputError(f"user '{name}' exists already", field="name") from None
+        return self.add_key(name)
+
+    def add_key(self, name: str) -> str:
+        """A new API key for an existing user; return it (shown once)."""
+        self.get(name)
+        key = new_key()
+        with self._connect() as con:
+            con.execute(
+                "INSERT INTO api_keys (key_id, user, salt, digest, created_at) VALUES (?, ?, ?, ?, ?)",
+                (key.key_id, name, key.salt, key.digest, _now()),
+            )
+        self.cache.clear()
+        return key.key
+
+    def deactivate(self, name: str) -> None:
+        """Disable a user and revoke all their keys."""
+        self.get(name)
+        with self._connect() as con:
+            con.execute("UPDATE users SET active = 0 WHERE name = ?", (name,))
+            con.execute("UPDATE api_keys SET revoked = 1 WHERE user = ?", (name,))
+        self.cache.clear()
+
+    def get(self, name: str) -> User:
+        """One user; InputError (field ``name``) when there is none."""
+        for user in self.users():
+            if user.name == name:
+                return user
+        raise NotFoundError(f"no user '{name}'", field="name")
+
+    def users(self) -> list[User]:
+        """All users by name, with their count of live keys."""
+        sql = (
+            "SELECT u.name, u.role, u.created_at, u.active, "
+            "COUNT(k.key_id) FILTER (WHERE k.revoked = 0) "
+            "FROM users u LEFT JOIN api_keys k ON k.user = u.name GROUP BY u.name ORDER BY u.name"
+        )
+        with self._connect() as con:
+            rows = con.execute(sql).fetchall()
+        return [User(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
+
+    def count_admins(self) -> int:
+        """Active admins."""
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1"
+            ).fetchone()
+        return int(row[0])
+
+    def authenticate(self, key: str) -> Principal | None:
+        """The principal a key belongs to, or None for a malformed, unknown, revoked or wrong key."""
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        parts = split_key(key)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        sql = (
+            "SELECT k.salt, k.digest, u.name, u.role FROM api_keys k JOIN users u ON u.name = k.user "
+            "WHERE k.key_id = ? AND k.revoked = 0 AND u.active = 1"
+        )
+        with self._connect() as con:
+            row = con.execute(sql, (key_id,)).fetchone()
+        if row is None:
+            hash_secret(secret, bytes(16))  # as slow as a real check: no timing hint of known ids
+            return None
+        if not verify_secret(secret, row[0], row[1]):
+            return None
+        who = Principal(user=row[2], role=row[3], key_id=key_id)
+        self.cache.put(key, who)
+        return who
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
