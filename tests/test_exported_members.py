@@ -10,7 +10,10 @@ PACKAGES = [
     "tirta.network",
     "tirta.hydraulics",
     "tirta.telemetry",
+    "tirta.leaks",
     "tirta.balance",
+    "tirta.reports",
+    "tirta.api",
     "tirta.units",
     "tirta.errors",
 ]

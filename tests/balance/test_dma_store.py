@@ -235,3 +235,22 @@ def test_balance_options_reach_the_night_flow(ltown_stores: dict[str, Any], ltow
     assert nf is not None
     assert nf.lnu_m3h == pytest.approx(655 * 10.0 / 1000)
     assert nf.options.n1 == 1.5
+
+
+def test_dma_without_pressure_sensors_still_balances(tmp_path: Path) -> None:
+    """A zone whose store holds flows, levels and AMR but no pressure readings: no crash, a note."""
+    import shutil
+
+    from tirta.telemetry.ingest import ingest_file
+    from tirta.telemetry.store import open_store
+
+    src = Path(__file__).parents[1] / "fixtures" / "telemetry" / "l-town-slice"
+    folder = tmp_path / "no-pressure"
+    folder.mkdir()
+    for name in ("Flows.csv", "Levels.csv", "Demands.csv"):
+        shutil.copy(src / name, folder / name)
+    url = f"duckdb:///{tmp_path / 's.duckdb'}"
+    with open_store(url) as store:
+        ingest_file(store, folder)
+    out = _cli(["C", "--from", "2020-12", "--to", "2020-12", "--store", url])
+    assert out["dma"] == "C" and out["total"]["system_input_volume"] > 0

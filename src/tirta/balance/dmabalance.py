@@ -241,7 +241,11 @@ def dma_balance(
         )
     flows = zone_inflow(zone, data["meters"], data["levels"])
     pressure = data["pressure"]
-    azp = pressure.mean(axis=1) if not pressure.empty else pd.Series(dtype=float)
+    azp = (
+        pressure.mean(axis=1)
+        if not pressure.empty
+        else pd.Series(dtype=float, index=pd.DatetimeIndex([], tz="UTC"))  # comparable with times
+    )
     warnings: list[str] = []
     if billing is not None and not set(zone.dmas) & billing.dmas():
         warnings.append(f"the billing file has no rows for DMA {', '.join(zone.dmas)}")
