@@ -10,6 +10,7 @@ projecting out nuisance directions (a common offset, the learned common modes of
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -57,13 +58,19 @@ class SerialExecutor:
 
 
 class ProcessExecutor:
-    """Runs the tasks on a ``concurrent.futures`` process pool (one EPANET project per worker task)."""
+    """Runs the tasks on a ``concurrent.futures`` process pool (one EPANET project per worker task).
+
+    Workers come from a fork server, not a plain fork: a process that already runs threads (the
+    store's writer, an MQTT client, a web server) must not be forked, or the child can crash.
+    """
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        with ProcessPoolExecutor(max_workers=self.workers) as pool:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([fn.__module__])  # workers start with tirta already imported
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
             return list(pool.map(fn, items))
 
 
