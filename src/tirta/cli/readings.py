@@ -5,13 +5,16 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from tirta.cli.ingest import StoreOption
 from tirta.config import settings
 from tirta.errors import InputError
+from tirta.telemetry import quality
+from tirta.telemetry.quality import empty_flags
 from tirta.telemetry.schema import si_column
-from tirta.telemetry.store import open_store
+from tirta.telemetry.store import Store, open_store
 
 app = typer.Typer(help="Query stored readings.", no_args_is_help=True)
 
@@ -22,9 +25,12 @@ def query(
     start: Annotated[str, typer.Option("--from", help="First time (UTC unless an offset is given)")],
     end: Annotated[str, typer.Option("--to", help="End time, exclusive")],
     every: Annotated[str | None, typer.Option("--every", help="Resample: 5min, 1h or 1d")] = None,
-    agg: Annotated[str, typer.Option("--agg", help="With --every: mean, min or max")] = "mean",
+    agg: Annotated[str, typer.Option("--agg", help="With --every: mean, min, max or count")] = "mean",
     store: StoreOption = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Leave out readings inside stored quality flags")
+    ] = False,
 ) -> None:
     """A wide table: time first, one column per sensor named with its SI unit (n1_pressure_m)."""
     ids = [s.strip() for s in sensors.split(",") if s.strip()]
@@ -37,10 +43,90 @@ def query(
         unknown = [s for s in ids if s not in registry]
         if unknown:
             raise InputError(f"unknown sensor '{unknown[0]}'", field="--sensors")
-        wide = st.read(ids, start, end, every=every, agg=agg)
+        wide = st.read(ids, start, end, every=every, agg=agg, clean=clean)
     wide.columns = [si_column(registry[s]) for s in ids]
     wide.index = wide.index.strftime("%Y-%m-%dT%H:%M:%SZ").rename("time")
     if fmt == "json":
         typer.echo(wide.reset_index().to_json(orient="records"))
     else:
         wide.to_csv(sys.stdout, lineterminator="\n")
+
+
+@app.command("flags")
+def flags(
+    store: StoreOption = None,
+    sensors: Annotated[str | None, typer.Option("--sensors", help="Sensor ids, comma-separated")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First time (UTC unless an offset)")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End time, exclusive")] = None,
+    detect: Annotated[
+        bool, typer.Option("--detect", help="Compute flags over --from/--to and store them first")
+    ] = False,
+    train_days: Annotated[
+        float, typer.Option("--train-days", help="With --detect: days before --from to fit drift on")
+    ] = 7.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array")] = False,
+) -> None:
+    """Data-quality flags (stuck, spike, drift, gap) stored for the sensors and time range."""
+    ids = None if sensors is None else [s.strip() for s in sensors.split(",") if s.strip()]
+    with open_store(settings(store_url=store).store_url) as st:
+        registry = st.sensors()
+        unknown = [s for s in ids or [] if s not in registry]
+        if unknown:
+            raise InputError(f"unknown sensor '{unknown[0]}'", field="--sensors")
+        if detect:
+            if start is None or end is None:
+                raise InputError("--detect needs --from and --to", field="--detect")
+            chosen = ids if ids is not None else [s.id for s in registry]
+            found = detect_flags(st, chosen, start, end, train_days=train_days)
+            st.add_flags(found)
+        table = st.flags(ids, start, end)
+    if as_json:
+        out = table.assign(
+            start=table["start"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            end=table["end"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        typer.echo(out.to_json(orient="records"))
+        return
+    for row in table.itertuples(index=False):
+        typer.echo(
+            f"{row.sensor}\t{row.kind}\t{row.start:%Y-%m-%d %H:%M}\t{row.end:%Y-%m-%d %H:%M}\t{row.detail}"
+        )
+    typer.echo(f"{len(table)} flags", err=True)
+
+
+def detect_flags(
+    st: Store, sensors: list[str], start: str, end: str, *, train_days: float
+) -> pd.DataFrame:
+    """Flags over ``start <= time < end`` per sensor kind; drift is fitted on the ``train_days`` before."""
+    registry = st.sensors()
+    t0 = pd.Timestamp(start)
+    t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
+    found = [empty_flags()]
+    by_kind: dict[str, list[str]] = {}
+    for sid in sensors:
+        by_kind.setdefault(registry[sid].kind, []).append(sid)
+    for ids in by_kind.values():
+        wide = st.read(ids, start, end)
+        if wide.empty:
+            continue
+        train = st.read(ids, t0 - pd.Timedelta(days=train_days), t0)
+        found.append(quality.detect(wide, train=train if len(train) >= 12 else None))
+    return pd.concat(found, ignore_index=True)
+
+
+@app.command("prune")
+def prune(
+    keep_days: Annotated[float, typer.Option("--keep-days", help="Days of raw readings to keep")],
+    store: StoreOption = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Count the days back from this time (default: now)")
+    ] = None,
+) -> None:
+    """Roll up, then delete raw readings older than --keep-days (cut at midnight UTC); rollups stay."""
+    with open_store(settings(store_url=store).store_url) as st:
+        deleted = st.prune(keep_days, now=now)
+        cut = st.pruned_before()
+    when = "the start" if cut is None else f"{cut:%Y-%m-%d %H:%M}Z"
+    typer.echo(f"{deleted} raw readings deleted; raw readings kept from {when}")

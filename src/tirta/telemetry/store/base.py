@@ -21,14 +21,17 @@ import pyarrow as pa
 
 from tirta.errors import InputError, StoreError
 from tirta.network.sensors import Sensor, SensorRegistry
+from tirta.telemetry.quality import FLAG_COLUMNS, FLAG_KINDS, empty_flags
 from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult, Progress, WriteCounts
 from tirta.telemetry.validate import sensor_table, validate
 
-__all__ = ["AGGREGATES", "EVENT_STATUSES", "EVERY", "Batch", "Store", "parse_every"]
+__all__ = ["AGGREGATES", "EVENT_STATUSES", "EVERY", "ROLLUP_COLUMNS", "Batch", "Store", "parse_every"]
 
 # resampling widths in seconds and aggregates a read may ask for (user input maps onto these only)
 EVERY: dict[str, int] = {"5min": 300, "1h": 3600, "1d": 86400}
-AGGREGATES: dict[str, str] = {"mean": "avg", "min": "min", "max": "max"}
+AGGREGATES: dict[str, str] = {"mean": "avg", "min": "min", "max": "max", "count": "count"}
+# column of the rollups table answering each aggregate
+ROLLUP_COLUMNS: dict[str, str] = {"mean": "mean", "min": "min", "max": "max", "count": "count"}
 EVENT_STATUSES = ("open", "acknowledged", "dispatched", "repaired", "closed", "false_alarm")
 SENSOR_COLUMNS = (
     "id",
@@ -241,11 +244,13 @@ class Store(ABC):
         *,
         every: str | int | None = None,
         agg: str = "mean",
+        clean: bool = False,
     ) -> pd.DataFrame:
         """Wide frame of SI values for ``start <= time < end`` (UTC index, one column per sensor).
 
         With ``every`` (5min, 1h, 1d) values are aggregated (mean, min or max) into buckets labelled by
-        their start, aligned on midnight UTC.
+        their start, aligned on midnight UTC. With ``clean`` readings inside a stored quality flag
+        (:meth:`flags`) are NaN and left out of aggregates.
         """
         seconds = parse_every(every)
         if agg not in AGGREGATES:
@@ -255,18 +260,142 @@ class Store(ABC):
         t0, t1 = _utc(start, "from"), _utc(end, "to")
         ids = list(dict.fromkeys(str(s) for s in sensors))
         self.flush()
-        long = self._read_long(ids, t0, t1, seconds, AGGREGATES[agg]) if ids else None
+        long = self._read_parts(ids, t0, t1, seconds, agg, clean) if ids else None
         if long is None or long.empty:
             index = pd.DatetimeIndex([], tz="UTC", name="time")
             return pd.DataFrame(index=index, columns=pd.Index(ids), dtype=float)
         return _wide(long, ids)
 
+    def _read_parts(
+        self,
+        ids: list[str],
+        t0: pd.Timestamp,
+        t1: pd.Timestamp,
+        seconds: int | None,
+        agg: str,
+        clean: bool,
+    ) -> pd.DataFrame:
+        """Aggregates come from the rollups before the retention cut (raw rows are gone there) and
+        from raw readings after it; buckets never straddle the cut, which falls on midnight UTC."""
+        cut = self.pruned_before()
+        if seconds is None or cut is None or t0 >= cut:
+            return self._read_long(ids, t0, t1, seconds, AGGREGATES[agg], clean=clean)
+        old = self._read_rollup(ids, t0, min(t1, cut), seconds, ROLLUP_COLUMNS[agg])
+        if t1 <= cut:
+            return old
+        new = self._read_long(ids, cut, t1, seconds, AGGREGATES[agg], clean=clean)
+        return pd.concat([old, new], ignore_index=True)
+
+    # --- retention and rollups -----------------------------------------------------------------------
+    def rollup(
+        self, start: pd.Timestamp | str | None = None, end: pd.Timestamp | str | None = None
+    ) -> int:
+        """Recompute the 5-minute, hourly and daily rollups (mean, min, max, count per sensor) of the
+        whole UTC days touched by ``start``..``end`` (default: all raw readings); idempotent. Days
+        before the retention cut are left alone: their raw readings are gone. Return rows written."""
+        self.flush()
+        self._check_open()
+        with self._write_lock:
+            lo, hi = self._raw_span()
+            if lo is None or hi is None:
+                return 0
+            t0 = lo if start is None else max(_utc(start, "from"), lo)
+            t1 = hi if end is None else min(_utc(end, "to"), hi)
+            cut = self.pruned_before()
+            t0 = t0.floor("1D") if cut is None else max(t0.floor("1D"), cut)
+            t1 = (t1 + pd.Timedelta(microseconds=1)).ceil("1D")
+            if t0 >= t1:
+                return 0
+            return self._rollup(t0, t1)
+
+    def prune(self, keep_days: float, now: pd.Timestamp | str | None = None) -> int:
+        """Delete raw readings older than ``keep_days`` before ``now`` (rounded down to midnight UTC),
+        after rolling them up; rollups are kept for ever. Return how many readings were deleted.
+
+        Readings that arrive later for a day before the cut are not added to its rollups (they are
+        deleted by the next prune).
+        """
+        if not keep_days >= 0:
+            raise InputError("must not be negative", field="keep_days")
+        when = pd.Timestamp.now(tz="UTC") if now is None else _utc(now, "now")
+        cut = (when - pd.Timedelta(days=keep_days)).floor("1D")
+        before = self.pruned_before()
+        if before is not None and cut <= before:
+            return 0
+        self.rollup(None, cut - pd.Timedelta(microseconds=1))
+        with self._write_lock:
+            return self._prune(cut)
+
+    @abstractmethod
+    def pruned_before(self) -> pd.Timestamp | None:
+        """The retention cut: raw readings before it were pruned (None when never pruned)."""
+
+    @abstractmethod
+    def _raw_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """First and last time of the raw readings (UTC)."""
+
+    @abstractmethod
+    def _rollup(self, start: pd.Timestamp, end: pd.Timestamp) -> int:
+        """Replace rollups of every width for buckets in [start, end) by aggregates of raw readings."""
+
+    @abstractmethod
+    def _prune(self, cut: pd.Timestamp) -> int:
+        """Delete readings before ``cut`` and record the cut, in one transaction."""
+
+    @abstractmethod
+    def _read_rollup(
+        self, sensors: list[str], start: pd.Timestamp, end: pd.Timestamp, width_s: int, column: str
+    ) -> pd.DataFrame:
+        """Like :meth:`_read_long` from the rollups: buckets starting in [start, end)."""
+
     @abstractmethod
     def _read_long(
-        self, sensors: list[str], start: pd.Timestamp, end: pd.Timestamp, every_s: int | None, agg: str
+        self,
+        sensors: list[str],
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        every_s: int | None,
+        agg: str,
+        *,
+        clean: bool = False,
     ) -> pd.DataFrame:
         """Long frame of raw or bucketed readings: ``k`` (position of the sensor in ``sensors``), ``t``
-        (UTC time as integer microseconds since the epoch) and ``value``, in any order."""
+        (UTC time as integer microseconds since the epoch) and ``value`` (NaN when flagged and
+        ``clean``), in any order."""
+
+    # --- quality flags ------------------------------------------------------------------------------
+    def add_flags(self, flags: pd.DataFrame) -> int:
+        """Store quality flags (sensor, start, end, kind, detail; see :mod:`tirta.telemetry.quality`);
+        a flag with the same sensor, kind and start replaces the stored one. Return how many."""
+        frame = _flags(flags)
+        if frame.empty:
+            return 0
+        self._check_open()
+        with self._write_lock:
+            self._add_flags(frame)
+        return len(frame)
+
+    def flags(
+        self,
+        sensors: Sequence[str] | None = None,
+        start: pd.Timestamp | str | None = None,
+        end: pd.Timestamp | str | None = None,
+    ) -> pd.DataFrame:
+        """Stored flags overlapping ``start <= time < end`` (all when None), by sensor and start."""
+        t0 = None if start is None else _utc(start, "from")
+        t1 = None if end is None else _utc(end, "to")
+        ids = None if sensors is None else list(dict.fromkeys(str(s) for s in sensors))
+        self._check_open()
+        frame = self._flags(ids, t0, t1)
+        return _flags(frame)
+
+    @abstractmethod
+    def _add_flags(self, frame: pd.DataFrame) -> None: ...
+
+    @abstractmethod
+    def _flags(
+        self, sensors: list[str] | None, start: pd.Timestamp | None, end: pd.Timestamp | None
+    ) -> pd.DataFrame: ...
 
     @abstractmethod
     def counts(self) -> dict[str, int]:
@@ -390,6 +519,30 @@ def _wide(long: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
     values[row, k] = long["value"].to_numpy(dtype=float)
     index = pd.DatetimeIndex(pd.to_datetime(times, unit="us", utc=True), name="time")
     return pd.DataFrame(values, index=index, columns=pd.Index(ids))
+
+
+def _flags(frame: pd.DataFrame) -> pd.DataFrame:
+    """A flags frame checked and typed: times in UTC, known kinds, one row per (sensor, kind, start)."""
+    missing = set(FLAG_COLUMNS) - set(frame.columns)
+    if missing:
+        raise InputError(f"flags lack the column '{sorted(missing)[0]}'", field=sorted(missing)[0])
+    if frame.empty:
+        return empty_flags()
+    out = frame.loc[:, list(FLAG_COLUMNS)].copy()
+    unknown = set(out["kind"]) - set(FLAG_KINDS)
+    if unknown:
+        raise InputError(
+            f"unknown flag kind '{sorted(unknown)[0]}'; expected one of {FLAG_KINDS}", field="kind"
+        )
+    for col in ("start", "end"):
+        out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[us, UTC]")
+    if (out["end"] < out["start"]).any():
+        raise InputError("a flag ends before it starts", field="end")
+    out["sensor"] = out["sensor"].astype(str).to_numpy(object)
+    out["kind"] = out["kind"].astype(str).to_numpy(object)
+    out["detail"] = out["detail"].astype("string").fillna("").to_numpy(object)
+    out = out.drop_duplicates(["sensor", "kind", "start"], keep="last")
+    return out.sort_values(["sensor", "start", "kind"], ignore_index=True)
 
 
 def _check_status(status: str) -> None:

@@ -19,7 +19,7 @@ import pyarrow as pa
 from tirta.errors import StoreError
 from tirta.network.sensors import SensorRegistry
 from tirta.telemetry.schema import IngestResult, Progress, WriteCounts
-from tirta.telemetry.store.base import Batch, Store, _quarantine, registry_from_frame
+from tirta.telemetry.store.base import EVERY, Batch, Store, _quarantine, registry_from_frame
 from tirta.telemetry.validate import check, checked_drop, raw_table
 
 __all__ = ["DuckDBStore"]
@@ -51,7 +51,20 @@ CREATE TABLE IF NOT EXISTS event_history (
     event_id BIGINT NOT NULL, "at" TIMESTAMP NOT NULL, who VARCHAR NOT NULL, status VARCHAR NOT NULL,
     note VARCHAR
 );
+CREATE TABLE IF NOT EXISTS rollups (
+    sensor VARCHAR NOT NULL, width_s INTEGER NOT NULL, bucket TIMESTAMP NOT NULL, mean DOUBLE NOT NULL,
+    min DOUBLE NOT NULL, max DOUBLE NOT NULL, count BIGINT NOT NULL,
+    PRIMARY KEY (sensor, width_s, bucket)
+);
+CREATE TABLE IF NOT EXISTS retention (id INTEGER PRIMARY KEY, pruned_before TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS flags (
+    sensor VARCHAR NOT NULL, "start" TIMESTAMP NOT NULL, "end" TIMESTAMP NOT NULL, kind VARCHAR NOT NULL,
+    detail VARCHAR, PRIMARY KEY (sensor, kind, "start")
+);
 """
+# a reading inside a stored quality flag reads as NULL (NaN) with ``clean``
+CLEAN_VALUE = """CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.sensor = r.sensor
+    AND r.time BETWEEN f."start" AND f."end") THEN NULL ELSE r.value END"""
 
 # new readings, resent ones and corrections of staged rows ({src}: sensor, time, value, b = batch
 # number), all in the caller's transaction; a key appears at most once in {src}. Readings carry no
@@ -262,7 +275,14 @@ class DuckDBStore(Store):
 
     # --- reading ----------------------------------------------------------------------------------
     def _read_long(
-        self, sensors: list[str], start: pd.Timestamp, end: pd.Timestamp, every_s: int | None, agg: str
+        self,
+        sensors: list[str],
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        every_s: int | None,
+        agg: str,
+        *,
+        clean: bool = False,
     ) -> pd.DataFrame:
         params: dict[str, Any] = {
             "ids": sensors,
@@ -272,18 +292,133 @@ class DuckDBStore(Store):
         # sensors asked, with their position in the answer; joined rather than looked up per row
         asked = "(SELECT unnest($ids) AS sensor, CAST(unnest(range(len($ids))) AS INTEGER) AS k)"
         source = f"readings r JOIN {asked} s ON s.sensor = r.sensor WHERE r.time >= $t0 AND r.time < $t1"
+        value = CLEAN_VALUE if clean else "r.value"
         if every_s is None:
-            sql = f"SELECT s.k, epoch_us(r.time) AS t, r.value FROM {source}"
+            sql = f"SELECT s.k, epoch_us(r.time) AS t, {value} AS value FROM {source}"
         else:
             params["width"] = every_s
             bucket = "time_bucket(to_seconds($width), r.time, TIMESTAMP '2000-01-01')"
-            sql = f"SELECT s.k, epoch_us({bucket}) AS t, {agg}(r.value) AS value FROM {source} GROUP BY ALL"
+            sql = f"SELECT s.k, epoch_us({bucket}) AS t, {agg}({value}) AS value FROM {source} GROUP BY ALL"
+        cur = self._cursor()
+        try:
+            got = cur.execute(sql, params).fetchnumpy()
+        finally:
+            cur.close()
+        values: np.ndarray = np.ma.filled(
+            np.ma.asarray(got["value"], dtype=float), np.nan
+        )  # NULL: masked
+        return pd.DataFrame({"k": np.asarray(got["k"]), "t": np.asarray(got["t"]), "value": values})
+
+    # --- retention and rollups -----------------------------------------------------------------------
+    def pruned_before(self) -> pd.Timestamp | None:
+        cur = self._cursor()
+        try:
+            row = cur.execute("SELECT pruned_before FROM retention WHERE id = 1").fetchone()
+        finally:
+            cur.close()
+        return None if row is None else pd.Timestamp(row[0], tz="UTC")
+
+    def _raw_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        row = self._w.execute("SELECT min(time), max(time) FROM readings").fetchone()
+        if row is None or row[0] is None:
+            return None, None
+        return pd.Timestamp(row[0], tz="UTC"), pd.Timestamp(row[1], tz="UTC")
+
+    def _rollup(self, start: pd.Timestamp, end: pd.Timestamp) -> int:
+        w, n = self._w, 0
+        params: dict[str, Any] = {"t0": start.tz_localize(None), "t1": end.tz_localize(None)}
+        w.execute("BEGIN TRANSACTION")
+        try:
+            for width in EVERY.values():
+                params["w"] = width
+                w.execute(
+                    "DELETE FROM rollups WHERE width_s = $w AND bucket >= $t0 AND bucket < $t1", params
+                )
+                bucket = "time_bucket(to_seconds($w), time, TIMESTAMP '2000-01-01')"
+                row = w.execute(
+                    f"INSERT INTO rollups SELECT sensor, $w, {bucket} AS b, avg(value), min(value), "
+                    "max(value), count(*) FROM readings WHERE time >= $t0 AND time < $t1 "
+                    "GROUP BY sensor, b",
+                    params,
+                ).fetchone()
+                n += int(row[0]) if row else 0
+            w.execute("COMMIT")
+        except BaseException:
+            w.execute("ROLLBACK")
+            raise
+        return n
+
+    def _prune(self, cut: pd.Timestamp) -> int:
+        w = self._w
+        w.execute("BEGIN TRANSACTION")
+        try:
+            row = w.execute("DELETE FROM readings WHERE time < ?", [cut.tz_localize(None)]).fetchone()
+            w.execute(
+                "INSERT INTO retention VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET "
+                "pruned_before = greatest(retention.pruned_before, excluded.pruned_before)",
+                [cut.tz_localize(None)],
+            )
+            w.execute("COMMIT")
+        except BaseException:
+            w.execute("ROLLBACK")
+            raise
+        return int(row[0]) if row else 0
+
+    def _read_rollup(
+        self, sensors: list[str], start: pd.Timestamp, end: pd.Timestamp, width_s: int, column: str
+    ) -> pd.DataFrame:
+        asked = "(SELECT unnest($ids) AS sensor, CAST(unnest(range(len($ids))) AS INTEGER) AS k)"
+        sql = (
+            f'SELECT s.k, epoch_us(r.bucket) AS t, CAST(r."{column}" AS DOUBLE) AS value FROM rollups r '
+            f"JOIN {asked} s ON s.sensor = r.sensor "
+            "WHERE r.width_s = $w AND r.bucket >= $t0 AND r.bucket < $t1"
+        )
+        params = {
+            "ids": sensors,
+            "w": width_s,
+            "t0": start.tz_localize(None),
+            "t1": end.tz_localize(None),
+        }
         cur = self._cursor()
         try:
             got = cur.execute(sql, params).fetchnumpy()
         finally:
             cur.close()
         return pd.DataFrame({name: np.asarray(got[name]) for name in ("k", "t", "value")})
+
+    # --- quality flags ------------------------------------------------------------------------------
+    def _add_flags(self, frame: pd.DataFrame) -> None:
+        w = self._w
+        w.register("_f", frame.assign(start=_naive(frame["start"]), end=_naive(frame["end"])))
+        try:
+            w.execute("BEGIN TRANSACTION")
+            w.execute(
+                'INSERT INTO flags SELECT sensor, "start", "end", kind, detail FROM _f '
+                'ON CONFLICT (sensor, kind, "start") DO UPDATE SET "end" = excluded."end", '
+                "detail = excluded.detail"
+            )
+            w.execute("COMMIT")
+        except BaseException:
+            w.execute("ROLLBACK")
+            raise
+        finally:
+            w.unregister("_f")
+
+    def _flags(
+        self, sensors: list[str] | None, start: pd.Timestamp | None, end: pd.Timestamp | None
+    ) -> pd.DataFrame:
+        frame = self._query(
+            'SELECT sensor, "start", "end", kind, detail FROM flags '
+            "WHERE ($ids IS NULL OR list_contains($ids, sensor)) "
+            'AND ($t0 IS NULL OR "end" >= $t0) AND ($t1 IS NULL OR "start" < $t1) '
+            'ORDER BY sensor, "start", kind',
+            {
+                "ids": sensors,
+                "t0": None if start is None else start.tz_localize(None),
+                "t1": None if end is None else end.tz_localize(None),
+            },
+        )
+        return _utc_columns(frame, ("start", "end"))
 
     def _query(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> pd.DataFrame:
         cur = self._cursor()
@@ -294,7 +429,7 @@ class DuckDBStore(Store):
 
     def counts(self) -> dict[str, int]:
         self.flush()
-        tables = ("readings", "reading_history", "quarantine", "sensors", "events")
+        tables = ("readings", "reading_history", "quarantine", "sensors", "events", "flags", "rollups")
         sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
         cur = self._cursor()
         try:

@@ -6,12 +6,14 @@ Readings are a TimescaleDB hypertable when the extension is available, a plain t
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -20,7 +22,7 @@ import pyarrow.csv as pacsv
 from tirta.errors import StoreError
 from tirta.network.sensors import SensorRegistry
 from tirta.telemetry.schema import Progress, WriteCounts
-from tirta.telemetry.store.base import SENSOR_COLUMNS, Batch, Store, registry_from_frame
+from tirta.telemetry.store.base import EVERY, SENSOR_COLUMNS, Batch, Store, registry_from_frame
 
 try:
     import psycopg
@@ -28,6 +30,8 @@ except ImportError:  # pragma: no cover - depends on the installed extras
     psycopg = None  # type: ignore[assignment]
 
 __all__ = ["PostgresStore"]
+
+T = TypeVar("T")
 
 _TIMESTAMPTZ = 1184  # PostgreSQL type oid of timestamptz
 COPY_CHUNK = 50_000  # rows per COPY chunk; progress is reported between chunks
@@ -63,7 +67,20 @@ CREATE TABLE IF NOT EXISTS event_history (
     event_id bigint NOT NULL REFERENCES events (id), at timestamptz NOT NULL, who text NOT NULL,
     status text NOT NULL, note text
 );
+CREATE TABLE IF NOT EXISTS rollups (
+    sensor text COLLATE "C" NOT NULL, width_s integer NOT NULL, bucket timestamptz NOT NULL,
+    mean double precision NOT NULL, min double precision NOT NULL, max double precision NOT NULL,
+    count bigint NOT NULL, PRIMARY KEY (sensor, width_s, bucket)
+);
+CREATE TABLE IF NOT EXISTS retention (id integer PRIMARY KEY, pruned_before timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS flags (
+    sensor text COLLATE "C" NOT NULL, "start" timestamptz NOT NULL, "end" timestamptz NOT NULL,
+    kind text NOT NULL, detail text, PRIMARY KEY (sensor, kind, "start")
+);
 """
+# a reading inside a stored quality flag reads as NULL (NaN) with ``clean``
+CLEAN_VALUE = """CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.sensor = r.sensor
+    AND r.time BETWEEN f."start" AND f."end") THEN NULL ELSE r.value END"""
 # staging: times arrive as integer microseconds since the epoch (fast to format, exact), then typed
 STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS _in_raw (sensor text, time bigint, value double precision)
@@ -126,10 +143,15 @@ def _redact(url: str) -> str:
 
 
 class PostgresStore(Store):
-    """Telemetry in a PostgreSQL database; one writer connection and one reader connection."""
+    """Telemetry in a PostgreSQL database; one writer connection and one reader connection, each
+    reconnected (with backoff, for up to ``reconnect_s`` seconds) when the server goes away."""
+
+    #: how long to keep trying to reconnect after a lost connection before failing the operation, s
+    reconnect_s = 60.0
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
+        self.reconnects = 0  # reconnection attempts so far
         self._read_lock = threading.Lock()
         if psycopg is None:
             raise StoreError("PostgreSQL support needs psycopg: pip install 'tirta[postgres]'")
@@ -183,24 +205,70 @@ class PostgresStore(Store):
             if con is not None:
                 con.close()
 
+    # --- lost connections -------------------------------------------------------------------------
+    def _lost(self, con: Any, exc: Exception) -> bool:
+        """Whether an error means the connection is gone (server restarted, network cut)."""
+        return bool(con.closed or con.broken or isinstance(exc, psycopg.errors.AdminShutdown))
+
+    def _reconnect_writer(self) -> None:
+        con = self._connect()
+        with con.transaction():
+            con.execute(STAGING)  # temporary tables belong to the session that was lost
+        old, self._w = self._w, con
+        with contextlib.suppress(psycopg.Error):
+            old.close()
+
+    def _reconnect_reader(self) -> None:
+        con = self._connect()
+        con.autocommit = True
+        old, self._r = self._r, con
+        with contextlib.suppress(psycopg.Error):
+            old.close()
+
+    def _retrying(self, action: Callable[[], T], reader: bool = False) -> T:
+        """Run ``action``; when the connection is lost, reconnect with exponential backoff (for up to
+        ``reconnect_s`` seconds) and run it again. Writes are idempotent merges, so running a batch
+        whose commit had an unknown outcome again stores it once."""
+        delay, deadline = 0.05, time.monotonic() + self.reconnect_s
+        while True:
+            con = self._r if reader else self._w
+            try:
+                return action()
+            except psycopg.OperationalError as exc:
+                if not self._lost(con, exc):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise StoreError(
+                        f"lost the connection to {self.display_url} and could not reconnect within "
+                        f"{self.reconnect_s:g} s: {str(exc).strip() or type(exc).__name__}"
+                    ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            self.reconnects += 1
+            with contextlib.suppress(StoreError):  # still down: back off and try again
+                self._reconnect_reader() if reader else self._reconnect_writer()
+
     # --- writing ----------------------------------------------------------------------------------
     def _write_batches(self, batches: Sequence[Batch], progress: Progress | None) -> list[WriteCounts]:
         self._check_open()
+        try:
+            return self._retrying(lambda: self._write_once(batches, progress))
+        except psycopg.Error as exc:
+            raise StoreError(f"write to {self.display_url} failed and was rolled back: {exc}") from None
+
+    def _write_once(self, batches: Sequence[Batch], progress: Progress | None) -> list[WriteCounts]:
         total = sum(b.rows for b in batches)
         state = {"done": 0}
         out: list[WriteCounts] = []
-        try:
-            with self._w.transaction(), self._w.cursor() as cur:
-                for batch in batches:
-                    counts = self._merge(cur, batch, state, total, progress)
-                    if batch.quarantine is not None:
-                        self._copy(cur, "_q_raw", batch.quarantine, state, total, progress)
-                        cur.execute(QUARANTINE)
-                        cur.execute("TRUNCATE _q_raw")
-                        counts = replace(counts, quarantined=len(batch.quarantine))
-                    out.append(counts)
-        except psycopg.Error as exc:
-            raise StoreError(f"write to {self.display_url} failed and was rolled back: {exc}") from None
+        with self._w.transaction(), self._w.cursor() as cur:
+            for batch in batches:
+                counts = self._merge(cur, batch, state, total, progress)
+                if batch.quarantine is not None:
+                    self._copy(cur, "_q_raw", batch.quarantine, state, total, progress)
+                    cur.execute(QUARANTINE)
+                    cur.execute("TRUNCATE _q_raw")
+                    counts = replace(counts, quarantined=len(batch.quarantine))
+                out.append(counts)
         if sum(c.inserted for c in out) >= ANALYZE_ROWS:
             self._analyze()
         if progress is not None:
@@ -278,17 +346,29 @@ class PostgresStore(Store):
     # --- reading ----------------------------------------------------------------------------------
     def _query(self, sql: str, params: Any = None) -> pd.DataFrame:
         self._check_open()
-        with self._read_lock, self._r.cursor() as cur:
-            cur.execute(sql, params)
-            names = [d.name for d in cur.description or []]
-            times = [d.name for d in cur.description or [] if d.type_code == _TIMESTAMPTZ]
-            frame = pd.DataFrame(cur.fetchall(), columns=names)
+
+        def run() -> tuple[pd.DataFrame, list[str]]:
+            with self._r.cursor() as cur:
+                cur.execute(sql, params)
+                names = [d.name for d in cur.description or []]
+                times = [d.name for d in cur.description or [] if d.type_code == _TIMESTAMPTZ]
+                return pd.DataFrame(cur.fetchall(), columns=names), times
+
+        with self._read_lock:
+            frame, times = self._retrying(run, reader=True)
         for col in times:
             frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[us, UTC]")
         return frame
 
     def _read_long(
-        self, sensors: list[str], start: pd.Timestamp, end: pd.Timestamp, every_s: int | None, agg: str
+        self,
+        sensors: list[str],
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        every_s: int | None,
+        agg: str,
+        *,
+        clean: bool = False,
     ) -> pd.DataFrame:
         self._check_open()
         params: dict[str, Any] = {"ids": sensors, "t0": start.to_pydatetime(), "t1": end.to_pydatetime()}
@@ -299,21 +379,28 @@ class PostgresStore(Store):
             "ON r.sensor = s.sensor WHERE r.time >= %(t0)s AND r.time < %(t1)s"
         )
         us = "(date_part('epoch', {}) * 1000000)::bigint AS t"
+        value = CLEAN_VALUE if clean else "r.value"
         if every_s is None:
-            sql = f"SELECT s.k - 1, {us.format('r.time')}, r.value FROM {source}"
+            sql = f"SELECT s.k - 1, {us.format('r.time')}, {value} FROM {source}"
         else:
             params["width"] = every_s
             bucket = "date_bin(make_interval(secs => %(width)s), r.time, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
-            sql = f"SELECT s.k - 1, {us.format(bucket)}, {agg}(r.value) FROM {source} GROUP BY 1, 2"
+            sql = f"SELECT s.k - 1, {us.format(bucket)}, {agg}({value}) FROM {source} GROUP BY 1, 2"
         return self._copy_numbers(sql, params)
 
     def _copy_numbers(self, sql: str, params: Any) -> pd.DataFrame:
         """(k, t, value) rows through ``COPY … TO STDOUT`` as CSV, parsed by Arrow."""
-        buf = io.BytesIO()
         statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
-        with self._read_lock, self._r.cursor() as cur, cur.copy(statement, params) as copy:
-            for block in copy:
-                buf.write(block)
+
+        def run() -> io.BytesIO:
+            out = io.BytesIO()
+            with self._r.cursor() as cur, cur.copy(statement, params) as copy:
+                for block in copy:
+                    out.write(block)
+            return out
+
+        with self._read_lock:
+            buf = self._retrying(run, reader=True)
         if not buf.getbuffer().nbytes:
             return pd.DataFrame({"k": [], "t": [], "value": []})
         buf.seek(0)
@@ -325,9 +412,119 @@ class PostgresStore(Store):
         )
         return table.to_pandas()
 
+    # --- retention and rollups -----------------------------------------------------------------------
+    def pruned_before(self) -> pd.Timestamp | None:
+        frame = self._query("SELECT pruned_before FROM retention WHERE id = 1")
+        return None if frame.empty else pd.Timestamp(frame["pruned_before"].iloc[0])
+
+    def _raw_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        frame = self._query("SELECT min(time) AS lo, max(time) AS hi FROM readings")
+        lo, hi = frame["lo"].iloc[0], frame["hi"].iloc[0]
+        if pd.isna(lo):
+            return None, None
+        return pd.Timestamp(lo), pd.Timestamp(hi)
+
+    def _rollup(self, start: pd.Timestamp, end: pd.Timestamp) -> int:
+        params: dict[str, Any] = {"t0": start.to_pydatetime(), "t1": end.to_pydatetime()}
+        bucket = "date_bin(make_interval(secs => %(w)s), time, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+
+        def run() -> int:
+            n = 0
+            with self._w.transaction(), self._w.cursor() as cur:
+                for width in EVERY.values():
+                    params["w"] = width
+                    cur.execute(
+                        "DELETE FROM rollups WHERE width_s = %(w)s AND bucket >= %(t0)s AND bucket < %(t1)s",
+                        params,
+                    )
+                    cur.execute(
+                        f"INSERT INTO rollups SELECT sensor, %(w)s, {bucket} AS b, avg(value), min(value), "
+                        "max(value), count(*) FROM readings WHERE time >= %(t0)s AND time < %(t1)s "
+                        "GROUP BY sensor, b",
+                        params,
+                    )
+                    n += cur.rowcount
+            return n
+
+        try:
+            return self._retrying(run)  # idempotent: the same buckets are rewritten
+        except psycopg.Error as exc:
+            raise StoreError(f"rollup in {self.display_url} failed: {exc}") from None
+
+    def _prune(self, cut: pd.Timestamp) -> int:
+        def run() -> int:
+            with self._w.transaction(), self._w.cursor() as cur:
+                cur.execute("DELETE FROM readings WHERE time < %s", [cut.to_pydatetime()])
+                deleted = int(cur.rowcount)
+                cur.execute(
+                    "INSERT INTO retention VALUES (1, %s) ON CONFLICT (id) DO UPDATE SET "
+                    "pruned_before = greatest(retention.pruned_before, excluded.pruned_before)",
+                    [cut.to_pydatetime()],
+                )
+            return deleted
+
+        try:
+            return self._retrying(run)
+        except psycopg.Error as exc:
+            raise StoreError(f"prune in {self.display_url} failed: {exc}") from None
+
+    def _read_rollup(
+        self, sensors: list[str], start: pd.Timestamp, end: pd.Timestamp, width_s: int, column: str
+    ) -> pd.DataFrame:
+        self._check_open()
+        sql = (
+            "SELECT s.k - 1, (date_part('epoch', r.bucket) * 1000000)::bigint, "
+            f'r."{column}"::double precision FROM rollups r '
+            "JOIN unnest(%(ids)s::text[]) WITH ORDINALITY AS s(sensor, k) ON r.sensor = s.sensor "
+            "WHERE r.width_s = %(w)s AND r.bucket >= %(t0)s AND r.bucket < %(t1)s"
+        )
+        params = {
+            "ids": sensors,
+            "w": width_s,
+            "t0": start.to_pydatetime(),
+            "t1": end.to_pydatetime(),
+        }
+        return self._copy_numbers(sql, params)
+
+    # --- quality flags ------------------------------------------------------------------------------
+    def _add_flags(self, frame: pd.DataFrame) -> None:
+        rows = [
+            (r.sensor, r.start.to_pydatetime(), r.end.to_pydatetime(), r.kind, r.detail)
+            for r in frame.itertuples(index=False)
+        ]
+
+        def run() -> None:
+            with self._w.transaction(), self._w.cursor() as cur:
+                cur.executemany(
+                    'INSERT INTO flags (sensor, "start", "end", kind, detail) VALUES (%s, %s, %s, %s, %s) '
+                    'ON CONFLICT (sensor, kind, "start") DO UPDATE SET "end" = excluded."end", '
+                    "detail = excluded.detail",
+                    rows,
+                )
+
+        try:
+            self._retrying(run)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot store flags in {self.display_url}: {exc}") from None
+
+    def _flags(
+        self, sensors: list[str] | None, start: pd.Timestamp | None, end: pd.Timestamp | None
+    ) -> pd.DataFrame:
+        return self._query(
+            'SELECT sensor, "start", "end", kind, detail FROM flags '
+            "WHERE (%(ids)s::text[] IS NULL OR sensor = ANY(%(ids)s::text[])) "
+            'AND (%(t0)s::timestamptz IS NULL OR "end" >= %(t0)s) '
+            'AND (%(t1)s::timestamptz IS NULL OR "start" < %(t1)s) ORDER BY sensor, "start", kind',
+            {
+                "ids": sensors,
+                "t0": None if start is None else start.to_pydatetime(),
+                "t1": None if end is None else end.to_pydatetime(),
+            },
+        )
+
     def counts(self) -> dict[str, int]:
         self.flush()
-        tables = ("readings", "reading_history", "quarantine", "sensors", "events")
+        tables = ("readings", "reading_history", "quarantine", "sensors", "events", "flags", "rollups")
         sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
         frame = self._query(sql)
         return {str(k): int(v) for k, v in frame.itertuples(index=False)}
