@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from services import PostgresServer
+from tirta.telemetry.store import Store, open_store
 
 pytest_plugins = ["mosquitto"]  # the `mosquitto` broker fixture (tests/mosquitto.py)
 
@@ -54,3 +56,18 @@ def postgres_db(postgres_url: str) -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(postgres_url, autocommit=True) as con:
         con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.service)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of an empty store: a DuckDB file in tmp_path, or a fresh PostgreSQL database."""
+    if request.param == "duckdb":
+        return f"duckdb://{tmp_path}/store.duckdb"
+    return str(request.getfixturevalue("postgres_db"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """The store behind ``store_url``, open for one test (every store test runs on both backends)."""
+    with open_store(store_url) as s:
+        yield s
