@@ -26,21 +26,29 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _register() -> None:
-    from tirta.cli import balance, demo, leaks, network, simulate
+    from tirta.cli import (
+        balance,
+        demo,
+        ingest,
+        ingest_mqtt,
+        leaks,
+        network,
+        readings,
+        sensors,
+        serve,
+        simulate,
+        users,
+    )
 
     app.add_typer(network.app, name="network")
-    app.add_typer(balance.app, name="balance")
-    app.add_typer(leaks.app, name="leaks")
     app.command("simulate")(simulate.simulate_cmd)
     app.command("demo")(demo.demo)
-    from tirta.cli import ingest, ingest_mqtt, readings, sensors
-
     app.add_typer(ingest.app, name="ingest")
     ingest.app.command("mqtt")(ingest_mqtt.mqtt)
     app.add_typer(readings.app, name="readings")
     app.add_typer(sensors.app, name="sensors")
-    from tirta.cli import serve, users
-
+    app.add_typer(leaks.app, name="leaks")
+    app.add_typer(balance.app, name="balance")
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
 
