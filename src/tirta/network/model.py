@@ -10,13 +10,16 @@ import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import pandas as pd
-import wntr
 
 from tirta.errors import InputError, ModelError
 from tirta.network.inpcheck import InpSummary, check_inp, read_inp_text
+
+if TYPE_CHECKING:  # wntr takes seconds to import: only load_network needs it at run time
+    import wntr
 
 __all__ = ["Network", "Problem", "builtin_network_path", "load_network"]
 
@@ -175,6 +178,8 @@ class Network:
 
 def load_network(path: str | Path) -> Network:
     """Load an EPANET ``.inp`` file (UTF-8 or Latin-1) into a :class:`Network`."""
+    import wntr
+
     p = Path(path)
     if not p.exists() and str(path).lower() in _BUILTIN:
         p = builtin_network_path(str(path))
