@@ -113,7 +113,9 @@ class HistoryPublic(BaseModel):
     note: str | None = None
 
 
-class EventSummaryPublic(BaseModel):
+class _EventFields(BaseModel):
+    """Fields every view of an event shows."""
+
     id: int
     status: str
     detected_at: str | None
@@ -126,24 +128,15 @@ class EventSummaryPublic(BaseModel):
     repaired_at: str | None
     water_lost_m3: float | None
     close_proposed: str | None
+
+
+class EventSummaryPublic(_EventFields):
     candidates: int = Field(description="number of candidate pipes (see the event's detail)")
 
 
-class EventPublic(BaseModel):
+class EventPublic(_EventFields):
     """An event with its ranked candidate pipes and its history."""
 
-    id: int
-    status: str
-    detected_at: str | None
-    start: str | None
-    size_lps: float | None
-    pipe: str | None
-    radius_m: float | None
-    dma: str | None
-    zone: str | None
-    repaired_at: str | None
-    water_lost_m3: float | None
-    close_proposed: str | None
     candidates: list[dict[str, Any]]
     history: list[HistoryPublic]
 

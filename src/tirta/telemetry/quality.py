@@ -71,6 +71,11 @@ def _step(index: pd.DatetimeIndex) -> pd.Timedelta | None:
     return pd.Timedelta(pd.Series(index).diff().median())
 
 
+def _flag(sensor: object, start: object, end: object, kind: str, detail: str) -> dict[str, object]:
+    """One row of a flags frame."""
+    return {"sensor": sensor, "start": start, "end": end, "kind": kind, "detail": detail}
+
+
 def stuck(
     wide: pd.DataFrame, *, steps: int = 12, tol: float = 0.0, zero_ok: bool = True
 ) -> pd.DataFrame:
@@ -91,13 +96,13 @@ def stuck(
             if last - first + 1 < steps or (zero_ok and values[first] == 0.0):
                 continue
             rows.append(
-                {
-                    "sensor": sensor,
-                    "start": series.index[first],
-                    "end": series.index[last],
-                    "kind": "stuck",
-                    "detail": f"constant {values[first]:.6g} over {last - first + 1} readings",
-                }
+                _flag(
+                    sensor,
+                    series.index[first],
+                    series.index[last],
+                    "stuck",
+                    f"constant {values[first]:.6g} over {last - first + 1} readings",
+                )
             )
     return _frame(rows)
 
@@ -127,13 +132,13 @@ def spikes(
         for i0, i1 in _runs(z > threshold):
             peak = i0 + int(np.argmax(z[i0 : i1 + 1]))
             rows.append(
-                {
-                    "sensor": sensor,
-                    "start": series.index[i0],
-                    "end": series.index[i1],
-                    "kind": "spike",
-                    "detail": f"{values[peak] - median[peak]:+.6g} from the local median ({z[peak]:.0f} σ)",
-                }
+                _flag(
+                    sensor,
+                    series.index[i0],
+                    series.index[i1],
+                    "spike",
+                    f"{values[peak] - median[peak]:+.6g} from the local median ({z[peak]:.0f} σ)",
+                )
             )
     return _frame(rows)
 
@@ -158,13 +163,13 @@ def gaps(
             if n < min_steps:
                 continue
             rows.append(
-                {
-                    "sensor": sensor,
-                    "start": full.index[i0],
-                    "end": full.index[i1],
-                    "kind": "gap",
-                    "detail": f"{n} missing readings",
-                }
+                _flag(
+                    sensor,
+                    full.index[i0],
+                    full.index[i1],
+                    "gap",
+                    f"{n} missing readings",
+                )
             )
     return _frame(rows)
 
@@ -258,16 +263,16 @@ def drift(
             if i1 - i0 + 1 < min_steps or abs(shift) < min_shift * sigma:
                 continue
             rows.append(
-                {
-                    "sensor": sensor,
-                    "start": wide.index[i0],
-                    "end": wide.index[i1],
-                    "kind": "drift",
-                    "detail": (
+                _flag(
+                    sensor,
+                    wide.index[i0],
+                    wide.index[i1],
+                    "drift",
+                    (
                         f"residual {shift:+.4g} against "
                         f"{', '.join(chosen)} (σ {sigma:.3g}, CUSUM {peak:+.0f})"
                     ),
-                }
+                )
             )
     return _frame(rows)
 
