@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo demo-build test bench lint venv clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,8 +16,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
+# builds the demo city (reused when already built), then serves it on 127.0.0.1 and replays its
+# telemetry live until Ctrl-C; `make demo-build` only builds
 demo: $(STAMP)
 	$(BIN)/tirta demo
+
+demo-build: $(STAMP)
+	$(BIN)/tirta demo --no-serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -31,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py --json bench-results/engine.json
 	$(BIN)/python benchmarks/leaks.py --json bench-results/leaks.json
 	$(BIN)/python benchmarks/telemetry.py --json bench-results/telemetry.json
+	$(BIN)/python benchmarks/web.py --json bench-results/web.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -18,7 +18,7 @@ import pytest
 from services import PostgresServer
 from tirta.telemetry.store import Store, open_store
 
-pytest_plugins = ["mosquitto"]  # the `mosquitto` broker fixture (tests/mosquitto.py)
+pytest_plugins = ["mosquitto", "browser"]  # fixtures `mosquitto` (tests/mosquitto.py), `browser`
 
 _db_counter = itertools.count(1)
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from helpers import BAD, NET1
@@ -96,8 +97,9 @@ def test_simulate_writes_layout(tmp_path):
 
 @pytest.mark.slow
 def test_demo_builds_city(tmp_path):
-    out = tirta("demo", "--out", tmp_path / "demo", "--days", "3")
+    out = tirta("demo", "--out", tmp_path / "demo", "--days", "3", "--no-serve")
     assert out.returncode == 0, out.stderr
+    assert "Serving" not in out.stdout
     assert "782 junctions" in out.stdout and "readings written" in out.stdout
     assert (tmp_path / "demo" / "telemetry" / "Pressures.csv").is_file()
     assert (tmp_path / "demo" / "city" / "L-TOWN.inp").is_file()
@@ -131,3 +133,12 @@ def test_demo_builds_city(tmp_path):
     assert bal.returncode == 0, bal.stderr
     month = json.loads(bal.stdout)["months"][0]
     assert month["real_losses"] > 0 and 2 < month["nrw_pct"] < 50
+    # the leaks start after the leak-free calibration day, and a second run reuses the build
+    from tirta.telemetry.battledim import read_truth
+
+    truth = read_truth(tmp_path / "demo" / "telemetry" / "truth.csv")
+    assert len(truth) == 3 and (truth["start"] >= pd.Timestamp("2021-01-02", tz="UTC")).all()
+    again = tirta("demo", "--out", tmp_path / "demo", "--days", "3", "--no-serve")
+    assert again.returncode == 0, again.stderr
+    assert "reused the earlier build" in again.stdout
+    assert f"{written:,} readings accepted" in again.stdout.replace("\n", " ")

@@ -14,6 +14,8 @@ PACKAGES = [
     "tirta.balance",
     "tirta.reports",
     "tirta.api",
+    "tirta.server",
+    "tirta.web",
     "tirta.units",
     "tirta.errors",
 ]

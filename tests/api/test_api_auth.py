@@ -18,7 +18,8 @@ from tirta.cli.serve import check_exposure, is_loopback
 from tirta.errors import InputError
 
 T0 = "2021-01-01T00:00:00Z"
-PUBLIC = {"/api/v1/public/kpis", "/api/v1/openapi.json"}
+# /api/v1/public/nrw-trend comes with the dashboard (tirta.web.install_web)
+PUBLIC = {"/api/v1/public/kpis", "/api/v1/public/nrw-trend", "/api/v1/openapi.json"}
 
 
 def _operations(api) -> list[tuple[str, str]]:

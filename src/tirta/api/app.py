@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tirta.api.deps import AppState, RateLimiter
@@ -15,9 +16,9 @@ from tirta.api.routes import ROUTERS
 from tirta.api.settings import ApiSettings, api_settings
 from tirta.api.users import UserStore
 from tirta.config import Settings
-from tirta.telemetry.store import open_store
+from tirta.telemetry.store import Store, open_store
 
-__all__ = ["API_PREFIX", "BodyLimit", "create_app"]
+__all__ = ["API_PREFIX", "BodyLimit", "RuntimeHook", "create_app"]
 
 API_PREFIX = "/api/v1"
 
@@ -74,19 +75,46 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def create_app(settings: ApiSettings | Settings | None = None) -> FastAPI:
-    """The API app over the store the settings name; the store opens when the app starts."""
+class RuntimeHook(Protocol):
+    """Background work sharing the app's process and store (``tirta.server.Runtime`` is one)."""
+
+    @property
+    def routers(self) -> Sequence[APIRouter]: ...
+
+    def attach(self, store: Store) -> Store:
+        """Take the opened store; return the handle every request and job must use."""
+
+    def start(self, state: AppState) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def create_app(
+    settings: ApiSettings | Settings | None = None, *, runtime: RuntimeHook | None = None
+) -> FastAPI:
+    """The API app over the store the settings name; the store opens when the app starts.
+
+    With ``runtime`` (``tirta serve``), the runtime gets the store first, runs beside the app and
+    stops before the store closes; its routers are served under ``/api/v1`` too."""
     cfg = settings if isinstance(settings, ApiSettings) else api_settings(base=settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         users = UserStore(cfg.users_db)
         store = open_store(cfg.store_url)
-        app.state.tirta = AppState(cfg, store, users, RateLimiter(cfg.ingest_per_minute))
+        shared = runtime.attach(store) if runtime is not None else store
+        app.state.tirta = AppState(cfg, shared, users, RateLimiter(cfg.ingest_per_minute))
+        app.state.tirta_runtime = runtime
         try:
+            if runtime is not None:
+                runtime.start(app.state.tirta)
             yield
         finally:
-            store.close()
+            try:
+                if runtime is not None:
+                    runtime.stop()
+            finally:
+                store.close()
 
     app = FastAPI(
         title="tirta",
@@ -102,7 +130,10 @@ def create_app(settings: ApiSettings | Settings | None = None) -> FastAPI:
         },
     )
     install_error_handlers(app)
-    for router in ROUTERS:
+    for router in (*ROUTERS, *(runtime.routers if runtime is not None else ())):
         app.include_router(router, prefix=API_PREFIX)
+    from tirta.web import install_web  # local: tirta.web imports tirta.api
+
+    install_web(app, session_ttl_s=cfg.session_ttl_s, poll_s=cfg.poll_s)
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     return app

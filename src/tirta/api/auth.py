@@ -2,6 +2,8 @@
 
 A key reads ``tirta_<key id>_<secret>``: the key id finds the row, the secret is checked against its
 scrypt hash in constant time. Keys are shown once, when created; nothing stores or logs them.
+The dashboard logs in with a password (scrypt too) and gets a session token in an HttpOnly cookie;
+only the token's SHA-256 is stored, and its CSRF token is an HMAC of it, so nothing else is kept.
 """
 
 from __future__ import annotations
@@ -14,20 +16,30 @@ import time
 from dataclasses import dataclass
 
 __all__ = [
+    "CSRF_HEADER",
+    "MIN_PASSWORD",
     "ROLES",
+    "SESSION_COOKIE",
     "KeyCache",
     "NewKey",
     "Principal",
     "check_role",
+    "csrf_for",
+    "csrf_matches",
     "hash_secret",
     "new_key",
+    "new_session_token",
     "role_allows",
     "split_key",
+    "token_digest",
     "verify_secret",
 ]
 
 ROLES = ("viewer", "operator", "admin")  # each role may do what the ones before it may
 _PREFIX = "tirta"
+SESSION_COOKIE = "tirta_session"  # HttpOnly, SameSite=Lax; holds the session token
+CSRF_HEADER = "X-CSRF-Token"  # what the dashboard's fetch calls send with a non-GET request
+MIN_PASSWORD = 10  # characters
 # scrypt cost: 16 MiB and ~40 ms per check; verified keys are cached (KeyCache) so requests stay fast
 _N, _R, _P = 2**14, 8, 1
 
@@ -39,6 +51,7 @@ class Principal:
     user: str
     role: str
     key_id: str
+    session: str | None = None  # the session token when the caller came with the dashboard's cookie
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,26 @@ def new_key() -> NewKey:
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_bytes(16)
     return NewKey(f"{_PREFIX}_{key_id}_{secret}", key_id, salt, hash_secret(secret, salt))
+
+
+def new_session_token() -> str:
+    """A new random session token (256 bits); stored only as :func:`token_digest`."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 (hex) of a session token: tokens are random, so a fast hash is enough at rest."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def csrf_for(session_token: str) -> str:
+    """The CSRF token of a session: an HMAC of the session token, so it needs no storage."""
+    return hmac.new(session_token.encode("utf-8"), b"tirta-csrf-v1", hashlib.sha256).hexdigest()
+
+
+def csrf_matches(session_token: str, given: str | None) -> bool:
+    """Constant-time check of a CSRF token sent with a form or a header."""
+    return bool(given) and hmac.compare_digest(csrf_for(session_token), str(given))
 
 
 def split_key(key: str) -> tuple[str, str] | None:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from tirta.api.auth import Principal, role_allows
+from tirta.api.auth import CSRF_HEADER, SESSION_COOKIE, Principal, csrf_matches, role_allows
 from tirta.api.errors import ApiError
 from tirta.api.settings import ApiSettings
 from tirta.api.users import UserStore
@@ -27,6 +27,7 @@ __all__ = [
     "Viewer",
     "get_state",
     "require",
+    "session_principal",
 ]
 
 
@@ -90,14 +91,35 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API k
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key")
 
 
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def session_principal(state: AppState, request: Request) -> Principal | None:
+    """The dashboard user of the session cookie, or None; 403 for a non-GET without its CSRF token."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    who = state.users.session(token)
+    if who is None:
+        return None
+    if request.method not in _SAFE_METHODS and not csrf_matches(token, request.headers.get(CSRF_HEADER)):
+        raise ApiError(403, f"a missing or wrong {CSRF_HEADER} header", field=CSRF_HEADER)
+    return who
+
+
 def current_principal(
     state: StateDep,
+    request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer <key>`` or ``X-API-Key``; 401 when missing or wrong."""
+    """The caller, from ``Authorization: Bearer <key>`` or ``X-API-Key``, else the dashboard's session
+    cookie (with its CSRF header on non-GET requests); 401 when missing or wrong."""
     key = bearer.credentials if bearer is not None else header
     if not key:
+        who = session_principal(state, request)
+        if who is not None:
+            return who
         raise ApiError(401, "an API key is required", headers={"WWW-Authenticate": "Bearer"})
     who = state.users.authenticate(key)
     if who is None:

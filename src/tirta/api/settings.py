@@ -30,6 +30,8 @@ class ApiSettings:
     max_body_bytes: int = 10_000_000  # request bodies above this get 413
     ingest_per_minute: int = 120  # POST /readings per API key and minute; above it 429
     page_max: int = 10_000  # largest page a list endpoint returns
+    session_ttl_s: float = 8 * 3600.0  # a dashboard session ends this long after login
+    poll_s: float = 5.0  # dashboard pages poll for updates this often
 
 
 def default_users_db(store_url: str) -> Path:
@@ -53,6 +55,19 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"expected a number of seconds, got '{text}'", field=name) from None
+    if not value > 0:
+        raise InputError("must be positive", field=name)
+    return value
+
+
 def api_settings(
     *,
     store_url: str | None = None,
@@ -66,7 +81,8 @@ def api_settings(
     base: Settings | None = None,
 ) -> ApiSettings:
     """API settings from explicit values, else ``TIRTA_USERS_DB``, ``TIRTA_NETWORK``, ``TIRTA_DMAS``,
-    ``TIRTA_AUDIT_FILE``, ``TIRTA_MAX_BODY_BYTES``, ``TIRTA_INGEST_PER_MINUTE``, else defaults
+    ``TIRTA_AUDIT_FILE``, ``TIRTA_MAX_BODY_BYTES``, ``TIRTA_INGEST_PER_MINUTE``,
+    ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, else defaults
     (L-Town's model and DMAs shipped with tirta)."""
     environ = os.environ if env is None else env
     url = (base or settings(store_url=store_url, env=environ)).store_url
@@ -85,4 +101,6 @@ def api_settings(
         audit_file=Path(audit) if audit else None,
         max_body_bytes=max_body_bytes or _int(environ, "TIRTA_MAX_BODY_BYTES", 10_000_000),
         ingest_per_minute=ingest_per_minute or _int(environ, "TIRTA_INGEST_PER_MINUTE", 120),
+        session_ttl_s=_float(environ, "TIRTA_SESSION_TTL_S", 8 * 3600.0),
+        poll_s=_float(environ, "TIRTA_POLL_S", 5.0),
     )

@@ -1,14 +1,17 @@
 """Users and API keys in a small SQLite file of their own (next to the embedded store by default).
 
-Tables: ``users`` (name, role, created_at, active) and ``api_keys`` (key id, user, salt, scrypt hash,
-created_at, revoked). Secrets never enter the file; keys are shown once by :meth:`UserStore.add_user`
-and :meth:`UserStore.add_key`.
+Tables: ``users`` (name, role, created_at, active, password salt and scrypt hash), ``api_keys`` (key id,
+user, salt, scrypt hash, created_at, revoked) and ``sessions`` (SHA-256 of the dashboard's session token,
+user, created, expires, revoked). Secrets never enter the file; keys are shown once by
+:meth:`UserStore.add_user` and :meth:`UserStore.add_key`.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,12 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tirta.api.auth import (
+    MIN_PASSWORD,
     KeyCache,
     Principal,
     check_role,
     hash_secret,
     new_key,
+    new_session_token,
     split_key,
+    token_digest,
     verify_secret,
 )
 from tirta.api.errors import NotFoundError
@@ -45,7 +51,15 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at TEXT NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name),
+    created_at TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
 """
+_PASSWORD_COLUMNS = {"pw_salt": "BLOB", "pw_digest": "BLOB"}  # added to older files on open
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,10 @@ class UserStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as con:
                 con.executescript(_SCHEMA)
+                have = {row[1] for row in con.execute("PRAGMA table_info(users)")}
+                for col, kind in _PASSWORD_COLUMNS.items():
+                    if col not in have:
+                        con.execute(f"ALTER TABLE users ADD COLUMN {col} {kind}")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the users database: {exc}", file=self.path) from None
 
@@ -117,6 +135,7 @@ class UserStore:
         with self._connect() as con:
             con.execute("UPDATE users SET active = 0 WHERE name = ?", (name,))
             con.execute("UPDATE api_keys SET revoked = 1 WHERE user = ?", (name,))
+            con.execute("UPDATE sessions SET revoked = 1 WHERE user = ?", (name,))
         self.cache.clear()
 
     def get(self, name: str) -> User:
@@ -168,6 +187,73 @@ class UserStore:
         who = Principal(user=row[2], role=row[3], key_id=key_id)
         self.cache.put(key, who)
         return who
+
+    # --- passwords and dashboard sessions ----------------------------------------------------------
+    def set_password(self, name: str, password: str) -> None:
+        """Set a user's dashboard password (scrypt with a new salt); ends their open sessions."""
+        self.get(name)
+        if len(password) < MIN_PASSWORD:
+            raise InputError(f"a password has at least {MIN_PASSWORD} characters", field="password")
+        salt = secrets.token_bytes(16)
+        with self._connect() as con:
+            con.execute(
+                "UPDATE users SET pw_salt = ?, pw_digest = ? WHERE name = ?",
+                (salt, hash_secret(password, salt), name),
+            )
+            con.execute("UPDATE sessions SET revoked = 1 WHERE user = ?", (name,))
+
+    def check_password(self, name: str, password: str) -> Principal | None:
+        """The active user a name and password belong to, else None (same cost either way)."""
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT pw_salt, pw_digest, role FROM users WHERE name = ? AND active = 1", (name,)
+            ).fetchone()
+        if row is None or row[0] is None or len(password) > 1024:
+            hash_secret(password[:1024], bytes(16))  # no timing hint of which names exist
+            return None
+        if not verify_secret(password, row[0], row[1]):
+            return None
+        return Principal(user=name, role=row[2], key_id="web")
+
+    def new_session(self, name: str, ttl_s: float) -> str:
+        """Open a session of ``ttl_s`` seconds for a user; return its token (stored only hashed)."""
+        token = new_session_token()
+        with self._connect() as con:
+            con.execute("DELETE FROM sessions WHERE expires_at < ?", (time.time() - 86400.0,))
+            con.execute(
+                "INSERT INTO sessions (token_hash, user, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (token_digest(token), name, _now(), time.time() + ttl_s),
+            )
+        return token
+
+    def session(self, token: str) -> Principal | None:
+        """The principal of a live session token: not expired, not revoked, user still active."""
+        if not token or len(token) > 128:
+            return None
+        sql = (
+            "SELECT u.name, u.role, s.expires_at FROM sessions s JOIN users u ON u.name = s.user "
+            "WHERE s.token_hash = ? AND s.revoked = 0 AND u.active = 1"
+        )
+        digest = token_digest(token)
+        with self._connect() as con:
+            row = con.execute(sql, (digest,)).fetchone()
+        if row is None or row[2] <= time.time():
+            return None
+        return Principal(user=row[0], role=row[1], key_id=f"web-{digest[:8]}", session=token)
+
+    def end_session(self, token: str) -> None:
+        """Revoke one session (logout)."""
+        with self._connect() as con:
+            con.execute("UPDATE sessions SET revoked = 1 WHERE token_hash = ?", (token_digest(token),))
+
+    def end_sessions(self, name: str) -> int:
+        """Revoke every session of a user; return how many were live."""
+        with self._connect() as con:
+            cur = con.execute(
+                "UPDATE sessions SET revoked = 1 WHERE user = ? AND revoked = 0 AND expires_at > ?",
+                (name, time.time()),
+            )
+        return int(cur.rowcount)
 
 
 def _now() -> str:

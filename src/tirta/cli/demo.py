@@ -1,4 +1,4 @@
-"""``tirta demo``: build and run the demo city (what ``make demo`` calls)."""
+"""``tirta demo``: build the demo city, then serve it while its telemetry is replayed (``make demo``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tirta.demo import build_demo_city
+from tirta.demo import DemoCity, build_demo_city
 
 
 def demo(
@@ -20,11 +20,37 @@ def demo(
     leaks: Annotated[int, typer.Option(help="Hidden leaks")] = 3,
     seed: Annotated[int, typer.Option(help="Random seed")] = 42,
     store: Annotated[bool, typer.Option(help="Load the telemetry into OUT/tirta.duckdb")] = True,
+    calibration: Annotated[
+        float, typer.Option(help="Leak-free days at the start (at most a third of --days)")
+    ] = 7.0,
+    rebuild: Annotated[
+        bool, typer.Option(help="Simulate again even when OUT holds a build of the same parameters")
+    ] = False,
+    serve: Annotated[
+        bool, typer.Option(help="Serve the city and replay its telemetry live (--no-serve: build only)")
+    ] = True,
+    port: Annotated[
+        int, typer.Option(help="Port on 127.0.0.1 (a free one when taken)", min=1, max=65535)
+    ] = 8000,
+    speed: Annotated[
+        float,
+        typer.Option(help="Replay speed: simulated seconds per second (2880: a day in 30 s)", min=1.0),
+    ] = 2880.0,
+    detect_every: Annotated[
+        str, typer.Option("--detect-every", help="Leak detection period (wall time) while serving")
+    ] = "10s",
+    for_s: Annotated[
+        float | None,
+        typer.Option(
+            "--for", help="Stop serving after this many seconds (default: until Ctrl-C)", min=0.1
+        ),
+    ] = None,
 ) -> None:
-    """Build the L-Town demo city, simulate its telemetry with hidden leaks, print a summary."""
+    """Build the L-Town demo city, simulate its telemetry with hidden leaks, print a summary; then
+    serve it on 127.0.0.1 and replay the telemetry in accelerated time until Ctrl-C."""
     console = Console()
     with Progress(
-        TextColumn("[bold]simulating L-Town[/]"),
+        TextColumn("[bold]building the L-Town demo city[/]"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
@@ -36,7 +62,19 @@ def demo(
             if done % 288 == 0 or done == total:
                 bar.update(task, completed=done, total=total)
 
-        city = build_demo_city(out, days=days, leaks=leaks, seed=seed, progress=progress)
+        city = build_demo_city(
+            out, days=days, leaks=leaks, seed=seed, store=store, calibration=calibration,
+            reuse=not rebuild, progress=progress,
+        )  # fmt: skip
+    _summary(console, city, days)
+    if serve:
+        from tirta.cli.demo_serve import serve_demo
+
+        serve_demo(console, city, port=port, speed=speed, detect_every=detect_every, for_s=for_s)
+
+
+def _summary(console: Console, city: DemoCity, days: float) -> None:
+    """What the demo built and the next commands to try."""
     net, result = city.network, city.result
     counts = net.counts()
     console.print(
@@ -71,6 +109,12 @@ def demo(
         f"{len(result.truth)} hidden leaks and {len(result.faults)} sensor faults "
         f"(answers in {city.telemetry_dir / 'truth.csv'} and faults.csv: don't peek)."
     )
+    if city.calibration is not None:
+        t0, t1 = city.calibration
+        console.print(
+            f"Leak-free calibration window: {t0:%Y-%m-%d %H:%M} – {t1:%Y-%m-%d %H:%M} UTC"
+            + (" (reused the earlier build of the same parameters)" if city.reused else "")
+        )
     console.print(f"Model, DMAs, sensors: {city.city_dir}/")
     console.print(f"Telemetry (BattLeDIM layout): {city.telemetry_dir}/")
     if city.billing:

@@ -1,10 +1,15 @@
-"""``tirta serve``: run the API with uvicorn over one store; refuses an open host without an admin."""
+"""``tirta serve``: one process with the API, MQTT ingestion and the scheduled analytics over one store.
+
+Refuses an open host without an admin.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import socket
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,7 +18,10 @@ from tirta.api.users import UserStore
 from tirta.cli.ingest import StoreOption
 from tirta.errors import InputError
 
-__all__ = ["check_exposure", "is_loopback", "serve"]
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["check_exposure", "free_port", "is_loopback", "run_server", "serve"]
 
 
 def is_loopback(host: str) -> bool:
@@ -38,6 +46,43 @@ def check_exposure(host: str, cfg: ApiSettings) -> None:
         )
 
 
+def free_port(host: str, port: int) -> int:
+    """``port`` when nothing listens on it yet, else a free port the system picks."""
+    for wanted in (port, 0):
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            try:
+                sock.bind((host, wanted))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise InputError(f"no free port on {host}", field="--port")
+
+
+def run_server(
+    app: FastAPI, host: str, port: int, *, for_s: float | None = None, log_level: str = "info"
+) -> None:
+    """Serve ``app`` with uvicorn until Ctrl-C, or for ``for_s`` seconds; shuts down cleanly."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+    timer = None
+    if for_s is not None:
+
+        def finish() -> None:
+            server.should_exit = True
+
+        timer = threading.Timer(for_s, finish)
+        timer.daemon = True
+        timer.start()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its clean shutdown: done, not an error
+        pass
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
 def serve(
     store: StoreOption = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
@@ -45,12 +90,44 @@ def serve(
     users_db: Annotated[
         Path | None, typer.Option("--users-db", help="Users database (SQLite)", show_default=False)
     ] = None,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(
+            "--mqtt",
+            help="Ingest readings from this MQTT broker (mqtt://host:1883; default $TIRTA_MQTT_URL)",
+            show_default=False,
+        ),
+    ] = None,
+    detect_every: Annotated[
+        str | None,
+        typer.Option(
+            "--detect-every",
+            help="Run leak detection this often: 300, 30s, 5min (default $TIRTA_DETECT_EVERY, else 5min)",
+            show_default=False,
+        ),
+    ] = None,
+    train_from: Annotated[
+        str | None,
+        typer.Option("--train-from", help="Start of the leak-free calibration (or $TIRTA_TRAIN_FROM)"),
+    ] = None,
+    train_to: Annotated[
+        str | None,
+        typer.Option("--train-to", help="End of the calibration, exclusive (or $TIRTA_TRAIN_TO)"),
+    ] = None,
+    for_s: Annotated[
+        float | None,
+        typer.Option("--for", help="Stop after this many seconds (default: until Ctrl-C)", min=0.1),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /api/v1/openapi.json) over the store."""
-    import uvicorn
-
+    """Serve the HTTP API (OpenAPI at /api/v1/openapi.json), MQTT ingestion and the scheduled
+    analytics (leak detection every few minutes, night flow and balance nightly) in one process."""
     from tirta.api import create_app
+    from tirta.server import Runtime, runtime_settings
 
     cfg = api_settings(store_url=store, users_db=users_db)
     check_exposure(host, cfg)
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level="info")
+    if bool(train_from) != bool(train_to):
+        raise InputError("give both --train-from and --train-to", field="--train-to")
+    train = (train_from, train_to) if train_from and train_to else None
+    runtime = Runtime(runtime_settings(detect_every=detect_every, train=train, mqtt_url=mqtt))
+    run_server(create_app(cfg, runtime=runtime), host, port, for_s=for_s)

@@ -1,4 +1,4 @@
-"""``tirta users …``: add users of the API and issue their keys (each key is printed once)."""
+"""``tirta users …``: add users of the API, issue their keys (each printed once), set dashboard passwords."""
 
 from __future__ import annotations
 
@@ -50,6 +50,18 @@ def key(
 ) -> None:
     """Issue another API key for a user and print it once."""
     typer.echo(_users(store, users_db).add_key(name))
+
+
+@app.command("password")
+def password(
+    name: Annotated[str, typer.Argument(help="User name")],
+    store: StoreOption = None,
+    users_db: UsersDbOption = None,
+) -> None:
+    """Set a user's dashboard password (asked twice, never echoed); ends their open sessions."""
+    secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _users(store, users_db).set_password(name, secret)
+    Console(stderr=True).print(f"password of {name} set", highlight=False)
 
 
 @app.command("list")

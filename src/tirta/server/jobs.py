@@ -1,0 +1,124 @@
+"""The analytics the serve process runs on a schedule: live leak detection and the nightly DMA balance.
+
+Each job calls the domain function (``tirta.leaks.live.run_live``, ``tirta.balance.dma_balance``) at
+the runtime's clock time and returns a small JSON-ready summary for the status page; the nightly
+balance keeps its per-DMA reports in memory for the API and dashboard (see :class:`Analytics`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tirta.balance import BalanceOptions, dma_balance, dma_balance_report, load_billing, resolve_zone
+from tirta.errors import TirtaError
+from tirta.leaks.live import run_live
+from tirta.leaks.localize import Executor, ProcessExecutor
+from tirta.network import DMA, Network
+from tirta.server.scheduler import Clock
+from tirta.telemetry.store.base import Store
+
+__all__ = ["Analytics", "BalanceJob", "DetectJob"]
+
+
+@dataclass
+class Analytics:
+    """Latest results of the scheduled analytics, shared with the API (thread-safe)."""
+
+    _balance: dict[str, Any] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set_balance(self, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._balance = value
+
+    def balance(self) -> dict[str, Any] | None:
+        """The nightly per-DMA balance and night flow: period, computed_at, one report per DMA."""
+        with self._lock:
+            return self._balance
+
+
+@dataclass
+class DetectJob:
+    """Detect, localise and file leaks from the calibration window up to the clock's "now"."""
+
+    store: Store
+    network: Network
+    dmas: Sequence[DMA]
+    train: tuple[pd.Timestamp, pd.Timestamp]
+    clock: Clock
+    window_days: float = 14.0
+    workers: int = 0
+    min_watch: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(hours=2))
+
+    def __call__(self) -> dict[str, Any]:
+        now = self.clock().floor("5min")
+        begin = self.train[1]
+        if self.window_days > 0:
+            begin = max(begin, now - pd.Timedelta(days=self.window_days))
+        if now - begin < self.min_watch:
+            hours = self.min_watch.total_seconds() / 3600.0
+            return {"skipped": f"less than {hours:g} h of data after the calibration window"}
+        executor: Executor | None = ProcessExecutor(self.workers) if self.workers > 0 else None
+        res = run_live(
+            self.store, self.network, train=self.train, dmas=self.dmas, now=now, since=begin,
+            executor=executor,
+        )  # fmt: skip
+        return {
+            "window": [res.start.isoformat(), res.end.isoformat()],
+            "found": len(res.found),
+            "opened": res.opened,
+            "updated": res.updated,
+            "close_proposed": res.proposed,
+        }
+
+
+@dataclass
+class BalanceJob:
+    """Night flow and water balance of every DMA over the last ``days`` days before the last midnight."""
+
+    store: Store
+    network: Network
+    dmas: Sequence[DMA]
+    clock: Clock
+    analytics: Analytics
+    days: float = 7.0
+    billing: Path | None = None
+
+    def __call__(self) -> dict[str, Any]:
+        end = self.clock().normalize()  # the last midnight: whole days only
+        start = end - pd.Timedelta(days=self.days)
+        bills = load_billing(self.billing) if self.billing is not None else None
+        sensors = self.store.sensors()
+        reports: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for dma in self.dmas:
+            try:
+                zone = resolve_zone(dma.name, list(self.dmas), sensors, self.network)
+                result = dma_balance(
+                    self.store, zone, start, end, billing=bills, options=BalanceOptions()
+                )
+                reports[dma.name] = dma_balance_report(result)
+            except TirtaError as exc:  # one DMA without data must not hide the others
+                errors[dma.name] = str(exc)
+        self.analytics.set_balance(
+            {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "computed_at": pd.Timestamp.now(tz="UTC").isoformat(),
+                "dmas": reports,
+                "errors": errors,
+            }
+        )
+        if not reports and errors:
+            raise TirtaError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        return {
+            "period": [start.isoformat(), end.isoformat()],
+            "dmas": sorted(reports),
+            "errors": errors,
+        }

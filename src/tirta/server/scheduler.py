@@ -1,0 +1,183 @@
+"""Periodic jobs of the serve process on one background thread; a failing job is logged, never fatal.
+
+Jobs run one after the other (the analytics share the machine's cores with the API), each either every
+N seconds of wall time or once a day at a time of the runtime's clock, which the demo's replay
+accelerates. Every job keeps its last start, duration, result and error for ``GET /api/v1/status``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import time as clock_time
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["Clock", "Job", "JobState", "Scheduler", "wall_clock"]
+
+log = logging.getLogger("tirta.server")
+
+Clock = Callable[[], pd.Timestamp]
+
+
+def wall_clock() -> pd.Timestamp:
+    """Now, in UTC."""
+    return pd.Timestamp.now(tz="UTC")
+
+
+@dataclass
+class JobState:
+    """What a job did last: when, how long, what it returned or why it failed."""
+
+    runs: int = 0
+    failures: int = 0
+    running: bool = False
+    last_start: pd.Timestamp | None = None
+    last_duration_s: float | None = None
+    last_ok: pd.Timestamp | None = None
+    last_result: Any = None
+    last_error: str | None = None
+    next_due: pd.Timestamp | None = None  # in the runtime's clock for daily jobs, wall time otherwise
+
+
+@dataclass
+class Job:
+    """A named function run every ``every_s`` seconds (wall time) or daily at ``daily_at`` (clock time).
+
+    ``disabled`` says why a job is not run at all (shown in the status, e.g. a missing setting).
+    """
+
+    name: str
+    fn: Callable[[], Any]
+    every_s: float | None = None
+    daily_at: clock_time | None = None
+    run_at_start: bool = True
+    disabled: str | None = None
+    state: JobState = field(default_factory=JobState)
+    _last_mono: float | None = None
+    _next_clock: pd.Timestamp | None = None
+
+    def __post_init__(self) -> None:
+        if (self.every_s is None) == (self.daily_at is None):
+            raise ValueError(f"job {self.name}: give exactly one of every_s and daily_at")
+
+    def schedule(self, now: pd.Timestamp, mono: float) -> None:
+        """Set the next run after one at ``now`` (clock) and ``mono`` (monotonic seconds)."""
+        self._last_mono = mono
+        if self.every_s is not None:
+            self.state.next_due = wall_clock() + pd.Timedelta(seconds=self.every_s)
+            return
+        assert self.daily_at is not None
+        at = now.normalize() + pd.Timedelta(hours=self.daily_at.hour, minutes=self.daily_at.minute)
+        self._next_clock = at if at > now else at + pd.Timedelta(days=1)
+        self.state.next_due = self._next_clock
+
+    def due(self, now: pd.Timestamp, mono: float) -> bool:
+        if self.disabled is not None:
+            return False
+        if self._last_mono is None:  # never scheduled yet
+            if self.run_at_start:
+                return True
+            self.schedule(now, mono)
+            return False
+        if self.every_s is not None:
+            return mono - self._last_mono >= self.every_s
+        return self._next_clock is not None and now >= self._next_clock
+
+
+class Scheduler:
+    """Runs due jobs on one daemon thread until :meth:`stop`; ``clock`` gives daily jobs their time."""
+
+    def __init__(self, jobs: list[Job], *, clock: Clock = wall_clock, tick_s: float = 0.25) -> None:
+        names = [j.name for j in jobs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"job names must be unique: {names}")
+        self.jobs = {j.name: j for j in jobs}
+        self.clock = clock
+        self.tick_s = tick_s
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._asked: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="tirta-scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Stop after the running job (if any) ends; waits at most ``timeout_s``."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def run_now(self, name: str) -> None:
+        """Ask for ``name`` to run at the next tick, whatever its schedule."""
+        if name not in self.jobs:
+            raise KeyError(name)
+        with self._lock:
+            self._asked.add(name)
+        self._wake.set()
+
+    def run_job(self, job: Job) -> None:
+        """Run one job now, recording its outcome; exceptions are logged and kept, never raised."""
+        st = job.state
+        st.running, st.last_start = True, wall_clock()
+        began = time.monotonic()
+        try:
+            st.last_result = job.fn()
+            st.last_ok, st.last_error = wall_clock(), None
+        except Exception as exc:  # a job must never take the server down
+            st.failures += 1
+            st.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("job %s failed", job.name)
+        finally:
+            st.runs += 1
+            st.running = False
+            st.last_duration_s = round(time.monotonic() - began, 3)
+            job.schedule(self.clock(), time.monotonic())
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                asked, self._asked = self._asked, set()
+            for job in self.jobs.values():
+                if self._stop.is_set():
+                    return
+                try:
+                    now = self.clock()
+                    if job.name in asked or job.due(now, time.monotonic()):
+                        self.run_job(job)
+                except Exception:  # a broken clock or schedule: log it and keep the loop alive
+                    log.exception("scheduler: cannot check job %s", job.name)
+            self._wake.wait(self.tick_s)
+            self._wake.clear()
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Each job's schedule and last outcome, JSON-ready."""
+        out: dict[str, dict[str, Any]] = {}
+        for job in self.jobs.values():
+            st = job.state
+            out[job.name] = {
+                "schedule": f"every {job.every_s:g} s"
+                if job.every_s is not None
+                else f"daily at {job.daily_at:%H:%M} (clock time)",
+                "disabled": job.disabled,
+                "running": st.running,
+                "runs": st.runs,
+                "failures": st.failures,
+                "last_start": st.last_start,
+                "last_duration_s": st.last_duration_s,
+                "last_ok": st.last_ok,
+                "last_error": st.last_error,
+                "last_result": st.last_result,
+                "next_due": st.next_due,
+            }
+        return out

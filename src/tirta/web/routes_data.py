@@ -1,0 +1,88 @@
+"""JSON the dashboard polls, under ``/api/v1``: the map figure, overview, sensors, public NRW trend.
+
+They take an API key or the dashboard's session cookie like every other API route.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Path, Query, Request
+
+from tirta.api.deps import StateDep, Viewer
+from tirta.errors import InputError
+from tirta.leaks.events import list_events
+from tirta.web import mapdata, sensordata
+from tirta.web.overview import data_span
+from tirta.web.routes_pages import overview_data
+from tirta.web.state import web_state
+
+router = APIRouter()
+
+
+def _at(text: str | None, state: Any) -> pd.Timestamp:
+    """The map time: given, else the latest reading, else now (UTC)."""
+    if text:
+        try:
+            ts = pd.Timestamp(text)
+        except ValueError:
+            raise InputError(f"not a time: '{text}'", field="at") from None
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    span = data_span(state.store)
+    return span[1] if span else pd.Timestamp.now(tz="UTC").floor("h")
+
+
+@router.get("/network/map", tags=["network"])
+def network_map(
+    request: Request,
+    state: StateDep,
+    _: Viewer,
+    quantity: Annotated[str, Query(pattern="^(pressure|flow|none)$")] = "pressure",
+    at: Annotated[
+        str | None, Query(max_length=32, description="UTC time; default the latest reading")
+    ] = None,
+    gl: Annotated[bool, Query(description="WebGL (scattergl) traces; false draws SVG")] = True,
+) -> Any:
+    """The network map as a Plotly figure: pipes, colour classes from a snapshot solve at the hour of
+    week of ``at``, DMA outlines, sensors with their reading, active events' candidate pipes and radius."""
+    net, dmas = state.model()
+    return mapdata.map_figure(
+        net,
+        dmas,
+        state.store,
+        list_events(state.store),
+        at=_at(at, state),
+        quantity=quantity,
+        snapshots=web_state(request).snapshots,
+        gl=gl,
+    )
+
+
+@router.get("/dashboard/overview", tags=["dashboard"])
+def overview(request: Request, _: Viewer) -> Any:
+    """KPIs (NRW %, real losses, open leaks, water lost this month), monthly NRW and open events."""
+    return overview_data(request)
+
+
+@router.get("/dashboard/sensors", tags=["dashboard"])
+def sensors(state: StateDep, _: Viewer) -> Any:
+    """Sensors with latest value, flag and quarantine counts."""
+    return sensordata.sensor_table(state.store)
+
+
+@router.get("/dashboard/sensors/{sensor}", tags=["dashboard"])
+def sensor(
+    state: StateDep,
+    _: Viewer,
+    sensor: Annotated[str, Path(max_length=128)],
+    days: Annotated[float, Query(gt=0, le=366)] = 2.0,
+) -> Any:
+    """One sensor's recent values with its quality flags and quarantine counts."""
+    return sensordata.sensor_series(state.store, sensor, days)
+
+
+@router.get("/public/nrw-trend", tags=["public"])
+def public_trend(request: Request) -> Any:
+    """System NRW % per month from the DMA balances; aggregate figures only, no key needed."""
+    return [{"period": m["period"], "nrw_pct": m["nrw_pct"]} for m in overview_data(request)["trend"]]

@@ -1,0 +1,202 @@
+/* tirta dashboard: fetch helpers (session cookie + CSRF header), polling, and each page's charts. */
+"use strict";
+(function () {
+  const body = document.body;
+  const pollMs = Math.max(1, Number(body.dataset.poll || 5)) * 1000;
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = meta ? meta.content : "";
+
+  async function getJSON(url) {
+    const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); }
+    if (!r.ok) { throw new Error((await r.json()).error?.message || r.statusText); }
+    return r.json();
+  }
+
+  async function postJSON(url, payload) {
+    const r = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(payload),
+    });
+    const out = await r.json();
+    if (!r.ok) { throw new Error(out.error?.message || r.statusText); }
+    return out;
+  }
+
+  function poll(fn, every = 1) {
+    const tick = async () => {
+      if (!document.hidden) {
+        try { await fn(); stamp(); } catch (e) { console.warn("poll:", e); }
+      }
+      setTimeout(tick, pollMs * every);
+    };
+    setTimeout(tick, pollMs * every);
+  }
+
+  function stamp() {
+    const el = document.getElementById("updated");
+    if (el) { el.textContent = "updated " + new Date().toLocaleTimeString(); }
+  }
+
+  function pageData() {
+    const el = document.getElementById("page-data");
+    return el ? JSON.parse(el.textContent) : null;
+  }
+
+  function pick(obj, path) { return path.split(".").reduce((o, k) => (o == null ? o : o[k]), obj); }
+
+  function fillKeys(data) {
+    document.querySelectorAll("[data-k]").forEach((el) => {
+      const v = pick(data, el.dataset.k);
+      if (v === undefined) { return; }
+      const d = el.dataset.d;
+      el.textContent = v === null ? "–" : (d !== undefined && typeof v === "number"
+        ? v.toLocaleString("en", { minimumFractionDigits: +d, maximumFractionDigits: +d }) : String(v));
+    });
+  }
+
+  const chartLayout = (ytitle) => ({
+    margin: { l: 55, r: 10, t: 10, b: 40 }, yaxis: { title: { text: ytitle }, rangemode: "tozero" },
+    xaxis: { type: "category" }, showlegend: false,
+  });
+
+  function trendChart(id, trend) {
+    const el = document.getElementById(id);
+    if (!el) { return; }
+    const x = trend.map((m) => m.period), y = trend.map((m) => m.nrw_pct);
+    return Plotly.react(el, [{ type: "bar", x, y, marker: { color: "#0b6fa4" }, name: "NRW %" }],
+      chartLayout("NRW %"), { displayModeBar: false, responsive: true });
+  }
+
+  const pages = {
+    overview() {
+      const data = pageData();
+      trendChart("trend", data.trend);
+      poll(async () => {
+        const d = await getJSON("/api/v1/dashboard/overview");
+        fillKeys(d); trendChart("trend", d.trend);
+        const rows = d.events.map((e) => `<tr><td><a href="/events/${e.id}">${e.id}</a></td>` +
+          `<td><span class="st st-${e.status}">${e.status}</span></td><td>${esc(e.dma)}</td><td>${esc(e.pipe)}</td>` +
+          `<td>${fmt(e.size_lps, 2)}</td><td>${esc(e.detected_at)}</td><td>${fmt(e.water_lost_m3, 0)}</td></tr>`);
+        document.querySelector("#open-events tbody").innerHTML = rows.join("") ||
+          '<tr><td colspan="7" class="muted">no open events</td></tr>';
+      });
+    },
+
+    map() {
+      const el = document.getElementById("map");
+      const form = document.getElementById("map-controls");
+      let clickBound = false;
+      async function draw() {
+        const q = new URLSearchParams({ quantity: form.quantity.value });
+        if (new URLSearchParams(location.search).get("gl") === "false") { q.set("gl", "false"); }
+        if (form.at.value.trim()) { q.set("at", form.at.value.trim()); }
+        const fig = await getJSON("/api/v1/network/map?" + q.toString());
+        el.dataset.fetched = String(performance.now());
+        await Plotly.react(el, fig.traces, fig.layout, { responsive: true, scrollZoom: true, displaylogo: false });
+        const m = fig.meta;
+        document.getElementById("map-meta").textContent =
+          `${m.nodes} nodes, ${m.links} links · ${m.quantity} at ${m.at}` + (m.crs ? ` · ${m.crs} → lon/lat` : "") +
+          ` · ${m.active_events} active events`;
+        el.dataset.drawn = String(performance.now());  // ms since navigation start (benchmarks/web.py)
+        if (!clickBound) {
+          el.on("plotly_click", (ev) => {
+            const p = ev.points && ev.points[0];
+            if (p && p.data.name === "sensors") { location.href = "/sensors/" + encodeURIComponent(p.customdata); }
+          });
+          clickBound = true;
+        }
+      }
+      form.addEventListener("submit", (ev) => { ev.preventDefault(); draw(); });
+      draw().then(stamp);
+      poll(draw, 3);  // a big network takes a second or two to redraw: every third interval
+    },
+
+    sensors() {
+      poll(async () => {
+        const d = await getJSON("/api/v1/dashboard/sensors");
+        for (const s of d.sensors) {
+          const row = document.querySelector(`#sensors tr[data-id="${CSS.escape(s.id)}"]`);
+          if (!row) { continue; }
+          row.querySelector('[data-f="value"]').textContent = fmt(s.value, 3);
+          row.querySelector('[data-f="at"]').textContent = s.at || "";
+          row.querySelector('[data-f="flags"]').textContent = s.flags;
+          row.querySelector('[data-f="quarantined"]').textContent = s.quarantined;
+        }
+      });
+    },
+
+    sensor() {
+      const el = document.getElementById("series");
+      const draw = (d) => {
+        const shapes = d.flags.map((f) => ({ type: "rect", xref: "x", yref: "paper", x0: f.start, x1: f.end,
+          y0: 0, y1: 1, fillcolor: "rgba(255,170,0,0.25)", line: { width: 0 } }));
+        const marks = d.flags.map((f) => ({ x: f.start, y: 1, yref: "paper", text: f.kind, showarrow: false,
+          yanchor: "bottom", font: { size: 11, color: "#8a5a00" } }));
+        return Plotly.react(el, [{ type: "scattergl", mode: "lines", x: d.time, y: d.value, name: d.sensor.id,
+          line: { color: "#0b6fa4", width: 1.5 } }], { margin: { l: 60, r: 10, t: 20, b: 40 }, shapes,
+          annotations: marks, yaxis: { title: { text: d.sensor.column } } }, { responsive: true, displaylogo: false });
+      };
+      const data = pageData();
+      draw(data);
+      const days = new URLSearchParams(location.search).get("days") || "2";
+      poll(async () => {
+        const d = await getJSON(`/api/v1/dashboard/sensors/${encodeURIComponent(data.sensor.id)}?days=${days}`);
+        document.getElementById("n-flags").textContent = d.flags.length;
+        document.getElementById("n-quarantined").textContent = d.quarantined;
+        draw(d);
+      });
+    },
+
+    events() {
+      poll(async () => {
+        const d = await getJSON("/api/v1/events?limit=500");
+        const rows = d.items.map((e) => `<tr><td><a href="/events/${e.id}">${e.id}</a></td>` +
+          `<td><span class="st st-${esc(e.status)}">${esc(e.status)}</span></td><td>${esc(e.dma)}</td>` +
+          `<td>${esc(e.pipe)}</td><td class="num">${fmt(e.size_lps, 2)}</td><td class="num">${fmt(e.radius_m, 0)}</td>` +
+          `<td>${esc(e.detected_at)}</td><td class="num">${fmt(e.water_lost_m3, 0)}</td></tr>`);
+        document.querySelector("#events tbody").innerHTML = rows.join("") ||
+          '<tr><td colspan="8" class="muted">no events</td></tr>';
+      });
+    },
+
+    event() {
+      document.querySelectorAll("form.act").forEach((form) => {
+        form.addEventListener("submit", async (ev) => {
+          ev.preventDefault();
+          const err = document.getElementById("action-error");
+          try {
+            const note = form.note.value.trim();
+            await postJSON(`/api/v1/events/${form.dataset.event}/${form.dataset.action}`, note ? { note } : {});
+            location.reload();
+          } catch (e) { err.textContent = e.message; err.hidden = false; }
+        });
+      });
+    },
+
+    balance() {
+      const data = pageData();
+      if (data) { trendChart("months-chart", data.months); }
+    },
+
+    public() {
+      trendChart("trend", pageData().trend);
+      poll(async () => {
+        fillKeys(await getJSON("/api/v1/public/kpis"));
+        trendChart("trend", await getJSON("/api/v1/public/nrw-trend"));
+      });
+    },
+  };
+
+  function esc(v) {
+    return v == null ? "" : String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  }
+  function fmt(v, d) {
+    return v == null ? "–" : Number(v).toLocaleString("en", { minimumFractionDigits: d, maximumFractionDigits: d });
+  }
+
+  const init = pages[body.dataset.page];
+  if (init) { init(); }
+  window.tirta = { getJSON, postJSON };
+})();

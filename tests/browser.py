@@ -1,0 +1,39 @@
+"""Real headless Chromium for the web tests: the Debian ``chromium`` driven by Playwright."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless system Chromium (``.ci/run`` installs it); skipped only where it is not installed."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.is_file():
+        pytest.skip("system Chromium not installed (Debian package 'chromium')")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def wait_js(page: Any, expression: str, timeout_s: float = 60.0) -> None:
+    """Poll a JS expression with page.evaluate (not subject to the page's CSP, unlike
+    wait_for_function, which evaluates a string inside the page) until it is truthy."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except Exception as exc:  # the page is being replaced (a reload after an action): try again
+            if "context was destroyed" not in str(exc):
+                raise
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.1)

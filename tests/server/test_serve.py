@@ -1,0 +1,120 @@
+"""``tirta serve`` as a real process: status of its jobs, MQTT ingestion inside it, clean shutdown."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import paho.mqtt.client as mqtt
+import pandas as pd
+import pytest
+
+from tirta.api.users import UserStore
+from tirta.network.sensors import make_sensor
+from tirta.telemetry.ingest.mqtt import parse_broker_url
+from tirta.telemetry.store import open_store
+
+T0 = pd.Timestamp("2024-03-01", tz="UTC")
+
+
+def _setup(tmp_path) -> tuple[str, str, dict[str, str]]:
+    """A store with two sensors, a users database with a viewer; (store URL, users db, headers)."""
+    url = f"duckdb:///{tmp_path / 'serve.duckdb'}"
+    with open_store(url) as store:
+        store.add_sensors(
+            [
+                make_sensor({"id": "n1", "kind": "pressure", "unit": "m"}),
+                make_sensor({"id": "p227", "kind": "flow", "unit": "m3/h"}),
+            ]
+        )
+    users = tmp_path / "users.sqlite"
+    key = UserStore(users).add_user("watcher", "viewer")
+    return url, str(users), {"Authorization": f"Bearer {key}"}
+
+
+def test_serve_answers_status_and_stops_cleanly(tmp_path, launch, port, http_ok):
+    url, users, headers = _setup(tmp_path)
+    proc = launch(
+        "serve", "--store", url, "--users-db", users, "--port", port, "--detect-every", "1s",
+        env={"TIRTA_NIGHTLY_AT": "03:00"},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/api/v1"
+    status = http_ok(f"{base}/status", headers, proc).json()
+    assert set(status["jobs"]) == {"detect", "nightly_balance"}
+    detect = status["jobs"]["detect"]
+    assert detect["disabled"].startswith("no calibration window") and detect["runs"] == 0
+    assert status["jobs"]["nightly_balance"]["schedule"] == "daily at 03:00 (clock time)"
+    assert status["mqtt"] is None and status["replay"] is None
+    assert status["store"].endswith("serve.duckdb")
+    assert httpx.get(f"{base}/status", timeout=5).status_code == 401
+    assert httpx.get(f"{base}/analytics/balance", headers=headers, timeout=5).status_code == 404
+    assert proc.interrupt() == 0, proc.output
+    # the process let go of the store file
+    with open_store(url) as store:
+        assert store.counts()["readings"] == 0
+
+
+def test_detection_runs_on_schedule_and_reports_its_error(tmp_path, launch, port, http_ok):
+    """With a calibration window but no readings, detection fails every run; the server stays up."""
+    url, users, headers = _setup(tmp_path)
+    proc = launch(
+        "serve", "--store", url, "--users-db", users, "--port", port, "--detect-every", "1s",
+        "--train-from", "2024-01-01", "--train-to", "2024-01-08",
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/api/v1"
+    http_ok(f"{base}/status", headers, proc)
+    deadline = time.monotonic() + 60
+    while True:
+        detect = httpx.get(f"{base}/status", headers=headers, timeout=5).json()["jobs"]["detect"]
+        if detect["runs"] >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert detect["runs"] >= 2 and detect["failures"] == detect["runs"], detect
+    assert "no readings" in detect["last_error"] or "no pressure" in detect["last_error"], detect
+    assert httpx.get(f"{base}/events", headers=headers, timeout=5).json()["total"] == 0
+    assert proc.interrupt() == 0, proc.output
+
+
+@pytest.mark.service
+def test_mqtt_inside_serve_stores_published_readings(tmp_path, launch, port, http_ok, mosquitto):
+    url, users, headers = _setup(tmp_path)
+    proc = launch(
+        "serve", "--store", url, "--users-db", users, "--port", port, "--mqtt", mosquitto.url
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/api/v1"
+    http_ok(f"{base}/status", headers, proc)
+    deadline = time.monotonic() + 30
+    while not httpx.get(f"{base}/status", headers=headers, timeout=5).json()["mqtt"]["subscribed"]:
+        assert time.monotonic() < deadline, proc.output
+        time.sleep(0.2)
+    host, mport, _ = parse_broker_url(mosquitto.url)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pub-serve")
+    pub.connect(host, mport)
+    pub.loop_start()
+    n = 60
+    for i in range(n):
+        when = (T0 + pd.Timedelta(minutes=5 * i)).isoformat()
+        msg = {"sensor": "n1", "t": when, "v": 30.0 + i % 5, "unit": "m"}
+        pub.publish("tirta/n1/readings", json.dumps(msg), qos=1).wait_for_publish(5)
+    pub.publish("tirta/n1/readings", b"{not json", qos=1).wait_for_publish(5)
+    pub.loop_stop()
+    pub.disconnect()
+    deadline = time.monotonic() + 30
+    while True:
+        got = httpx.get(f"{base}/status", headers=headers, timeout=5).json()["mqtt"]
+        if (got["accepted"] >= n and got["quarantined"] >= 1) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert got["accepted"] == n and got["quarantined"] == 1 and got["last_error"] is None, got
+    # the readings are readable through the same server's API
+    page = httpx.get(
+        f"{base}/readings",
+        params={"sensors": "n1", "from": "2024-03-01", "to": "2024-03-02", "layout": "long"},
+        headers=headers,
+        timeout=10,
+    ).json()
+    assert page["total"] == n
+    assert proc.interrupt() == 0, proc.output
+    with open_store(url) as store:
+        assert store.counts()["readings"] == n and store.counts()["quarantine"] == 1
