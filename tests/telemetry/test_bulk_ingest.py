@@ -117,6 +117,9 @@ def test_bulk_failure_leaves_the_store_as_it_was(
     import tirta.telemetry.store.duckdb as duck
 
     monkeypatch.setattr(duck, "_quarantine", broken, raising=True)
+    import tirta.telemetry.store.postgres as pg
+
+    monkeypatch.setattr(pg, "_quarantine", broken, raising=True)
     with pytest.raises(RuntimeError, match="disk full"):
         ingest_records(registered, bulk(shuffle=True), source="b", now=NOW)
     assert registered.counts() == before
@@ -126,3 +129,30 @@ def test_an_arrow_table_is_taken_as_is(registered: Store) -> None:
     raw = pa.Table.from_pandas(bulk(shuffle=True), preserve_index=False)
     result = ingest_records(registered, raw, source="arrow", now=NOW)
     assert result.accepted == N - 3 and result.quarantined == 3
+
+
+def test_a_writer_racing_to_the_same_keys_is_merged_not_doubled(
+    registered: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL copies a new time range straight into readings; when another writer stored some of
+    its keys in between (simulated: the freshness check is told the range is new), the copy fails on
+    the key, its savepoint is rolled back and the batch is merged key by key."""
+    if not registered.url.startswith("postgresql"):
+        pytest.skip("the straight copy is PostgreSQL's")
+    import tirta.telemetry.store.postgres as pg
+
+    first = ingest_records(registered, bulk(shuffle=False).iloc[:6000], source="a", now=NOW)
+    monkeypatch.setattr(pg, "FRESH", "SELECT %(t0)s IS NOT NULL OR %(t1)s IS NULL", raising=True)
+    copied: list[str] = []
+    copy = pg.PostgresStore._copy_readings
+
+    def spy(cur: object, table: str, *args: object) -> None:
+        copied.append(table)
+        copy(cur, table, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pg.PostgresStore, "_copy_readings", staticmethod(spy))
+    again = ingest_records(registered, bulk(shuffle=True), source="b", now=NOW)
+    assert copied == ["readings", "_in"]  # the straight copy failed on a key, then the merge
+    assert again.accepted + again.duplicate == N - 3
+    assert again.duplicate == first.accepted and again.corrected == 0
+    assert registered.counts()["readings"] == N - 3

@@ -133,6 +133,24 @@ def test_quarantine_keeps_payload_and_counts_resends_once(registered: Store) -> 
     assert "kPa" in q.loc["unit not convertible", "detail"]
 
 
+def test_quarantine_pages_in_a_stable_order(registered: Store) -> None:
+    """Rows of one batch tie on their times: pages still never repeat or skip a row."""
+    records = [
+        {"sensor": f"x{i % 7}", "time": "2020-12-18 00:00", "value": i, "unit": "m"} for i in range(23)
+    ]
+    ingest_records(registered, records, source="file:many.csv", now=NOW)
+    everything = registered.quarantined()
+    pages = [registered.quarantined(limit=5, offset=k) for k in range(0, 25, 5)]
+    paged = pd.concat(pages, ignore_index=True)
+    assert len(everything) == 23 and paged["payload"].tolist() == everything["payload"].tolist()
+    expected = everything.sort_values(
+        ["last_seen", "received_at", "source", "sensor", "payload", "reason"],
+        ascending=False,
+        kind="mergesort",
+    )
+    assert everything["payload"].tolist() == expected["payload"].tolist()
+
+
 def test_small_writes_from_many_threads_are_batched_and_all_committed(registered: Store) -> None:
     results = []
     lock = threading.Lock()

@@ -6,8 +6,6 @@ shape the result. Nothing here computes what a domain function already does.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -35,9 +33,9 @@ from tirta.balance import (
 from tirta.errors import InputError, TirtaError
 from tirta.leaks.events import ACTIVE, TRANSITIONS, Event, get_event, list_events, transition
 from tirta.network import DMA, Network
-from tirta.telemetry.ingest.mqtt import parse_payload
-from tirta.telemetry.ingest.records import ingest_records
-from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult, si_column
+from tirta.telemetry.ingest import http as http_ingest
+from tirta.telemetry.ingest.http import body_kind
+from tirta.telemetry.schema import IngestResult, si_column
 from tirta.telemetry.store import Store
 
 __all__ = [
@@ -233,56 +231,16 @@ def read_readings(
     return _obj({"layout": layout, "columns": columns, **page(items, limit, offset)})
 
 
-def _csv_records(body: bytes) -> list[dict[str, Any]]:
-    """Rows of a long CSV body (header sensor,time,value[,unit]); InputError names the bad line."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError("the CSV body is not UTF-8 text", field="body") from None
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader, [])]
-    for col in ("sensor", "time", "value"):
-        if col not in header:
-            raise InputError(f"the CSV header lacks the column '{col}'", line=1, field=col)
-    records = []
-    for row in reader:
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise InputError(
-                f"expected {len(header)} fields, found {len(row)}", line=reader.line_num, field="body"
-            )
-        rec = dict(zip(header, row, strict=True))
-        records.append(
-            {
-                "sensor": rec["sensor"],
-                "time": rec["time"],
-                "value": rec["value"],
-                "unit": rec.get("unit"),
-            }
-        )
-    return records
-
-
 def ingest_body(store: Store, body: bytes, content_type: str, *, source: str) -> IngestResult:
     """Validate and store a body of readings: JSON object or array, SenML, or CSV (text/csv).
 
     A body that cannot be read at all is quarantined as it came and answered with an InputError.
     """
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if kind in ("text/csv", "application/csv"):
-        return ingest_records(store, _csv_records(body), source=source)
-    if kind not in ("application/json", "application/senml+json", ""):
-        raise ApiError(415, f"unsupported content type '{kind}'; send JSON, SenML or text/csv")
-    parsed = parse_payload(source, body, max_bytes=len(body) + 1)
-    if parsed.rejected:
-        frame = pd.DataFrame(parsed.rejected, columns=list(QUARANTINE_COLUMNS)).assign(source=source)
-        store.write(
-            pd.DataFrame({"sensor": [], "time": [], "value": []}), source=source, quarantine=frame
-        )
-        detail = parsed.rejected[0]["detail"]
-        raise InputError(f"malformed payload (kept in quarantine): {detail}", field="body")
-    return ingest_records(store, parsed.records, source=source)
+    kind = body_kind(content_type)
+    if kind is None:
+        media = content_type.split(";", 1)[0].strip().lower()
+        raise ApiError(415, f"unsupported content type '{media}'; send JSON, SenML or text/csv")
+    return http_ingest.ingest_body(store, body, kind, source=source)
 
 
 def quarantine_page(store: Store, limit: int, offset: int) -> dict[str, Any]:

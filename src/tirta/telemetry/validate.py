@@ -181,8 +181,8 @@ def _pairs(raw: pa.Table, table: pd.DataFrame) -> tuple[pa.Table, pd.DataFrame]:
     else:
         present = np.unique(key)
     raw = raw.append_column("_key", _chunked_like(raw, key))
-    sensor_raw = np.asarray(s_values, dtype=object)[present // n_units] if len(present) else []
-    unit_raw = np.asarray(u_values, dtype=object)[present % n_units] if len(present) else []
+    sensor_raw = np.asarray(s_values, dtype=object)[present // n_units]
+    unit_raw = np.asarray(u_values, dtype=object)[present % n_units]
     ids = pd.Series(sensor_raw, dtype=object).str.strip()
     units = pd.Series(unit_raw, dtype=object).str.strip()
     info = table.reindex(ids.to_numpy())
@@ -295,7 +295,7 @@ def check(
         con.execute(REPEATS)
     counts = con.execute("SELECT coalesce(reason, '\x00'), count(*) FROM _chk GROUP BY ALL").fetchall()
     by_reason = {str(r): int(n) for r, n in counts}
-    fields = [n for n in raw.column_names if n != "_rn"]
+    fields = [n for n in raw.column_names if n not in ("_rn", "_key")]  # as received
     text = {n: f"coalesce(CAST(r.{_quote(n)} AS VARCHAR), '')" for n in RAW_COLUMNS}
     if "payload" in fields:
         payload = "coalesce(CAST(r.payload AS VARCHAR), '')"
@@ -322,8 +322,9 @@ def _may_repeat(con: duckdb.DuckDBPyConnection) -> bool:
 
     Historian exports and sensor batches usually are, and this check is much cheaper than grouping.
     """
+    # _chk is not in input order (the join with _pairs reorders it): put it back by _rn
     got = con.execute(
-        "SELECT k, epoch_us(time) AS t FROM _chk WHERE reason IS NULL"  # in insertion (_rn) order
+        "SELECT k, epoch_us(time) AS t FROM _chk WHERE reason IS NULL ORDER BY _rn"
     ).fetchnumpy()
     k, t = np.asarray(got["k"], dtype=np.int64), np.asarray(got["t"], dtype=np.int64)
     if len(k) < 2:

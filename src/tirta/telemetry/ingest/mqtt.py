@@ -22,6 +22,7 @@ import paho.mqtt.client as mqtt
 import pandas as pd
 
 from tirta.errors import InputError, StoreError
+from tirta.telemetry.ingest.batch import parse_common
 from tirta.telemetry.ingest.records import ingest_records
 from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult
 from tirta.telemetry.store.base import Store
@@ -44,7 +45,9 @@ class MqttConfig:
     insecure_tls: bool = False
     qos: int = 1
     batch_max: int = 20_000  # messages per commit at most
+    batch_bytes: int = 8_000_000  # payload bytes that make a batch full (commit without waiting)
     flush_s: float = 0.5  # commit at least this often while messages wait
+    linger_s: float = 0.05  # commit as soon as nothing new arrived for this long
     max_payload_bytes: int = 1_000_000
     keepalive_s: int = 30
 
@@ -55,7 +58,6 @@ class _Pending:
     payload: bytes
     mid: int
     qos: int
-    received_at: pd.Timestamp
 
 
 @dataclass
@@ -194,6 +196,8 @@ class MqttIngester:
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._pending: list[_Pending] = []
+        self._pending_bytes = 0
+        self._first_at = self._last_at = 0.0  # monotonic arrival of the oldest and newest pending
         self._lock = threading.Lock()
         self._wake = threading.Event()
         host, port, tls = parse_broker_url(cfg.broker)
@@ -243,10 +247,17 @@ class MqttIngester:
         self.log(f"disconnected ({reason}); reconnecting with backoff")
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        item = _Pending(msg.topic, bytes(msg.payload), msg.mid, msg.qos, pd.Timestamp.now(tz="UTC"))
+        item = _Pending(msg.topic, bytes(msg.payload), msg.mid, msg.qos)
+        now = time.monotonic()
         with self._lock:
+            if not self._pending:
+                self._first_at = now
+            self._last_at = now
             self._pending.append(item)
-            full = len(self._pending) >= self.cfg.batch_max
+            self._pending_bytes += len(item.payload)
+            full = (
+                len(self._pending) >= self.cfg.batch_max or self._pending_bytes >= self.cfg.batch_bytes
+            )
         if full:
             self._wake.set()
 
@@ -273,9 +284,25 @@ class MqttIngester:
     def flush(self) -> IngestResult:
         """Commit every pending message, then acknowledge them; returns the counts of this batch."""
         with self._lock:
-            batch, self._pending = self._pending, []
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
         if not batch:
             return IngestResult()
+        common = parse_common([item.payload for item in batch], self.cfg.max_payload_bytes)
+        if common is not None:  # every message of the usual shape: parsed at once
+            result = IngestResult()
+            if common.num_rows:
+                result = ingest_records(self.store, common, source="mqtt")
+        else:
+            result = self._ingest_each(batch)
+        for item in batch:  # only now: the batch is committed
+            if item.qos > 0:
+                self.client.ack(item.mid, item.qos)
+        self.totals = self.totals + result
+        self.messages += len(batch)
+        return result
+
+    def _ingest_each(self, batch: list[_Pending]) -> IngestResult:
+        """Parse message by message (any payload form); unreadable messages go to the quarantine."""
         parsed = Parsed()
         for item in batch:
             one = parse_payload(item.topic, item.payload, max_bytes=self.cfg.max_payload_bytes)
@@ -293,12 +320,21 @@ class MqttIngester:
             result = result + IngestResult(
                 quarantined=len(parsed.rejected), reasons={str(k): int(v) for k, v in reasons.items()}
             )
-        for item in batch:  # only now: the batch is committed
-            if item.qos > 0:
-                self.client.ack(item.mid, item.qos)
-        self.totals = self.totals + result
-        self.messages += len(batch)
         return result
+
+    def _due(self) -> bool:
+        """Whether the pending messages should be committed now: the batch is full, the oldest waited
+        ``flush_s`` or nothing new arrived for ``linger_s`` (the burst is over)."""
+        now = time.monotonic()
+        with self._lock:
+            if not self._pending:
+                return False
+            return (
+                len(self._pending) >= self.cfg.batch_max
+                or self._pending_bytes >= self.cfg.batch_bytes
+                or now - self._first_at >= self.cfg.flush_s
+                or now - self._last_at >= self.cfg.linger_s
+            )
 
     def run(
         self,
@@ -313,9 +349,9 @@ class MqttIngester:
         start = last = time.monotonic()
         try:
             while True:
-                self._wake.wait(self.cfg.flush_s)
+                self._wake.wait(min(self.cfg.linger_s, self.cfg.flush_s))
                 self._wake.clear()
-                result = self.flush()
+                result = self.flush() if self._due() else IngestResult()
                 now = time.monotonic()
                 if result.accepted or result.duplicate or result.quarantined:
                     last = now

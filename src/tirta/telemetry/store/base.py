@@ -406,9 +406,12 @@ class Store(ABC):
         """Replaced values: sensor, time, value (the old one, SI), replaced_at, replaced_by (source)."""
 
     @abstractmethod
-    def quarantined(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
-        """Quarantine rows, newest first: received_at, last_seen, times_seen, source, sensor, payload,
-        reason, detail."""
+    def quarantined(
+        self, *, source: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> pd.DataFrame:
+        """Quarantine rows, newest first (ties by source, sensor, payload, reason, descending: a stable
+        order to page through with ``offset``): received_at, last_seen, times_seen, source, sensor,
+        payload, reason, detail."""
 
     # --- sensors ------------------------------------------------------------------------------------
     def sensors(self, *, refresh: bool = False) -> SensorRegistry:
@@ -507,18 +510,34 @@ class Store(ABC):
     def _events(self, status: str | None) -> pd.DataFrame: ...
 
 
-def _wide(long: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
-    """Shape (k, t, value) rows into a wide frame with numpy: no pivot of text columns."""
-    k = long["k"].to_numpy(dtype=np.int64)
-    codes, seen = pd.factorize(long["t"].to_numpy(dtype=np.int64))  # hashing, not sorting, the rows
+def _rows(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct times and the row of each reading. Times on a regular grid (5-minute data,
+    say) are placed by arithmetic in linear time; others by hashing, never by sorting all rows."""
+    if len(t):
+        lo = int(t.min())
+        step = int(np.gcd.reduce(t - lo))
+        slots = (int(t.max()) - lo) // step + 1 if step else 1
+        if slots <= 4 * len(t) + 1024:
+            slot = (t - lo) // step if step else np.zeros(len(t), dtype=np.int64)
+            present = np.zeros(slots, dtype=bool)
+            present[slot] = True
+            rank = np.cumsum(present) - 1
+            return lo + step * np.flatnonzero(present), rank[slot]
+    codes, seen = pd.factorize(t)
     order = np.argsort(seen)
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
-    times, row = seen[order], rank[codes]
+    return seen[order], rank[codes]
+
+
+def _wide(long: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """Shape (k, t, value) rows into a wide frame with numpy: no pivot of text columns."""
+    k = long["k"].to_numpy(dtype=np.int64)
+    times, row = _rows(long["t"].to_numpy(dtype=np.int64))
     values = np.full((len(times), len(ids)), np.nan)
-    values[row, k] = long["value"].to_numpy(dtype=float)
+    values.reshape(-1)[row * len(ids) + k] = long["value"].to_numpy(dtype=float)  # flat: 2x faster
     index = pd.DatetimeIndex(pd.to_datetime(times, unit="us", utc=True), name="time")
-    return pd.DataFrame(values, index=index, columns=pd.Index(ids))
+    return pd.DataFrame(values, index=index, columns=pd.Index(ids), copy=False)
 
 
 def _flags(frame: pd.DataFrame) -> pd.DataFrame:

@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS flags (
     detail VARCHAR, PRIMARY KEY (sensor, kind, "start")
 );
 """
+# newest first, then a total order (source, payload and reason are the key) for paging
+QUARANTINE_ORDER = ", ".join(
+    f"{c} DESC NULLS LAST" for c in ("last_seen", "received_at", "source", "sensor", "payload", "reason")
+)
 # a reading inside a stored quality flag reads as NULL (NaN) with ``clean``
 CLEAN_VALUE = """CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.sensor = r.sensor
     AND r.time BETWEEN f."start" AND f."end") THEN NULL ELSE r.value END"""
@@ -197,7 +201,12 @@ class DuckDBStore(Store):
             w.execute("ROLLBACK")
             raise
         return [
-            WriteCounts(*map(int, tally[i]), 0 if b.quarantine is None else len(b.quarantine))
+            WriteCounts(
+                int(tally[i, 0]),
+                int(tally[i, 1]),
+                int(tally[i, 2]),
+                0 if b.quarantine is None else len(b.quarantine),
+            )
             for i, b in enumerate(batches)
         ]
 
@@ -299,15 +308,23 @@ class DuckDBStore(Store):
             params["width"] = every_s
             bucket = "time_bucket(to_seconds($width), r.time, TIMESTAMP '2000-01-01')"
             sql = f"SELECT s.k, epoch_us({bucket}) AS t, {agg}({value}) AS value FROM {source} GROUP BY ALL"
+        return self._numbers(sql, params)
+
+    def _numbers(self, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+        """(k, t, value) rows through Arrow (about twice as fast as ``fetchnumpy`` for millions of
+        rows); NULL values become NaN."""
         cur = self._cursor()
         try:
-            got = cur.execute(sql, params).fetchnumpy()
+            got = cur.sql(sql, params=params).to_arrow_table()
         finally:
             cur.close()
-        values: np.ndarray = np.ma.filled(
-            np.ma.asarray(got["value"], dtype=float), np.nan
-        )  # NULL: masked
-        return pd.DataFrame({"k": np.asarray(got["k"]), "t": np.asarray(got["t"]), "value": values})
+        return pd.DataFrame(
+            {
+                "k": got["k"].to_numpy(),
+                "t": got["t"].to_numpy(),
+                "value": got["value"].cast(pa.float64()).to_numpy(zero_copy_only=False),
+            }
+        )
 
     # --- retention and rollups -----------------------------------------------------------------------
     def pruned_before(self) -> pd.Timestamp | None:
@@ -379,12 +396,7 @@ class DuckDBStore(Store):
             "t0": start.tz_localize(None),
             "t1": end.tz_localize(None),
         }
-        cur = self._cursor()
-        try:
-            got = cur.execute(sql, params).fetchnumpy()
-        finally:
-            cur.close()
-        return pd.DataFrame({name: np.asarray(got[name]) for name in ("k", "t", "value")})
+        return self._numbers(sql, params)
 
     # --- quality flags ------------------------------------------------------------------------------
     def _add_flags(self, frame: pd.DataFrame) -> None:
@@ -445,12 +457,14 @@ class DuckDBStore(Store):
         )
         return _utc_columns(frame, ("time", "replaced_at"))
 
-    def quarantined(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    def quarantined(
+        self, *, source: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> pd.DataFrame:
         self.flush()
         frame = self._query(
             "SELECT * EXCLUDE (key) FROM quarantine WHERE $s IS NULL OR source = $s "
-            "ORDER BY last_seen DESC, received_at DESC LIMIT $n",
-            {"s": source, "n": limit},
+            f"ORDER BY {QUARANTINE_ORDER} LIMIT $n OFFSET $o",
+            {"s": source, "n": limit, "o": max(int(offset), 0)},
         )
         return _utc_columns(frame, ("received_at", "last_seen"))
 

@@ -7,7 +7,6 @@ Readings are a TimescaleDB hypertable when the extension is available, a plain t
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 import threading
 import time
@@ -15,14 +14,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from tirta.errors import StoreError
 from tirta.network.sensors import SensorRegistry
-from tirta.telemetry.schema import Progress, WriteCounts
-from tirta.telemetry.store.base import EVERY, SENSOR_COLUMNS, Batch, Store, registry_from_frame
+from tirta.telemetry.schema import IngestResult, Progress, WriteCounts
+from tirta.telemetry.store.base import (
+    EVERY,
+    SENSOR_COLUMNS,
+    Batch,
+    Store,
+    _quarantine,
+    registry_from_frame,
+)
+from tirta.telemetry.store.pgcopy import HEADER, PG_EPOCH_US, TRAILER, Coded, binary_rows
+from tirta.telemetry.validate import check, checked_drop, memory_connection, raw_table
 
 try:
     import psycopg
@@ -35,6 +44,7 @@ T = TypeVar("T")
 
 _TIMESTAMPTZ = 1184  # PostgreSQL type oid of timestamptz
 COPY_CHUNK = 50_000  # rows per COPY chunk; progress is reported between chunks
+BINARY_CHUNK = 500_000  # readings per binary COPY chunk (~17 MB)
 ANALYZE_ROWS = 200_000  # new rows in one write after which the planner statistics are refreshed
 _SCHEMA_LOCK = 0x7469727461  # advisory lock id while creating tables ("tirta")
 
@@ -78,13 +88,17 @@ CREATE TABLE IF NOT EXISTS flags (
     kind text NOT NULL, detail text, PRIMARY KEY (sensor, kind, "start")
 );
 """
+# newest first, then a total order (source, payload and reason are the key; text compared by code
+# point, as Python does) for paging
+QUARANTINE_ORDER = ", ".join(
+    [f"{c} DESC NULLS LAST" for c in ("last_seen", "received_at")]
+    + [f'{c} COLLATE "C" DESC NULLS LAST' for c in ("source", "sensor", "payload", "reason")]
+)
 # a reading inside a stored quality flag reads as NULL (NaN) with ``clean``
 CLEAN_VALUE = """CASE WHEN EXISTS (SELECT 1 FROM flags f WHERE f.sensor = r.sensor
     AND r.time BETWEEN f."start" AND f."end") THEN NULL ELSE r.value END"""
-# staging: times arrive as integer microseconds since the epoch (fast to format, exact), then typed
+# staging: readings arrive by binary COPY (tirta.telemetry.store.pgcopy), quarantine rows as CSV
 STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS _in_raw (sensor text, time bigint, value double precision)
-    ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS _in (sensor text COLLATE "C", time timestamptz,
     value double precision) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS _old (sensor text COLLATE "C", time timestamptz,
@@ -92,8 +106,6 @@ CREATE TEMP TABLE IF NOT EXISTS _old (sensor text COLLATE "C", time timestamptz,
 CREATE TEMP TABLE IF NOT EXISTS _q_raw (received_at bigint, source text, sensor text, payload text,
     reason text, detail text) ON COMMIT DELETE ROWS;
 """
-EPOCH_US = "timestamptz 'epoch' + {col} * interval '1 microsecond'"
-TYPED_IN = f"INSERT INTO _in SELECT sensor, {EPOCH_US.format(col='time')}, value FROM _in_raw"
 # readings of the batch already stored (only keys in the batch's time range: the key's first column)
 MERGE_OLD = """
 INSERT INTO _old SELECT i.sensor, i.time, i.value, r.value
@@ -108,8 +120,9 @@ MERGE_UPDATE = """
 UPDATE readings r SET value = o.value FROM _old o
 WHERE r.sensor = o.sensor AND r.time = o.time AND o.old <> o.value
 """
-# a new time range is a plain insert (~2.5x faster than ON CONFLICT); if another writer raced us to a
-# key, the savepoint is rolled back and the batch merged key by key
+# a new time range is copied straight into readings; if another writer raced us to a key, the
+# savepoint is rolled back and the batch staged and merged key by key
+FRESH = "SELECT NOT EXISTS (SELECT 1 FROM readings WHERE time BETWEEN %(t0)s AND %(t1)s)"
 APPEND = "INSERT INTO readings (sensor, time, value) SELECT sensor, time, value FROM _in"
 MERGE_INSERT = """
 INSERT INTO readings (sensor, time, value)
@@ -136,6 +149,11 @@ def _epoch_us(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
             out[col] = frame[col].dt.tz_convert("UTC").astype("datetime64[us, UTC]").astype("int64")
     return out
+
+
+def _pg_time(us: int) -> pd.Timestamp:
+    """A UTC time from µs since the Unix epoch, as a query parameter."""
+    return pd.Timestamp(us, unit="us", tz="UTC").to_pydatetime()
 
 
 def _redact(url: str) -> str:
@@ -257,23 +275,81 @@ class PostgresStore(Store):
             raise StoreError(f"write to {self.display_url} failed and was rolled back: {exc}") from None
 
     def _write_once(self, batches: Sequence[Batch], progress: Progress | None) -> list[WriteCounts]:
-        total = sum(b.rows for b in batches)
+        items = [(Coded.from_frame(b.readings), b.quarantine, b.source) for b in batches]
+        return self._write_items(items, progress)
+
+    def _write_items(
+        self, items: Sequence[tuple[Coded, pd.DataFrame | None, str]], progress: Progress | None
+    ) -> list[WriteCounts]:
+        """Readings and quarantine rows of every item in one transaction, in order."""
+        total = sum(len(r) + (0 if q is None else len(q)) for r, q, _ in items)
         state = {"done": 0}
         out: list[WriteCounts] = []
         with self._w.transaction(), self._w.cursor() as cur:
-            for batch in batches:
-                counts = self._merge(cur, batch, state, total, progress)
-                if batch.quarantine is not None:
-                    self._copy(cur, "_q_raw", batch.quarantine, state, total, progress)
+            for readings, rejected, source in items:
+                counts = self._merge_coded(cur, readings, source, state, total, progress)
+                # text cleaned for PostgreSQL (no NUL)
+                quarantine = None if rejected is None else _quarantine(rejected)
+                if quarantine is not None:
+                    self._copy(cur, "_q_raw", quarantine, state, total, progress)
                     cur.execute(QUARANTINE)
                     cur.execute("TRUNCATE _q_raw")
-                    counts = replace(counts, quarantined=len(batch.quarantine))
+                    counts = replace(counts, quarantined=len(quarantine))
                 out.append(counts)
         if sum(c.inserted for c in out) >= ANALYZE_ROWS:
             self._analyze()
         if progress is not None:
             progress(total, total)
         return out
+
+    def ingest(
+        self,
+        raw: pd.DataFrame | pa.Table,
+        *,
+        source: str,
+        now: pd.Timestamp | None = None,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Bulk loads are checked in DuckDB and copied to the server in binary: the readings never
+        become Python objects or text."""
+        table = raw_table(raw)
+        if table.num_rows < self.bulk_rows and progress is None:
+            return super().ingest(table, source=source, now=now)
+        sensors = self.sensor_table()
+        con = memory_connection()
+        try:
+            checked = check(con, table, sensors, source=source, now=now)
+            got = con.execute(
+                "SELECT k, epoch_us(time) AS t, value FROM _chk WHERE reason IS NULL"
+            ).fetchnumpy()
+            quarantine = checked.quarantine()
+        finally:
+            checked_drop(con)
+        readings = Coded(
+            [str(i) for i in sensors.index],
+            np.asarray(got["k"], dtype=np.int64),
+            np.asarray(got["t"], dtype=np.int64),
+            np.asarray(got["value"], dtype=float),
+        )
+        if progress is not None:
+            progress(0, len(readings) + checked.rejected)
+        self._check_open()
+        with self._write_lock:
+            try:
+                counts = self._retrying(
+                    lambda: self._write_items([(readings, quarantine, source)], progress)[0]
+                )
+            except psycopg.Error as exc:
+                raise StoreError(
+                    f"write to {self.display_url} failed and was rolled back: {exc}"
+                ) from None
+        return IngestResult(
+            accepted=counts.inserted + counts.corrected,
+            duplicate=counts.duplicate + checked.duplicates,
+            quarantined=checked.rejected,
+            corrected=counts.corrected,
+            reasons=dict(checked.reasons),
+        )
 
     def _analyze(self) -> None:
         """Refresh the planner's statistics after a bulk load (autovacuum comes much later); without
@@ -284,31 +360,48 @@ class PostgresStore(Store):
         except psycopg.Error:
             pass  # statistics are an optimisation; the load is committed
 
-    def _merge(
-        self, cur: Any, batch: Batch, state: dict[str, int], total: int, progress: Progress | None
+    def _merge_coded(
+        self,
+        cur: Any,
+        readings: Coded,
+        source: str,
+        state: dict[str, int],
+        total: int,
+        progress: Progress | None,
     ) -> WriteCounts:
-        n = len(batch.readings)
+        """New readings, resent ones and corrections, in the caller's transaction."""
+        n = len(readings)
         if n == 0:
             return WriteCounts()
-        self._copy(cur, "_in_raw", batch.readings, state, total, progress)
-        cur.execute(TYPED_IN)
+        span = {
+            "t0": _pg_time(int(readings.time_us.min())),
+            "t1": _pg_time(int(readings.time_us.max())),
+        }
+        done = state["done"]
+        if cur.execute(FRESH, span).fetchone()[0]:
+            try:
+                with cur.connection.transaction():  # a savepoint inside the batch's transaction
+                    self._copy_readings(cur, "readings", readings, state, total, progress)
+                return WriteCounts(n, 0, 0)
+            except psycopg.errors.UniqueViolation:
+                state["done"] = done
+        self._copy_readings(cur, "_in", readings, state, total, progress)
         if n > COPY_CHUNK:
             cur.execute("ANALYZE _in")
-        t0, t1 = cur.execute("SELECT min(time), max(time) FROM _in").fetchone()
-        cur.execute(MERGE_OLD, {"t0": t0, "t1": t1})
+        cur.execute(MERGE_OLD, span)
         stored = cur.rowcount
         corrected = inserted = 0
         if stored == 0 and self._append(cur):
             inserted = n
         else:
-            cur.execute(MERGE_HISTORY, {"source": batch.source})
+            cur.execute(MERGE_HISTORY, {"source": source})
             corrected = cur.rowcount
             if corrected:
                 cur.execute(MERGE_UPDATE)
             if stored < n:
                 cur.execute(MERGE_INSERT)
                 inserted = cur.rowcount
-        cur.execute("TRUNCATE _in_raw, _in, _old")
+        cur.execute("TRUNCATE _in, _old")
         return WriteCounts(inserted, n - inserted - corrected, corrected)
 
     @staticmethod
@@ -320,6 +413,25 @@ class PostgresStore(Store):
         except psycopg.errors.UniqueViolation:
             return False
         return True
+
+    @staticmethod
+    def _copy_readings(
+        cur: Any,
+        table_name: str,
+        readings: Coded,
+        state: dict[str, int],
+        total: int,
+        progress: Progress | None,
+    ) -> None:
+        """Stream readings into ``table_name`` (sensor, time, value) by binary COPY, in chunks."""
+        with cur.copy(f"COPY {table_name} (sensor, time, value) FROM STDIN (FORMAT binary)") as copy:
+            copy.write(HEADER)
+            for data, rows in binary_rows(readings, BINARY_CHUNK):
+                copy.write(data)
+                state["done"] += rows
+                if progress is not None:
+                    progress(state["done"], total)
+            copy.write(TRAILER)
 
     def _copy(
         self,
@@ -372,45 +484,52 @@ class PostgresStore(Store):
     ) -> pd.DataFrame:
         self._check_open()
         params: dict[str, Any] = {"ids": sensors, "t0": start.to_pydatetime(), "t1": end.to_pydatetime()}
-        # sensors asked, with their position in the answer (1-based); date_part is double precision,
-        # much cheaper than extract's numeric
-        source = (
-            "readings r JOIN unnest(%(ids)s::text[]) WITH ORDINALITY AS s(sensor, k) "
-            "ON r.sensor = s.sensor WHERE r.time >= %(t0)s AND r.time < %(t1)s"
-        )
-        us = "(date_part('epoch', {}) * 1000000)::bigint AS t"
+        # a hashed ``= ANY`` filter, no join: the scan keeps only the sensors asked for
+        where = "r.sensor = ANY(%(ids)s::text[]) AND r.time >= %(t0)s AND r.time < %(t1)s"
         value = CLEAN_VALUE if clean else "r.value"
         if every_s is None:
-            sql = f"SELECT s.k - 1, {us.format('r.time')}, {value} FROM {source}"
+            rows = f"SELECT r.sensor, r.time AS t, {value} AS value FROM readings r WHERE {where}"
         else:
             params["width"] = every_s
             bucket = "date_bin(make_interval(secs => %(width)s), r.time, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
-            sql = f"SELECT s.k - 1, {us.format(bucket)}, {agg}({value}) FROM {source} GROUP BY 1, 2"
-        return self._copy_numbers(sql, params)
+            rows = (
+                f"SELECT r.sensor, {bucket} AS t, {agg}({value}) AS value FROM readings r "
+                f"WHERE {where} GROUP BY 1, 2"
+            )
+        return self._fetch_series(rows, params, sensors)
 
-    def _copy_numbers(self, sql: str, params: Any) -> pd.DataFrame:
-        """(k, t, value) rows through ``COPY … TO STDOUT`` as CSV, parsed by Arrow."""
-        statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+    def _fetch_series(self, rows: str, params: Any, sensors: list[str]) -> pd.DataFrame:
+        """(sensor, t, value) rows as a long (k, t, value) frame. The server packs them into binary
+        arrays (int64 µs since 2000, float8), one row per sensor and UTC day (far below the 1 GB limit
+        of a value even at 100 Hz): one Python call per row of the answer, not per reading."""
+        sql = (
+            "SELECT sensor, string_agg(timestamptz_send(t), ''::bytea), "
+            "string_agg(coalesce(float8send(value), float8send('NaN')), ''::bytea) "
+            f"FROM ({rows}) x GROUP BY sensor, t::date"  # the session time zone is UTC
+        )
 
-        def run() -> io.BytesIO:
-            out = io.BytesIO()
-            with self._r.cursor() as cur, cur.copy(statement, params) as copy:
-                for block in copy:
-                    out.write(block)
-            return out
+        def run() -> list[tuple[str, bytes, bytes]]:
+            with self._r.transaction(), self._r.cursor(binary=True) as cur:
+                # aggregates of a year of readings fit in memory; JIT only costs time for these plans
+                cur.execute("SET LOCAL work_mem = '128MB'")
+                cur.execute("SET LOCAL jit = off")
+                return list(cur.execute(sql, params).fetchall())
 
         with self._read_lock:
-            buf = self._retrying(run, reader=True)
-        if not buf.getbuffer().nbytes:
+            got = self._retrying(run, reader=True)
+        position = {sid: i for i, sid in enumerate(sensors)}
+        ks = [np.full(len(t) // 8, position[s], dtype=np.int32) for s, t, _ in got]
+        ts = [np.frombuffer(t, dtype=">i8") for _, t, _ in got]
+        vs = [np.frombuffer(v, dtype=">f8") for _, _, v in got]
+        if not got:
             return pd.DataFrame({"k": [], "t": [], "value": []})
-        buf.seek(0)
-        types = {"k": pa.int32(), "t": pa.int64(), "value": pa.float64()}
-        table = pacsv.read_csv(
-            buf,
-            read_options=pacsv.ReadOptions(column_names=list(types)),
-            convert_options=pacsv.ConvertOptions(column_types=types),
+        return pd.DataFrame(
+            {
+                "k": np.concatenate(ks),
+                "t": np.concatenate(ts).astype(np.int64) + PG_EPOCH_US,
+                "value": np.concatenate(vs).astype(float),
+            }
         )
-        return table.to_pandas()
 
     # --- retention and rollups -----------------------------------------------------------------------
     def pruned_before(self) -> pd.Timestamp | None:
@@ -472,11 +591,10 @@ class PostgresStore(Store):
         self, sensors: list[str], start: pd.Timestamp, end: pd.Timestamp, width_s: int, column: str
     ) -> pd.DataFrame:
         self._check_open()
-        sql = (
-            "SELECT s.k - 1, (date_part('epoch', r.bucket) * 1000000)::bigint, "
-            f'r."{column}"::double precision FROM rollups r '
-            "JOIN unnest(%(ids)s::text[]) WITH ORDINALITY AS s(sensor, k) ON r.sensor = s.sensor "
-            "WHERE r.width_s = %(w)s AND r.bucket >= %(t0)s AND r.bucket < %(t1)s"
+        rows = (
+            f'SELECT r.sensor, r.bucket AS t, r."{column}"::double precision AS value FROM rollups r '
+            "WHERE r.sensor = ANY(%(ids)s::text[]) AND r.width_s = %(w)s "
+            "AND r.bucket >= %(t0)s AND r.bucket < %(t1)s"
         )
         params = {
             "ids": sensors,
@@ -484,7 +602,7 @@ class PostgresStore(Store):
             "t0": start.to_pydatetime(),
             "t1": end.to_pydatetime(),
         }
-        return self._copy_numbers(sql, params)
+        return self._fetch_series(rows, params, sensors)
 
     # --- quality flags ------------------------------------------------------------------------------
     def _add_flags(self, frame: pd.DataFrame) -> None:
@@ -537,13 +655,15 @@ class PostgresStore(Store):
             {"s": sensor},
         )
 
-    def quarantined(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    def quarantined(
+        self, *, source: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> pd.DataFrame:
         self.flush()
         return self._query(
             "SELECT received_at, last_seen, times_seen, source, sensor, payload, reason, detail "
             "FROM quarantine WHERE %(s)s::text IS NULL OR source = %(s)s "
-            "ORDER BY last_seen DESC, received_at DESC LIMIT %(n)s",
-            {"s": source, "n": limit},
+            f"ORDER BY {QUARANTINE_ORDER} LIMIT %(n)s OFFSET %(o)s",
+            {"s": source, "n": limit, "o": max(int(offset), 0)},
         )
 
     # --- sensors ------------------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""HTTP ingestion: a body of readings (JSON object or array, SenML, or a long CSV) into the store.
+
+The API checks who may send and how much; this module reads the body and hands the records to
+:func:`tirta.telemetry.ingest.ingest_records`, like every other path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pandas as pd
+
+from tirta.errors import InputError
+from tirta.telemetry.ingest.mqtt import parse_payload
+from tirta.telemetry.ingest.records import ingest_records
+from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult
+from tirta.telemetry.store.base import Store
+
+__all__ = ["BODY_KINDS", "body_kind", "csv_records", "ingest_body"]
+
+# media types a body may have, by the reader that takes it
+BODY_KINDS = {
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "application/json": "json",
+    "application/senml+json": "json",
+    "": "json",
+}
+
+
+def body_kind(content_type: str) -> str | None:
+    """``csv`` or ``json`` for a Content-Type header (parameters ignored); None when unsupported."""
+    return BODY_KINDS.get(content_type.split(";", 1)[0].strip().lower())
+
+
+def csv_records(body: bytes) -> list[dict[str, Any]]:
+    """Rows of a long CSV body (header sensor,time,value[,unit]); InputError names the bad line."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("the CSV body is not UTF-8 text", field="body") from None
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    for col in ("sensor", "time", "value"):
+        if col not in header:
+            raise InputError(f"the CSV header lacks the column '{col}'", line=1, field=col)
+    records = []
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise InputError(
+                f"expected {len(header)} fields, found {len(row)}", line=reader.line_num, field="body"
+            )
+        rec = dict(zip(header, row, strict=True))
+        records.append(
+            {
+                "sensor": rec["sensor"],
+                "time": rec["time"],
+                "value": rec["value"],
+                "unit": rec.get("unit"),
+            }
+        )
+    return records
+
+
+def ingest_body(store: Store, body: bytes, kind: str, *, source: str) -> IngestResult:
+    """Validate and store a body of ``kind`` (see :func:`body_kind`) sent by ``source``.
+
+    A JSON body that cannot be read at all is quarantined as it came and answered with an InputError.
+    """
+    if kind == "csv":
+        return ingest_records(store, csv_records(body), source=source)
+    if kind != "json":
+        raise InputError(f"unknown body kind '{kind}'; expected csv or json", field="body")
+    parsed = parse_payload(source, body, max_bytes=len(body) + 1)
+    if parsed.rejected:
+        frame = pd.DataFrame(parsed.rejected, columns=list(QUARANTINE_COLUMNS)).assign(source=source)
+        store.write(
+            pd.DataFrame({"sensor": [], "time": [], "value": []}), source=source, quarantine=frame
+        )
+        detail = parsed.rejected[0]["detail"]
+        raise InputError(f"malformed payload (kept in quarantine): {detail}", field="body")
+    return ingest_records(store, parsed.records, source=source)
