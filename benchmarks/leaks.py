@@ -12,6 +12,8 @@ each next to a naive baseline run on the same data in the same run: a minimum-ni
 detector that localises at the pipe next to the pressure sensor that dropped most, and candidate
 runs that re-open the model for every pipe. Usage:
 python benchmarks/leaks.py [--seeds 1-20] [--cache DIR] [--year-days 365] [--json OUT]
+    [--model off|corroborate|alarm]  (the hydraulic-model detector in the ensemble; default corroborate)
+    [--midpoints | --no-midpoints]   (localisation signatures at pipe midpoints)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import pandas as pd
 
 from tirta.hydraulics import PDA, Engine
 from tirta.hydraulics.simulate import SimulationConfig, simulate
-from tirta.leaks.detect import Alarm, Ensemble
+from tirta.leaks.detect import Alarm, Ensemble, ModelDetector
 from tirta.leaks.evaluate import (
     Detection,
     PipeDistances,
@@ -50,6 +52,14 @@ from _machine import machine
 
 LTOWN = builtin_network_path("l-town")
 TUNING_SEEDS = "1000-1019"
+
+
+def make_ensemble(mode: str) -> Ensemble:
+    """The ensemble under test: without the hydraulic-model detector, with it as corroboration only,
+    or with its own alarms counted."""
+    if mode == "off":
+        return Ensemble(model=None)
+    return Ensemble(model=ModelDetector(), model_alarms=mode == "alarm")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -145,7 +155,12 @@ def raised_delays(
 
 
 def accuracy(
-    net: Network, cache: Path, seeds: list[int], dist: PipeDistances, signatures: Any
+    net: Network,
+    cache: Path,
+    seeds: list[int],
+    dist: PipeDistances,
+    signatures: Any,
+    mode: str = "corroborate",
 ) -> dict[str, Any]:
     sensors = load_sensors(LTOWN.with_name("sensors.json"), net).to_battledim()
     rows: dict[str, list[Any]] = {
@@ -160,9 +175,13 @@ def accuracy(
         truth = read_truth(folder / "eval" / "truth.csv")
         faulty, faults = add_faults(data, seed)
         t0 = time.perf_counter()
-        found = run(net, data, train, signatures=signatures, distances=dist)
+        found = run(
+            net, data, train, signatures=signatures, distances=dist, ensemble=make_ensemble(mode)
+        )
         elapsed = time.perf_counter() - t0
-        found_f = run(net, faulty, train, signatures=signatures, distances=dist)
+        found_f = run(
+            net, faulty, train, signatures=signatures, distances=dist, ensemble=make_ensemble(mode)
+        )
         naive = naive_detect(net, train, data)
         naive_f = naive_detect(net, train, faulty)
         for key, res in (
@@ -201,7 +220,14 @@ def accuracy(
 
 
 # --- speed -----------------------------------------------------------------------------------
-def speed(net: Network, cache: Path, year_days: float, dist: PipeDistances) -> dict[str, Any]:
+def speed(
+    net: Network,
+    cache: Path,
+    year_days: float,
+    dist: PipeDistances,
+    mode: str = "corroborate",
+    midpoints: bool = False,
+) -> dict[str, Any]:
     sensors = load_sensors(LTOWN.with_name("sensors.json"), net)
     folder = cache / f"year-{year_days:g}"
     if not (folder / "eval" / "truth.csv").is_file():
@@ -222,18 +248,21 @@ def speed(net: Network, cache: Path, year_days: float, dist: PipeDistances) -> d
     t_read = time.perf_counter() - t0
     rows_n = len(data.index)
     t0 = time.perf_counter()
-    ens = Ensemble().fit(train, net)
+    ens = make_ensemble(mode).fit(train, net)
     alarms = ens.detect(data)
     t_detect = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ModelDetector().fit(train, net).detect(data)
+    t_model = time.perf_counter() - t0
     t0 = time.perf_counter()
     naive = naive_detect(net, train, data)
     t_naive = time.perf_counter() - t0
     pressure = list(spec["pressure_sensors"])
     t0 = time.perf_counter()
-    sig_serial = compute_signatures(net, pressure, executor=SerialExecutor())
+    sig_serial = compute_signatures(net, pressure, executor=SerialExecutor(), midpoints=midpoints)
     t_sig_serial = time.perf_counter() - t0
     t0 = time.perf_counter()
-    compute_signatures(net, pressure, executor=ProcessExecutor(2))
+    compute_signatures(net, pressure, executor=ProcessExecutor(2), midpoints=midpoints)
     t_sig_pool = time.perf_counter() - t0
     change = pd.Series(sig_serial.frame().loc["p257"].to_numpy() * 2.0, index=pressure)
     t0 = time.perf_counter()
@@ -242,7 +271,7 @@ def speed(net: Network, cache: Path, year_days: float, dist: PipeDistances) -> d
     t_loc = (time.perf_counter() - t0) / 20
     t_pipeline = None
     t0 = time.perf_counter()
-    run(net, data, train, signatures=sig_serial, distances=dist)
+    run(net, data, train, signatures=sig_serial, distances=dist, ensemble=make_ensemble(mode))
     t_pipeline = time.perf_counter() - t0
     # naive candidate runs: re-open the model for each candidate pipe, on a sample, extrapolated
     sample = list(net.links.index[net.links["type"] == "Pipe"])[:: max(1, 905 // 45)]
@@ -261,6 +290,7 @@ def speed(net: Network, cache: Path, year_days: float, dist: PipeDistances) -> d
         "naive_alarms": len(naive),
         "read_s": t_read,
         "detect_s": t_detect,
+        "model_detect_s": t_model,
         "naive_detect_s": t_naive,
         "pipeline_s": t_pipeline,
         "signatures_serial_s": t_sig_serial,
@@ -285,6 +315,18 @@ def main() -> None:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--clean", action="store_true", help="delete cached scenarios first")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--model",
+        choices=("off", "corroborate", "alarm"),
+        default="corroborate",
+        help="the hydraulic-model detector in the ensemble",
+    )
+    ap.add_argument(
+        "--midpoints",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="localisation signatures from leaks at pipe midpoints (not end-node means)",
+    )
     args = ap.parse_args()
     seeds = parse_seeds(args.seeds)
     if args.clean and args.cache.exists():
@@ -297,13 +339,16 @@ def main() -> None:
         f"leak benchmark, {m['date']}, {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']}"
     )
     print(f"blind seeds {args.seeds} (tuning used {TUNING_SEEDS}); scenarios cached in {args.cache}")
+    print(f"hydraulic-model detector: {args.model}; midpoint signatures: {args.midpoints}")
     pressure = load_sensors(LTOWN.with_name("sensors.json"), net).to_battledim()["pressure_sensors"]
-    signatures = compute_signatures(net, pressure, executor=ProcessExecutor(2))
-    acc = accuracy(net, args.cache, seeds, dist, signatures)
+    signatures = compute_signatures(net, pressure, executor=ProcessExecutor(2), midpoints=args.midpoints)
+    acc = accuracy(net, args.cache, seeds, dist, signatures, args.model)
     result: dict[str, Any] = {
         "machine": m,
         "seeds": seeds,
         "tuning_seeds": TUNING_SEEDS,
+        "model_detector": args.model,
+        "midpoint_signatures": args.midpoints,
         "accuracy": acc,
     }
     t, n, tf, nf = acc["tirta"], acc["naive"], acc["tirta_faults"], acc["naive_faults"]
@@ -334,7 +379,7 @@ def main() -> None:
         f"BattLeDIM rules (no delay bound): tp {b['tp']}, fp {b['fp']}, fn {b['fn']}, repeats {b['repeats']}"
     )
     if not args.skip_speed:
-        sp = speed(net, args.cache, args.year_days, dist)
+        sp = speed(net, args.cache, args.year_days, dist, args.model, args.midpoints)
         result["speed"] = sp
         print(
             f"\nspeed ({sp['year_days']:g} days = {sp['year_rows']:,} five-minute rows; 33 pressure, 3 flow, 1 level, 82 AMR)"
@@ -343,6 +388,7 @@ def main() -> None:
         print(
             f"{'calibrate + detect, ' + format(sp['year_days'], 'g') + ' days (s)':46} {sp['detect_s']:9.1f} {sp['naive_detect_s']:9.1f} {'< 60':>8}"
         )
+        print(f"{'  of which the hydraulic-model detector (s)':46} {sp['model_detect_s']:9.1f}")
         print(f"{'  reading the CSV files first (s)':46} {sp['read_s']:9.1f}")
         print(f"{'  whole pipeline incl. localising alarms (s)':46} {sp['pipeline_s']:9.1f}")
         print(

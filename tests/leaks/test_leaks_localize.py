@@ -101,3 +101,20 @@ def test_more_noise_widens_the_radius(net, dist, signatures):
     sharp = localise(observed, signatures, dist, noise_m=0.002)
     blurred = localise(observed, signatures, dist, noise_m=0.2)
     assert blurred.radius_m >= sharp.radius_m
+
+
+def test_midpoint_signature_is_the_leak_at_the_middle_of_the_pipe(net, signatures):
+    # a true midpoint leak node (engine.add_leak_nodes) against the mean of the two end nodes
+    from tirta.leaks.localize import _simulate_chunk, _Task
+
+    pipes = ("p257", "p427", "p654")
+    task = _Task(str(net.path), tuple(SENSORS), pipes, tuple(OPERATING_HOURS), 25.0, True)
+    mid = _simulate_chunk(task)
+    ends = signatures.frame().loc[list(pipes)].to_numpy()
+    assert mid.shape == (3, 33) and (mid <= 1e-3).all()
+    # the same physics: close to the end-node mean, exactly what a leak at the middle does
+    assert np.abs(mid - ends).max() < 0.25 * np.abs(ends).max()
+    for row, pipe in zip(mid, pipes, strict=True):
+        observed, flow_lps = _observed(pipe, 3.0, net, noise_m=0.0, seed=0)
+        expected = (observed.to_numpy() - 0.05) / flow_lps
+        assert np.allclose(row, expected, atol=0.1 * np.abs(expected).max())

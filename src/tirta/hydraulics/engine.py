@@ -231,6 +231,35 @@ class Engine:
             arr[k] = v
         tk.setpattern(self._ph, idx, arr, len(vals))
 
+    def add_pattern(self, pattern: str, values: Sequence[float] | np.ndarray) -> None:
+        """Add a time pattern (or replace the multipliers of an existing one)."""
+        if pattern not in self.pattern_ids():
+            tk.addpattern(self._ph, pattern)
+        self.set_pattern(pattern, values)
+
+    def set_demand_pattern(self, node: str, pattern: str, category: int = 1) -> None:
+        """Drive one demand category of a junction by ``pattern`` (added with :meth:`add_pattern`)."""
+        idx = tk.getpatternindex(self._ph, pattern)
+        tk.setdemandpattern(self._ph, self.node_index(node), category, idx)
+
+    def demand_patterns(self, node: str) -> list[str]:
+        """Pattern id of each demand category of a junction, in order ("" where none is set)."""
+        idx = self.node_index(node)
+        out = []
+        for c in range(1, tk.getnumdemands(self._ph, idx) + 1):
+            pi = tk.getdemandpattern(self._ph, idx, c)
+            out.append(tk.getpatternid(self._ph, pi) if pi > 0 else "")
+        return out
+
+    def add_demand(self, node: str, demand_m3s: float, pattern: str = "") -> None:
+        """Add a demand category (m³/s, optionally driven by ``pattern``) to a junction."""
+        tk.adddemand(self._ph, self.node_index(node), float(demand_m3s), pattern, "")
+
+    def set_controls_enabled(self, enabled: bool) -> None:
+        """Enable or disable every simple control (e.g. to hold a pump in a status set by hand)."""
+        for i in range(1, tk.getcount(self._ph, tk.CONTROLCOUNT) + 1):
+            tk.setcontrolenabled(self._ph, i, 1 if enabled else 0)
+
     def set_times(
         self,
         *,

@@ -83,19 +83,21 @@ class _Task:
     nodes: tuple[str, ...]
     hours: tuple[float, ...]
     required_pressure_m: float
+    midpoints: bool = False  # ``nodes`` are pipes: leak at a node inserted at each one's middle
 
 
 def _simulate_chunk(task: _Task) -> np.ndarray:
     """Pressure change (m per L/s) at the sensors for a leak at each node: nodes × sensors."""
     out = np.zeros((len(task.nodes), len(task.sensors)))
     with Engine(task.inp, pda=PDA(required_pressure_m=task.required_pressure_m), warm_start=True) as eng:
+        nodes = eng.add_leak_nodes(task.nodes) if task.midpoints else list(task.nodes)
         sens = np.array([eng.node_index(s) - 1 for s in task.sensors], dtype=int)
-        nidx = np.array([eng.node_index(n) - 1 for n in task.nodes], dtype=int)
+        nidx = np.array([eng.node_index(n) - 1 for n in nodes], dtype=int)
         for hour in task.hours:
             t = int(hour * 3600)
             base = eng.solve_snapshot(t).pressure_m
             coef = UNIT_LEAK_M3S / math.sqrt(max(float(np.median(base[nidx])), 10.0))
-            for i, node in enumerate(task.nodes):
+            for i, node in enumerate(nodes):
                 eng.set_emitter(node, coef)
                 snap = eng.solve_snapshot(t)
                 eng.set_emitter(node, 0.0)
@@ -125,9 +127,27 @@ def compute_signatures(
     hours: Sequence[float] = OPERATING_HOURS,
     chunks: int = 2,
     required_pressure_m: float = 25.0,
+    midpoints: bool = False,
 ) -> Signatures:
-    """Simulate a small leak at every junction and build pipe signatures from the end nodes."""
+    """Simulate a small leak at every junction and build pipe signatures from the end nodes, or
+    (``midpoints``) at a node inserted at the middle of every pipe, as the leaks really sit."""
     nodes = network.nodes
+    pipes = network.links[network.links["type"] == "Pipe"]
+    if midpoints:
+        ids = list(pipes.index)
+        parts = [tuple(ids[i::chunks]) for i in range(chunks)]
+        tasks = [
+            _Task(str(network.path), tuple(sensors), p, tuple(hours), required_pressure_m, True)
+            for p in parts
+            if p
+        ]
+        results = (executor or SerialExecutor()).map(_simulate_chunk, tasks)
+        sig = {
+            n: row
+            for t, r in zip(tasks, results, strict=True)
+            for n, row in zip(t.nodes, r, strict=True)
+        }
+        return Signatures(ids, list(sensors), np.array([sig[p] for p in ids]))
     junctions = list(nodes.index[nodes["type"] == "Junction"])
     parts = [tuple(junctions[i::chunks]) for i in range(chunks)]
     tasks = [
@@ -142,7 +162,6 @@ def compute_signatures(
         for n, row in zip(task.nodes, res, strict=True)
     }
     zero = np.zeros(len(sensors))
-    pipes = network.links[network.links["type"] == "Pipe"]
     matrix = np.array(
         [
             (node_sig.get(a, zero) + node_sig.get(b, zero)) / 2.0
@@ -152,19 +171,23 @@ def compute_signatures(
     return Signatures(list(pipes.index), list(sensors), matrix)
 
 
-_CACHE: dict[tuple[str, float, tuple[str, ...], tuple[float, ...]], Signatures] = {}
+_CACHE: dict[tuple[str, float, tuple[str, ...], tuple[float, ...], bool], Signatures] = {}
 
 
 def cached_signatures(
-    network: Network, sensors: Sequence[str], executor: Executor | None = None
+    network: Network,
+    sensors: Sequence[str],
+    executor: Executor | None = None,
+    *,
+    midpoints: bool = False,
 ) -> Signatures:
     """Signatures cached per network file (path and modification time), sensor set and operating points."""
     path = Path(network.path)
-    key = (str(path.resolve()), path.stat().st_mtime, tuple(sensors), tuple(OPERATING_HOURS))
+    key = (str(path.resolve()), path.stat().st_mtime, tuple(sensors), tuple(OPERATING_HOURS), midpoints)
     if key not in _CACHE:
         if len(_CACHE) >= 8:
             _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = compute_signatures(network, sensors, executor=executor)
+        _CACHE[key] = compute_signatures(network, sensors, executor=executor, midpoints=midpoints)
     return _CACHE[key]
 
 

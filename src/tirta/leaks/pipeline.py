@@ -42,6 +42,7 @@ class PipelineConfig:
     noise_scale: float = 0.3  # localisation noise, in units of the hourly residual σ
     repeat_m: float = 300.0  # an alarm localised this close to an open leak is that leak again
     calibration_days: float = 7.0  # without a calibration period: the first days of the data
+    midpoint_signatures: bool = False  # leak signatures at pipe midpoints, not end-node means
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def run(
     if exclude is not None and exclude[-1] and train_truth is not None:
         open_leaks = train_truth[train_truth["end"] >= train.index[-1]]
         latest = pd.Timestamp(open_leaks["start"].max()) if len(open_leaks) else None
-        ens.flow.set_reference(train, since=latest)  # known leaks still open: the new normal
+        ens.set_reference(train, since=latest)  # known leaks still open: the new normal
     alarms = ens.detect(data)
     if not alarms:
         return []
@@ -145,7 +146,9 @@ def run(
     pmodel = ens.pressure.model
     can_localise = pmodel.model is not None and len(pmodel.sensors) >= 3
     if can_localise and signatures is None:
-        signatures = cached_signatures(network, pmodel.sensors, executor)
+        signatures = cached_signatures(
+            network, pmodel.sensors, executor, midpoints=cfg.midpoint_signatures
+        )
     presid = pmodel.residuals(data) if can_localise else None
     fresid = ens.flow.residuals(data) if ens.flow.zones else None
     zone_pipes: dict[str, list[str]] = {}
