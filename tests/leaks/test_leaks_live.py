@@ -170,3 +170,30 @@ def test_cli_run_events_lifecycle_and_close_proposal(scenario, store_file, capsy
     assert code == 0, err
     code, table, _ = _cli(capsys, "leaks", "events", "--store", url)
     assert "closed" in table and "close proposed" not in table
+
+
+def test_a_relocalised_alarm_updates_its_event_and_a_later_leak_opens_another(net):
+    """Same zone and change point, localised > 300 m away by a later run: the same leak (no duplicate
+    event); a change point hours later in the same zone and far away: a second leak."""
+    from tirta.leaks.detect.base import Alarm
+    from tirta.leaks.evaluate import Detection
+    from tirta.leaks.events import Event
+    from tirta.leaks.live import _match
+    from tirta.leaks.pipeline import Found, PipelineConfig
+
+    dist = PipeDistances(net)
+    start = pd.Timestamp("2021-01-09 15:50", tz="UTC")
+    event = Event(
+        id=1, status="open", detected_at=start + pd.Timedelta(minutes=30), start=start,
+        size_lps=5.0, candidates=[{"pipe": "p779", "score": 1.0}], dma="A", zone="A", radius_m=0.0,
+    )  # fmt: skip
+    far = next(p for p in net.links.index if p in dist and dist.between("p779", p) > 1500)
+
+    def found(at: pd.Timestamp) -> Found:
+        alarm = Alarm("flow", at, at + pd.Timedelta(hours=1), 5.0, 0.9, zone="A")
+        return Found(Detection(far, at), alarm, None)
+
+    same, active = _match(found(start + pd.Timedelta(minutes=20)), "A", [event], dist, PipelineConfig())
+    assert same is event and active
+    other, _ = _match(found(start + pd.Timedelta(hours=9)), "A", [event], dist, PipelineConfig())
+    assert other is None

@@ -37,6 +37,7 @@ from tirta.telemetry.store.base import Store
 __all__ = ["CloseRule", "LiveResult", "read_scada", "run_live"]
 
 _KINDS = ("pressure", "flow", "level", "demand")
+SAME_START = pd.Timedelta(hours=2)  # alarms of one zone this close in start time are one leak
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,11 @@ def _candidates(f: Found) -> list[dict[str, float | str | None]]:
     if f.localisation is None:
         return [{"pipe": f.detection.pipe, "score": None, "size_lps": f.alarm.size_lps}]
     loc = f.localisation
-    rows = [
+    rows: list[dict[str, float | str | None]] = [
         {"pipe": c.pipe, "score": round(c.score, 6), "size_lps": round(c.size_lps, 4)}
         for c in loc.candidates
     ]
-    chosen = [r for r in rows if r["pipe"] == loc.pipe] or [
+    chosen: list[dict[str, float | str | None]] = [r for r in rows if r["pipe"] == loc.pipe] or [
         {"pipe": loc.pipe, "score": None, "size_lps": round(loc.size_lps, 4)}
     ]
     return chosen + [r for r in rows if r["pipe"] != loc.pipe]
@@ -136,13 +137,20 @@ def _match(
     """The event a leak found belongs to (nearest first) and whether it is an active one to update.
 
     A repaired or closed event explains alarms that started before its repair; a false alarm
-    explains alarms that started before it was rejected. Later alarms there are new leaks.
+    explains alarms that started before it was rejected. Later alarms there are new leaks. An active
+    event of the same zone whose change point is within ``SAME_START`` of the alarm's is the same
+    leak, however far a later run (with more data) moved its localisation.
     """
     radius = f.radius_m if math.isfinite(f.radius_m) else 0.0
     near: list[tuple[float, Event]] = []
     for e in events:
         same = e.dma == area or (e.zone is not None and e.zone == f.alarm.zone)
-        if not same or e.pipe is None or e.pipe not in dist or f.detection.pipe not in dist:
+        if not same:
+            continue
+        if e.active and e.start is not None and abs(e.start - f.alarm.start) <= SAME_START:
+            near.append((-1.0, e))  # the same change point: this leak, whatever the localisation
+            continue
+        if e.pipe is None or e.pipe not in dist or f.detection.pipe not in dist:
             continue
         reach = cfg.repeat_m + max(radius, e.radius_m or 0.0)
         d = dist.between(f.detection.pipe, e.pipe)
