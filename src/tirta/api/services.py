@@ -258,8 +258,8 @@ def quarantine_page(store: Store, limit: int, offset: int) -> dict[str, Any]:
 
 
 # --- leak events ------------------------------------------------------------------------------------
-def _summary(event: Event) -> dict[str, Any]:
-    out = event.to_dict()
+def _summary(event: Event, now: pd.Timestamp) -> dict[str, Any]:
+    out = event.to_dict(now)
     out.pop("history")
     out["candidates"] = len(event.candidates)
     return _obj(out)
@@ -267,7 +267,8 @@ def _summary(event: Event) -> dict[str, Any]:
 
 def event_page(store: Store, status: str | None, limit: int, offset: int) -> dict[str, Any]:
     """Events newest first, without their history (see :func:`event_detail`)."""
-    return page([_summary(e) for e in list_events(store, status)], limit, offset)
+    now = store.data_now()  # water lost counts to the latest reading (a replay is not "now")
+    return page([_summary(e, now) for e in list_events(store, status)], limit, offset)
 
 
 def _event(store: Store, event_id: int) -> Event:
@@ -281,7 +282,7 @@ def _event(store: Store, event_id: int) -> Event:
 
 def event_detail(store: Store, event_id: int) -> dict[str, Any]:
     """An event with its ranked candidate pipes, water lost so far and history (who, when, what)."""
-    return _obj(_event(store, event_id).to_dict())
+    return _obj(_event(store, event_id).to_dict(store.data_now()))
 
 
 def event_action(
@@ -297,7 +298,7 @@ def event_action(
             f"event {event_id} is '{current.status}' and cannot become '{status}' (allowed: {allowed})",
             field="status",
         )
-    return _obj(transition(store, event_id, status, who=who, note=note).to_dict())
+    return _obj(transition(store, event_id, status, who=who, note=note).to_dict(store.data_now()))
 
 
 # --- water balance ----------------------------------------------------------------------------------
@@ -355,9 +356,10 @@ def dma_report(
 def public_kpis(store: Store, audit_file: Any) -> dict[str, Any]:
     """The transparency figures: NRW %, real losses (published audit), open leaks; no personal data."""
     active = [e for e in list_events(store) if e.status in ACTIVE]
+    now = store.data_now()
     out: dict[str, Any] = {
         "open_leaks": len(active),
-        "open_leaks_water_lost_m3": round(sum(e.water_lost_m3() for e in active), 1),
+        "open_leaks_water_lost_m3": round(sum(e.water_lost_m3(now) for e in active), 1),
         "nrw_pct": None,
         "real_losses_m3": None,
         "real_losses_l_per_conn_day": None,

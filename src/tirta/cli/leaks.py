@@ -168,8 +168,9 @@ def events_cmd(
         status = status.replace("-", "_")
     with open_store(_store_url(store)) as st:
         events = list_events(st, status)
+        now = st.data_now()  # water lost to the latest reading
     if as_json:
-        rows = [e.to_dict() for e in events]
+        rows = [e.to_dict(now) for e in events]
         for row in rows:
             row.pop("history")
         typer.echo(json.dumps(rows, indent=2))
@@ -185,7 +186,7 @@ def events_cmd(
             e.pipe or "",
             e.dma or "",
             "" if e.size_lps is None else f"{e.size_lps:.2f}",
-            f"{e.water_lost_m3():,.0f}",
+            f"{e.water_lost_m3(now):,.0f}",
             "close proposed" if e.close_proposed else "",
         )
     Console(width=120).print(table)
@@ -198,7 +199,7 @@ def event_cmd(event_id: EventId, store: StoreOption = None, as_json: JsonFlag = 
     from tirta.telemetry.store import open_store
 
     with open_store(_store_url(store)) as st:
-        info = get_event(st, event_id).to_dict()
+        info = get_event(st, event_id).to_dict(st.data_now())
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return

@@ -25,16 +25,12 @@ log = logging.getLogger("tirta.web")
 
 def data_span(store: Store) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """First and last time of the stored raw readings (UTC), None for an empty store."""
-    # the Store has no public span yet (asked for in the report); _raw_span is what rollup() uses
-    lo, hi = store._raw_span()
-    return None if lo is None or hi is None else (lo, hi)
+    return store.span()
 
 
 def data_now(store: Store) -> pd.Timestamp:
-    """The dashboard's "now": the latest reading, or the wall clock when the store is empty; with
-    live data the two agree, with replayed or late data water lost is counted to the data's end."""
-    span = data_span(store)
-    return span[1] if span else pd.Timestamp.now(tz="UTC")
+    """The dashboard's "now": the latest reading, or the wall clock when the store is empty."""
+    return store.data_now()
 
 
 def monthly_nrw(

@@ -330,6 +330,17 @@ class Store(ABC):
     def pruned_before(self) -> pd.Timestamp | None:
         """The retention cut: raw readings before it were pruned (None when never pruned)."""
 
+    def span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """First and last time of the stored raw readings (UTC); None when there are none."""
+        lo, hi = self._raw_span()
+        return None if lo is None or hi is None else (lo, hi)
+
+    def data_now(self) -> pd.Timestamp:
+        """The telemetry's "now": the latest reading, else the wall clock. Live the two
+        agree; with replayed or late data, water lost is counted to the data's end, not beyond."""
+        span = self.span()
+        return span[1] if span else pd.Timestamp.now(tz="UTC")
+
     @abstractmethod
     def _raw_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
         """First and last time of the raw readings (UTC)."""
