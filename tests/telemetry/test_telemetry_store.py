@@ -228,6 +228,11 @@ def test_events_and_their_history(store: Store) -> None:
         store.set_event_status(eid, "exploded", who="x")
     with pytest.raises(StoreError):
         store.set_event_status(9999, "closed", who="x")
+    # compare and set: of two operators who both saw it acknowledged, only the first moves it
+    store.set_event_status(eid, "dispatched", who="ana", expected="acknowledged")
+    with pytest.raises(InputError, match="is now 'dispatched'"):
+        store.set_event_status(eid, "false_alarm", who="budi", expected="acknowledged")
+    assert store.event_history(eid)["status"].tolist() == ["open", "acknowledged", "dispatched"]
 
 
 def test_closed_store_refuses_work(store: Store) -> None:

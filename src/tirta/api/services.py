@@ -298,7 +298,13 @@ def event_action(
             f"event {event_id} is '{current.status}' and cannot become '{status}' (allowed: {allowed})",
             field="status",
         )
-    return _obj(transition(store, event_id, status, who=who, note=note).to_dict(store.data_now()))
+    try:
+        moved = transition(store, event_id, status, who=who, note=note)
+    except InputError as exc:
+        if exc.field == "status":  # moved by someone else since we read it (compare and set lost)
+            raise ApiError(409, exc.message, field="status") from None
+        raise
+    return _obj(moved.to_dict(store.data_now()))
 
 
 # --- water balance ----------------------------------------------------------------------------------

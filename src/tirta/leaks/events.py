@@ -291,7 +291,7 @@ def transition(
     steps = event.history[(event.history["who"] != SYSTEM) | (event.history.index == 0)]
     if when is not None and len(steps) and when < steps["at"].max():
         raise InputError(f"time {when:%Y-%m-%d %H:%M} is before the event's previous step", field="at")
-    store.set_event_status(event.id, status, who=who, note=note, at=when)
+    store.set_event_status(event.id, status, who=who, note=note, at=when, expected=event.status)
     return get_event(store, event_id)
 
 

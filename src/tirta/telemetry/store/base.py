@@ -488,14 +488,25 @@ class Store(ABC):
             return self._add_event(row, who, note)
 
     def set_event_status(
-        self, event_id: int, status: str, *, who: str, note: str | None = None, at: Any = None
+        self,
+        event_id: int,
+        status: str,
+        *,
+        who: str,
+        note: str | None = None,
+        at: Any = None,
+        expected: str | None = None,
     ) -> None:
-        """Move an event to ``status`` and append who did it, when and why to its history."""
+        """Move an event to ``status`` and append who did it, when and why to its history.
+
+        With ``expected``, the move happens only if the event still has that status (compare and set,
+        in the same transaction): two operators acting at once cannot both move it; the loser gets
+        an :class:`InputError` naming the status it found."""
         _check_status(status)
         when = pd.Timestamp.now(tz="UTC") if at is None else _utc(at, "at")
         self._check_open()
         with self._write_lock:
-            self._set_event_status(int(event_id), status, who, note, when)
+            self._set_event_status(int(event_id), status, who, note, when, expected)
 
     def events(self, status: str | None = None) -> pd.DataFrame:
         """Events (id, status, detected_at, start, size_lps, candidates list, dma), newest first."""
@@ -514,11 +525,25 @@ class Store(ABC):
 
     @abstractmethod
     def _set_event_status(
-        self, event_id: int, status: str, who: str, note: str | None, at: pd.Timestamp
+        self,
+        event_id: int,
+        status: str,
+        who: str,
+        note: str | None,
+        at: pd.Timestamp,
+        expected: str | None,
     ) -> None: ...
 
     @abstractmethod
     def _events(self, status: str | None) -> pd.DataFrame: ...
+
+
+def _changed_meanwhile(event_id: int, expected: str, found: str) -> InputError:
+    """The error of a lost compare-and-set on an event's status."""
+    return InputError(
+        f"event {event_id} is now '{found}', not '{expected}': someone moved it meanwhile; reload it",
+        field="status",
+    )
 
 
 def _rows(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

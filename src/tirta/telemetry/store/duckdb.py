@@ -19,7 +19,14 @@ import pyarrow as pa
 from tirta.errors import StoreError
 from tirta.network.sensors import SensorRegistry
 from tirta.telemetry.schema import IngestResult, Progress, WriteCounts
-from tirta.telemetry.store.base import EVERY, Batch, Store, _quarantine, registry_from_frame
+from tirta.telemetry.store.base import (
+    EVERY,
+    Batch,
+    Store,
+    _changed_meanwhile,
+    _quarantine,
+    registry_from_frame,
+)
 from tirta.telemetry.validate import check, checked_drop, raw_table
 
 __all__ = ["DuckDBStore"]
@@ -515,14 +522,22 @@ class DuckDBStore(Store):
         return event_id
 
     def _set_event_status(
-        self, event_id: int, status: str, who: str, note: str | None, at: pd.Timestamp
+        self,
+        event_id: int,
+        status: str,
+        who: str,
+        note: str | None,
+        at: pd.Timestamp,
+        expected: str | None,
     ) -> None:
         w = self._w
         w.execute("BEGIN TRANSACTION")
         try:
-            got = w.execute("SELECT count(*) FROM events WHERE id = ?", [event_id]).fetchone()
-            if not got or not got[0]:
+            got = w.execute("SELECT status FROM events WHERE id = ?", [event_id]).fetchone()
+            if not got:
                 raise StoreError(f"no event with id {event_id}", field="event_id")
+            if expected is not None and got[0] != expected:
+                raise _changed_meanwhile(event_id, expected, str(got[0]))
             w.execute("UPDATE events SET status = ? WHERE id = ?", [status, event_id])
             w.execute(
                 "INSERT INTO event_history VALUES (?, ?, ?, ?, ?)",

@@ -27,6 +27,7 @@ from tirta.telemetry.store.base import (
     SENSOR_COLUMNS,
     Batch,
     Store,
+    _changed_meanwhile,
     _quarantine,
     registry_from_frame,
 )
@@ -712,12 +713,22 @@ class PostgresStore(Store):
         return event_id
 
     def _set_event_status(
-        self, event_id: int, status: str, who: str, note: str | None, at: pd.Timestamp
+        self,
+        event_id: int,
+        status: str,
+        who: str,
+        note: str | None,
+        at: pd.Timestamp,
+        expected: str | None,
     ) -> None:
         with self._w.transaction(), self._w.cursor() as cur:
-            cur.execute("UPDATE events SET status = %s WHERE id = %s", [status, event_id])
-            if cur.rowcount == 0:
+            cur.execute("SELECT status FROM events WHERE id = %s FOR UPDATE", [event_id])
+            got = cur.fetchone()
+            if got is None:
                 raise StoreError(f"no event with id {event_id}", field="event_id")
+            if expected is not None and got[0] != expected:
+                raise _changed_meanwhile(event_id, expected, str(got[0]))
+            cur.execute("UPDATE events SET status = %s WHERE id = %s", [status, event_id])
             cur.execute(
                 "INSERT INTO event_history VALUES (%s, %s, %s, %s, %s)",
                 [event_id, at.to_pydatetime(), who, status, note],
