@@ -255,6 +255,7 @@ def live_demo(
         users_db=users_db,
         network=city.city_dir / "L-TOWN.inp",
         dmas=city.city_dir / "L-TOWN.dmas.toml",
+        billing=city.billing,
         env={},
     )
     users = UserStore(users_db)

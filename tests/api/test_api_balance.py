@@ -87,6 +87,32 @@ def test_dma_balance_from_the_store(api, make_csv):
     assert out["total"]["inflow_m3"] == pytest.approx(month["inflow_m3"])
 
 
+@pytest.mark.slow
+def test_dma_balance_uses_the_billing_file_of_the_settings(tmp_path, settings_for, start_api, make_csv):
+    """With TIRTA_BILLING (settings.billing) the DMA balance takes consumption from the bills: DMA C
+    billed 9,999 m³ in January against 0.01 m³/s of inflow, so NRW is the rest (dashboard alike)."""
+    bills = tmp_path / "billing.csv"
+    bills.write_text("account,dma,period,billed_m3,metered\nc-1,C,2021-01,9999,yes\n", encoding="utf-8")
+    url = f"duckdb:///{tmp_path / 's.duckdb'}"
+    with start_api(settings_for(url, billing=bills)) as api:
+        csv = make_csv(
+            {"PUMP_1": (36.0, "m3/h"), "T1": (3.0, "m"), "n1": (40.0, "m")}, "2021-01-01", "2021-02-01"
+        )
+        h = {**api.headers("operator"), "content-type": "text/csv"}
+        assert api.client.post("/api/v1/readings", content=csv, headers=h).status_code == 200
+        r = api.client.get(
+            "/api/v1/balance/dma/C",
+            params={"from": "2021-01", "to": "2021-01"},
+            headers=api.headers("viewer"),
+        )
+    assert r.status_code == 200, r.text
+    (month,) = r.json()["months"]
+    inflow = 0.01 * 300 * (8928 - 1)
+    assert month["inflow_m3"] == pytest.approx(inflow, rel=1e-9)
+    billed = 9999 * (8928 - 1) / 8928  # the bill prorated to the covered time, like the inflow
+    assert month["nrw_pct"] == pytest.approx(100 * (inflow - billed) / inflow, rel=1e-6)
+
+
 def test_dma_balance_errors(api):
     h = api.headers("viewer")
     r = api.client.get("/api/v1/balance/dma/Z", params={"from": "2021-01", "to": "2021-01"}, headers=h)

@@ -14,6 +14,7 @@ from tirta.api.auth import CSRF_HEADER, SESSION_COOKIE, Principal, csrf_matches,
 from tirta.api.errors import ApiError
 from tirta.api.settings import ApiSettings
 from tirta.api.users import UserStore
+from tirta.balance import Billing, load_billing
 from tirta.network import DMA, Network, load_dmas, load_network
 from tirta.telemetry.store import Store
 
@@ -62,6 +63,7 @@ class AppState:
     users: UserStore
     limiter: RateLimiter
     _model: tuple[Network, list[DMA]] | None = None
+    _billing: Billing | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def model(self) -> tuple[Network, list[DMA]]:
@@ -71,6 +73,15 @@ class AppState:
                 net = load_network(self.settings.network)
                 self._model = (net, load_dmas(self.settings.dmas, net))
             return self._model
+
+    def billing(self) -> Billing | None:
+        """The billing file of the settings, read and checked on first use; None without one."""
+        if self.settings.billing is None:
+            return None
+        with self._lock:
+            if self._billing is None:
+                self._billing = load_billing(self.settings.billing)
+            return self._billing
 
 
 def get_state(request: Request) -> AppState:

@@ -20,6 +20,7 @@ import pandas as pd
 from tirta.api.errors import ApiError, NotFoundError
 from tirta.balance import (
     BalanceOptions,
+    Billing,
     audit_report,
     band_schemes,
     dma_balance,
@@ -343,9 +344,16 @@ def compute_audit(body: bytes, content_type: str, scheme: str) -> dict[str, Any]
 
 
 def dma_report(
-    store: Store, model: tuple[Network, list[DMA]], name: str, start: str, end: str, scheme: str
+    store: Store,
+    model: tuple[Network, list[DMA]],
+    name: str,
+    start: str,
+    end: str,
+    scheme: str,
+    billing: Billing | None = None,
 ) -> dict[str, Any]:
-    """Monthly and period water balance of a DMA from the store, with its night-flow leakage."""
+    """Monthly and period water balance of a DMA from the store (consumption from ``billing``, else
+    the AMR meters), with its night-flow leakage."""
     _check_scheme(scheme)
     t0, t1 = parse_month_range(start, end)
     net, dmas = model
@@ -355,7 +363,7 @@ def dma_report(
             field="name",
         )
     zone = resolve_zone(name, dmas, store.sensors(), net)
-    result = dma_balance(store, zone, t0, t1, options=BalanceOptions(scheme=scheme))
+    result = dma_balance(store, zone, t0, t1, billing=billing, options=BalanceOptions(scheme=scheme))
     return _obj(dma_balance_report(result))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from tirta.api import services
+from tirta.balance import Billing
 from tirta.network import DMA, Network
 from tirta.reports import balance_svg
 from tirta.reports.diagram import LABELS
@@ -25,10 +26,16 @@ def default_period(store: Store) -> tuple[str, str]:
 
 
 def balance_page(
-    store: Store, model: tuple[Network, list[DMA]], dma: str, start: str, end: str, scheme: str
+    store: Store,
+    model: tuple[Network, list[DMA]],
+    dma: str,
+    start: str,
+    end: str,
+    scheme: str,
+    billing: Billing | None = None,
 ) -> dict[str, Any]:
     """Components (value, margin, 95 % interval, method), KPIs, months, warnings and the SVG diagram."""
-    report = services.dma_report(store, model, dma, start, end, scheme)
+    report = services.dma_report(store, model, dma, start, end, scheme, billing)
     total = report["total"]
     comps = total.get("components") or {}
     rows = [

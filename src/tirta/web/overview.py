@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from tirta.api import services
+from tirta.balance import Billing
 from tirta.errors import TirtaError
 from tirta.leaks.events import ACTIVE, list_events
 from tirta.network import DMA, Network
@@ -34,7 +35,11 @@ def data_now(store: Store) -> pd.Timestamp:
 
 
 def monthly_nrw(
-    store: Store, model: tuple[Network, list[DMA]], months: int = 12, scheme: str = "wbi_developing"
+    store: Store,
+    model: tuple[Network, list[DMA]],
+    months: int = 12,
+    scheme: str = "wbi_developing",
+    billing: Billing | None = None,
 ) -> list[dict[str, Any]]:
     """System NRW per month over the last ``months`` months of data: inflow, NRW and real losses (m³)
     summed over the DMAs whose balance could be computed, with the DMAs used."""
@@ -46,7 +51,7 @@ def monthly_nrw(
     by_month: dict[str, dict[str, Any]] = {}
     for dma in model[1]:
         try:
-            report = services.dma_report(store, model, dma.name, str(first), str(last), scheme)
+            report = services.dma_report(store, model, dma.name, str(first), str(last), scheme, billing)
         except TirtaError as exc:
             log.info("overview: no balance for DMA %s: %s", dma.name, exc)
             continue
@@ -81,11 +86,13 @@ def water_lost_in(store: Store, start: pd.Timestamp, end: pd.Timestamp) -> float
     return total
 
 
-def overview(store: Store, model: tuple[Network, list[DMA]], audit_file: Any) -> dict[str, Any]:
+def overview(
+    store: Store, model: tuple[Network, list[DMA]], audit_file: Any, billing: Billing | None = None
+) -> dict[str, Any]:
     """KPIs, the NRW trend and the open events of the overview page."""
     now = data_now(store)
     month0 = now.tz_convert(None).to_period("M").start_time.tz_localize("UTC")
-    trend = monthly_nrw(store, model)
+    trend = monthly_nrw(store, model, billing=billing)
     latest = trend[-1] if trend else None
     events = list_events(store)
     active = [e for e in events if e.status in ACTIVE]

@@ -40,7 +40,10 @@ def overview_data(request: Request) -> dict[str, Any]:
     """The overview figures, cached for a minute (balances read months of readings)."""
     state = get_state(request)
     return web_state(request).cache.get(
-        ("overview",), lambda: overview.overview(state.store, state.model(), state.settings.audit_file)
+        ("overview",),
+        lambda: overview.overview(
+            state.store, state.model(), state.settings.audit_file, state.billing()
+        ),
     )
 
 
@@ -150,7 +153,9 @@ def balance(
         try:
             data = web_state(request).cache.get(
                 ("balance", dma, start, end, scheme),
-                lambda: balancedata.balance_page(state.store, state.model(), dma, start, end, scheme),
+                lambda: balancedata.balance_page(
+                    state.store, state.model(), dma, start, end, scheme, state.billing()
+                ),
             )
         except TirtaError as exc:
             error = exc.message

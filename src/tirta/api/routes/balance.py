@@ -45,4 +45,4 @@ def dma(
     scheme: Scheme = "wbi_developing",
 ) -> Any:
     """Monthly and period water balance of a DMA from its meters, with night-flow leakage."""
-    return services.dma_report(store, state.model(), name, start, end, scheme)
+    return services.dma_report(store, state.model(), name, start, end, scheme, state.billing())
