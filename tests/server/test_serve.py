@@ -55,6 +55,15 @@ def test_serve_answers_status_and_stops_cleanly(tmp_path, launch, port, http_ok)
         assert store.counts()["readings"] == 0
 
 
+def test_a_missing_billing_file_is_named_before_serving(tmp_path, launch, port):
+    url, users, _ = _setup(tmp_path)
+    missing = tmp_path / "billing.csv"
+    proc = launch("serve", "--store", url, "--users-db", users, "--port", port, "--billing", missing)
+    assert proc.proc.wait(60) == 2
+    proc.interrupt()
+    assert f"{missing}: field '--billing': billing file not found" in proc.output
+
+
 def test_detection_runs_on_schedule_and_reports_its_error(tmp_path, launch, port, http_ok):
     """With a calibration window but no readings, detection fails every run; the server stays up."""
     url, users, headers = _setup(tmp_path)

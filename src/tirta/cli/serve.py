@@ -5,6 +5,7 @@ Refuses an open host without an admin.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import socket
 import threading
@@ -114,6 +115,14 @@ def serve(
         str | None,
         typer.Option("--train-to", help="End of the calibration, exclusive (or $TIRTA_TRAIN_TO)"),
     ] = None,
+    billing: Annotated[
+        Path | None,
+        typer.Option(
+            "--billing",
+            help="Billing CSV for the DMA balances (default $TIRTA_BILLING, else AMR meters)",
+            show_default=False,
+        ),
+    ] = None,
     for_s: Annotated[
         float | None,
         typer.Option("--for", help="Stop after this many seconds (default: until Ctrl-C)", min=0.1),
@@ -124,10 +133,15 @@ def serve(
     from tirta.api import create_app
     from tirta.server import Runtime, runtime_settings
 
-    cfg = api_settings(store_url=store, users_db=users_db)
+    if billing is not None and not billing.is_file():
+        raise InputError("billing file not found", file=billing, field="--billing")
+    cfg = api_settings(store_url=store, users_db=users_db, billing=billing)
     check_exposure(host, cfg)
     if bool(train_from) != bool(train_to):
         raise InputError("give both --train-from and --train-to", field="--train-to")
     train = (train_from, train_to) if train_from and train_to else None
-    runtime = Runtime(runtime_settings(detect_every=detect_every, train=train, mqtt_url=mqtt))
+    rcfg = runtime_settings(detect_every=detect_every, train=train, mqtt_url=mqtt)
+    if billing is not None:
+        rcfg = dataclasses.replace(rcfg, billing=billing)
+    runtime = Runtime(rcfg)
     run_server(create_app(cfg, runtime=runtime), host, port, for_s=for_s)
