@@ -160,3 +160,21 @@ def test_close_proposal_is_a_flag_until_someone_closes(store: Store) -> None:
     e = transition(store, eid, "closed", who="ana", note="agreed")
     assert e.close_proposed is None and e.status == "closed"
     assert e.to_dict()["history"][-2]["note"].startswith("[propose-close]")
+
+
+def test_new_estimates_from_a_stale_read_never_undo_an_operator_move(tmp_path):
+    """Detection read the event while open; an operator acknowledged it; the update keeps
+    'acknowledged' (seen in the live demo: the status flipped back under the operator's buttons)."""
+    import pandas as pd
+
+    from tirta.leaks.events import get_event, open_event, transition, update_event
+    from tirta.telemetry.store import open_store
+
+    with open_store(f"duckdb:///{tmp_path / 's.duckdb'}") as store:
+        t = pd.Timestamp("2021-01-09 05:00", tz="UTC")
+        eid = open_event(store, detected_at=t, start=t, size_lps=5.0, candidates=[], dma="A")
+        stale = get_event(store, eid)
+        transition(store, eid, "acknowledged", who="ana", at=t + pd.Timedelta(minutes=5))
+        assert update_event(store, stale, at=t + pd.Timedelta(minutes=6), size_lps=6.0)
+        event = get_event(store, eid)
+        assert event.status == "acknowledged" and event.size_lps == 6.0

@@ -63,7 +63,14 @@ def test_demo_replay_opens_a_leak_event_while_serving(tmp_path, launch, port, ht
     ]:
         page.fill(f"form[data-action='{action}'] input[name=note]", f"demo: {action}")
         page.click(f"#btn-{action}")
-        wait_js(page, f"document.getElementById('status').textContent === '{state}'", 30)
+        try:
+            wait_js(page, f"document.getElementById('status').textContent === '{state}'", 30)
+        except AssertionError:
+            detail = httpx.get(f"{base}/events/{first['id']}", headers=headers, timeout=10).json()
+            shown = page.evaluate("document.getElementById('action-error')?.textContent")
+            raise AssertionError(
+                f"{action}: page error {shown!r}; browser {errors}; event {detail}"
+            ) from None
     detail = httpx.get(f"{base}/events/{first['id']}", headers=headers, timeout=10).json()
     assert detail["status"] == "closed"
     page.goto(f"http://127.0.0.1:{port}/public")

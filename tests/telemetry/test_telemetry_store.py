@@ -233,6 +233,10 @@ def test_events_and_their_history(store: Store) -> None:
     with pytest.raises(InputError, match="is now 'dispatched'"):
         store.set_event_status(eid, "false_alarm", who="budi", expected="acknowledged")
     assert store.event_history(eid)["status"].tolist() == ["open", "acknowledged", "dispatched"]
+    # a note with status None keeps the status the event has now (new estimates from a stale read)
+    store.set_event_status(eid, None, who="tirta", note="[update] {}")
+    assert store.events().set_index("id").loc[eid, "status"] == "dispatched"
+    assert store.event_history(eid)["status"].tolist()[-1] == "dispatched"
 
 
 def test_closed_store_refuses_work(store: Store) -> None:

@@ -250,9 +250,8 @@ def update_event(
             payload[key] = value
     if not payload:
         return False
-    store.set_event_status(
-        event.id, event.status, who=SYSTEM, note=_tagged("update", payload, note), at=at
-    )
+    # status None: keep the status the event has at write time (an operator may have moved it)
+    store.set_event_status(event.id, None, who=SYSTEM, note=_tagged("update", payload, note), at=at)
     return True
 
 
@@ -299,9 +298,15 @@ def propose_close(store: Store, event: Event, *, at: pd.Timestamp, reason: str, 
     """Record tirta's proposal to close a repaired event (not a close); False if already standing."""
     if event.status != "repaired" or event.close_proposed is not None:
         return False
-    store.set_event_status(
-        event.id, "repaired", who=SYSTEM, note=_tagged("propose-close", facts, reason), at=at
-    )
+    try:
+        store.set_event_status(
+            event.id, "repaired", who=SYSTEM, note=_tagged("propose-close", facts, reason), at=at,
+            expected="repaired",
+        )  # fmt: skip
+    except InputError as exc:
+        if exc.field == "status":  # closed meanwhile: nothing to propose
+            return False
+        raise
     return True
 
 

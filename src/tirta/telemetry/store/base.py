@@ -490,7 +490,7 @@ class Store(ABC):
     def set_event_status(
         self,
         event_id: int,
-        status: str,
+        status: str | None,
         *,
         who: str,
         note: str | None = None,
@@ -499,10 +499,14 @@ class Store(ABC):
     ) -> None:
         """Move an event to ``status`` and append who did it, when and why to its history.
 
+        ``status=None`` keeps whatever status the event has when the row is written (a note or new
+        estimates must never put back a status someone changed meanwhile).
+
         With ``expected``, the move happens only if the event still has that status (compare and set,
         in the same transaction): two operators acting at once cannot both move it; the loser gets
         an :class:`InputError` naming the status it found."""
-        _check_status(status)
+        if status is not None:
+            _check_status(status)
         when = pd.Timestamp.now(tz="UTC") if at is None else _utc(at, "at")
         self._check_open()
         with self._write_lock:
@@ -527,7 +531,7 @@ class Store(ABC):
     def _set_event_status(
         self,
         event_id: int,
-        status: str,
+        status: str | None,
         who: str,
         note: str | None,
         at: pd.Timestamp,

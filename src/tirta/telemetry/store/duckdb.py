@@ -524,7 +524,7 @@ class DuckDBStore(Store):
     def _set_event_status(
         self,
         event_id: int,
-        status: str,
+        status: str | None,
         who: str,
         note: str | None,
         at: pd.Timestamp,
@@ -538,6 +538,7 @@ class DuckDBStore(Store):
                 raise StoreError(f"no event with id {event_id}", field="event_id")
             if expected is not None and got[0] != expected:
                 raise _changed_meanwhile(event_id, expected, str(got[0]))
+            status = str(got[0]) if status is None else status
             w.execute("UPDATE events SET status = ? WHERE id = ?", [status, event_id])
             w.execute(
                 "INSERT INTO event_history VALUES (?, ?, ?, ?, ?)",

@@ -715,7 +715,7 @@ class PostgresStore(Store):
     def _set_event_status(
         self,
         event_id: int,
-        status: str,
+        status: str | None,
         who: str,
         note: str | None,
         at: pd.Timestamp,
@@ -728,6 +728,7 @@ class PostgresStore(Store):
                 raise StoreError(f"no event with id {event_id}", field="event_id")
             if expected is not None and got[0] != expected:
                 raise _changed_meanwhile(event_id, expected, str(got[0]))
+            status = str(got[0]) if status is None else status
             cur.execute("UPDATE events SET status = %s WHERE id = %s", [status, event_id])
             cur.execute(
                 "INSERT INTO event_history VALUES (%s, %s, %s, %s, %s)",
