@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +37,28 @@ def wait_js(page: Any, expression: str, timeout_s: float = 60.0) -> None:
                 raise
         assert time.monotonic() < deadline, f"timed out waiting for {expression}"
         time.sleep(0.1)
+
+
+LIFECYCLE = [
+    ("acknowledge", "acknowledged"),
+    ("dispatch", "dispatched"),
+    ("repair", "repaired"),
+    ("close", "closed"),
+]
+
+
+def take_event_to_closed(
+    page: Any, note: str, before_click: Callable[[str], None] | None = None, timeout_s: float = 30.0
+) -> None:
+    """On an event's page, press each lifecycle button in turn (note: ``note`` formatted with the
+    action) and wait for the status to show; a failure quotes the page's action error."""
+    for action, status in LIFECYCLE:
+        page.fill(f"form[data-action='{action}'] input[name=note]", note.format(action=action))
+        if before_click is not None:
+            before_click(action)
+        page.click(f"#btn-{action}")
+        try:
+            wait_js(page, f"document.getElementById('status').textContent === '{status}'", timeout_s)
+        except AssertionError:
+            shown = page.evaluate("document.getElementById('action-error')?.textContent")
+            raise AssertionError(f"{action}: the page says {shown!r}") from None

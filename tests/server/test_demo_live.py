@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from browser import wait_js
+from browser import take_event_to_closed, wait_js
 
 pytestmark = pytest.mark.slow
 
@@ -55,22 +55,7 @@ def test_demo_replay_opens_a_leak_event_while_serving(tmp_path, launch, port, ht
     names = page.evaluate("document.getElementById('map')._fullData.map(t => t.name)")
     assert any(n.endswith("candidates") for n in names), names
     page.goto(f"http://127.0.0.1:{port}/events/{first['id']}")
-    for action, state in [
-        ("acknowledge", "acknowledged"),
-        ("dispatch", "dispatched"),
-        ("repair", "repaired"),
-        ("close", "closed"),
-    ]:
-        page.fill(f"form[data-action='{action}'] input[name=note]", f"demo: {action}")
-        page.click(f"#btn-{action}")
-        try:
-            wait_js(page, f"document.getElementById('status').textContent === '{state}'", 30)
-        except AssertionError:
-            detail = httpx.get(f"{base}/events/{first['id']}", headers=headers, timeout=10).json()
-            shown = page.evaluate("document.getElementById('action-error')?.textContent")
-            raise AssertionError(
-                f"{action}: page error {shown!r}; browser {errors}; event {detail}"
-            ) from None
+    take_event_to_closed(page, "demo: {action}")
     detail = httpx.get(f"{base}/events/{first['id']}", headers=headers, timeout=10).json()
     assert detail["status"] == "closed"
     page.goto(f"http://127.0.0.1:{port}/public")

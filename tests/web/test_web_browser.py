@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import uvicorn
 
-from browser import wait_js
+from browser import take_event_to_closed, wait_js
 from tirta.api import api_settings, create_app
 from tirta.hydraulics.simulate import SimulationConfig, simulate
 from tirta.leaks.events import get_event, open_event
@@ -180,17 +180,12 @@ def test_operator_session_in_chromium(server, browser):
     page.goto(base + "/events")
     page.click(f"#events a[href='/events/{event_id}']")
     page.wait_for_url(base + f"/events/{event_id}")
-    for action, status in [
-        ("acknowledge", "acknowledged"),
-        ("dispatch", "dispatched"),
-        ("repair", "repaired"),
-        ("close", "closed"),
-    ]:
-        page.fill(f"form[data-action='{action}'] input[name=note]", f"{action} from the browser")
-        if action == "acknowledge":
-            _shot(page, "events", tmp)
-        page.click(f"#btn-{action}")
-        wait_js(page, f"document.getElementById('status').textContent === '{status}'")
+    take_event_to_closed(
+        page,
+        "{action} from the browser",
+        before_click=lambda action: _shot(page, "events", tmp) if action == "acknowledge" else None,
+        timeout_s=60,
+    )
     assert page.locator("#actions").count() == 0
     event = get_event(server["app"].state.tirta.store, event_id)
     assert event.status == "closed"

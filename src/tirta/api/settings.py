@@ -7,15 +7,18 @@ defaults. The store URL is the one of :func:`tirta.config.settings`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from tirta.config import Settings, parse_store_url, settings
 from tirta.errors import InputError
 from tirta.network.model import builtin_network_path
 
 __all__ = ["ApiSettings", "api_settings", "default_users_db"]
+
+T = TypeVar("T", int, float)
 
 
 @dataclass(frozen=True)
@@ -43,27 +46,16 @@ def default_users_db(store_url: str) -> Path:
     return Path("tirta.users.sqlite")
 
 
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+def _positive(environ: Mapping[str, str], name: str, default: T, kind: Callable[[str], T]) -> T:
+    """A positive ``int`` or ``float`` from ``environ[name]``, ``default`` when unset or empty."""
     text = environ.get(name)
     if text is None or text == "":
         return default
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise InputError(f"expected a whole number, got '{text}'", field=name) from None
-    if value <= 0:
-        raise InputError("must be positive", field=name)
-    return value
-
-
-def _float(environ: Mapping[str, str], name: str, default: float) -> float:
-    text = environ.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"expected a number of seconds, got '{text}'", field=name) from None
+        what = "a whole number" if kind is int else "a number"
+        raise InputError(f"expected {what}, got '{text}'", field=name) from None
     if not value > 0:
         raise InputError("must be positive", field=name)
     return value
@@ -103,8 +95,8 @@ def api_settings(
         dmas=Path(dma_path),
         audit_file=Path(audit) if audit else None,
         billing=Path(bills) if bills else None,
-        max_body_bytes=max_body_bytes or _int(environ, "TIRTA_MAX_BODY_BYTES", 10_000_000),
-        ingest_per_minute=ingest_per_minute or _int(environ, "TIRTA_INGEST_PER_MINUTE", 120),
-        session_ttl_s=_float(environ, "TIRTA_SESSION_TTL_S", 8 * 3600.0),
-        poll_s=_float(environ, "TIRTA_POLL_S", 5.0),
+        max_body_bytes=max_body_bytes or _positive(environ, "TIRTA_MAX_BODY_BYTES", 10_000_000, int),
+        ingest_per_minute=ingest_per_minute or _positive(environ, "TIRTA_INGEST_PER_MINUTE", 120, int),
+        session_ttl_s=_positive(environ, "TIRTA_SESSION_TTL_S", 8 * 3600.0, float),
+        poll_s=_positive(environ, "TIRTA_POLL_S", 5.0, float),
     )

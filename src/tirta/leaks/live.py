@@ -32,6 +32,7 @@ from tirta.leaks.pipeline import Found, PipelineConfig, mask_stuck, prepare, run
 from tirta.network.dma import DMA, node_to_dma
 from tirta.network.model import Network
 from tirta.telemetry.battledim import ScadaData
+from tirta.telemetry.schema import utc_time
 from tirta.telemetry.store.base import Store
 
 __all__ = ["CloseRule", "LiveResult", "read_scada", "run_live"]
@@ -66,16 +67,6 @@ class LiveResult:
     unchanged: list[int] = field(default_factory=list)
     known: list[int] = field(default_factory=list)  # repaired, closed or false alarm: not reopened
     proposed: list[int] = field(default_factory=list)
-
-
-def _utc(value: pd.Timestamp | str, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise InputError(f"cannot parse time '{value}'", field=name) from None
-    if ts is pd.NaT:
-        raise InputError(f"cannot parse time '{value}'", field=name)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def read_scada(store: Store, start: pd.Timestamp, end: pd.Timestamp) -> ScadaData:
@@ -180,9 +171,9 @@ def run_live(
     """Detect and localise leaks in ``[since, now)`` (``since`` defaults to the end of ``train``)
     after calibrating on the leak-free ``train`` window, and open or update events in ``store``."""
     cfg = config or PipelineConfig()
-    t0, t1 = _utc(train[0], "train_from"), _utc(train[1], "train_to")
-    end = _utc(now, "now") if now is not None else pd.Timestamp.now(tz="UTC").floor("5min")
-    begin = _utc(since, "since") if since is not None else t1
+    t0, t1 = utc_time(train[0], "train_from"), utc_time(train[1], "train_to")
+    end = utc_time(now, "now") if now is not None else pd.Timestamp.now(tz="UTC").floor("5min")
+    begin = utc_time(since, "since") if since is not None else t1
     if t1 <= t0:
         raise InputError("the calibration window ends before it starts", field="train_to")
     if end <= begin:

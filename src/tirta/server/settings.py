@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from tirta.errors import InputError
+from tirta.telemetry.schema import utc_time
 
 __all__ = ["RuntimeSettings", "parse_duration", "runtime_settings"]
 
@@ -54,14 +55,6 @@ def parse_duration(text: str | float, name: str) -> float:
     return value
 
 
-def _utc(text: str, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise InputError(f"cannot parse time '{text}'", field=name) from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def _clock_time(text: str, name: str) -> time:
     match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
@@ -98,7 +91,9 @@ def runtime_settings(
     if bool(t0) != bool(t1):
         raise InputError("give both ends of the calibration window", field="TIRTA_TRAIN_TO")
     window_t = (
-        (_utc(str(t0), "TIRTA_TRAIN_FROM"), _utc(str(t1), "TIRTA_TRAIN_TO")) if t0 and t1 else None
+        (utc_time(str(t0), "TIRTA_TRAIN_FROM"), utc_time(str(t1), "TIRTA_TRAIN_TO"))
+        if t0 and t1
+        else None
     )
     if window_t is not None and window_t[1] <= window_t[0]:
         raise InputError("the calibration window ends before it starts", field="TIRTA_TRAIN_TO")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from tirta.errors import InputError
 from tirta.network.sensors import KINDS, Sensor
 
 __all__ = [
@@ -24,9 +25,22 @@ __all__ = [
     "Progress",
     "WriteCounts",
     "si_column",
+    "utc_time",
 ]
 
 Progress = Callable[[int, int], None]
+
+
+def utc_time(value: Any, field: str) -> pd.Timestamp:
+    """``value`` as a UTC timestamp (naive times are taken as UTC); InputError naming ``field``."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise InputError(f"cannot parse time '{value}'", field=field) from None
+    if ts is pd.NaT:
+        raise InputError(f"cannot parse time '{value}'", field=field)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
 
 RAW_COLUMNS = ("sensor", "time", "value", "unit")
 READING_COLUMNS = ("sensor", "time", "value")

@@ -22,7 +22,7 @@ import pyarrow as pa
 from tirta.errors import InputError, StoreError
 from tirta.network.sensors import Sensor, SensorRegistry
 from tirta.telemetry.quality import FLAG_COLUMNS, FLAG_KINDS, empty_flags
-from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult, Progress, WriteCounts
+from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult, Progress, WriteCounts, utc_time
 from tirta.telemetry.validate import sensor_table, validate
 
 __all__ = ["AGGREGATES", "EVENT_STATUSES", "EVERY", "ROLLUP_COLUMNS", "Batch", "Store", "parse_every"]
@@ -257,7 +257,7 @@ class Store(ABC):
             raise InputError(
                 f"unknown aggregate '{agg}'; expected one of {list(AGGREGATES)}", field="agg"
             )
-        t0, t1 = _utc(start, "from"), _utc(end, "to")
+        t0, t1 = utc_time(start, "from"), utc_time(end, "to")
         ids = list(dict.fromkeys(str(s) for s in sensors))
         self.flush()
         long = self._read_parts(ids, t0, t1, seconds, agg, clean) if ids else None
@@ -299,8 +299,8 @@ class Store(ABC):
             lo, hi = self._raw_span()
             if lo is None or hi is None:
                 return 0
-            t0 = lo if start is None else max(_utc(start, "from"), lo)
-            t1 = hi if end is None else min(_utc(end, "to"), hi)
+            t0 = lo if start is None else max(utc_time(start, "from"), lo)
+            t1 = hi if end is None else min(utc_time(end, "to"), hi)
             cut = self.pruned_before()
             t0 = t0.floor("1D") if cut is None else max(t0.floor("1D"), cut)
             t1 = (t1 + pd.Timedelta(microseconds=1)).ceil("1D")
@@ -317,7 +317,7 @@ class Store(ABC):
         """
         if not keep_days >= 0:
             raise InputError("must not be negative", field="keep_days")
-        when = pd.Timestamp.now(tz="UTC") if now is None else _utc(now, "now")
+        when = pd.Timestamp.now(tz="UTC") if now is None else utc_time(now, "now")
         cut = (when - pd.Timedelta(days=keep_days)).floor("1D")
         before = self.pruned_before()
         if before is not None and cut <= before:
@@ -393,8 +393,8 @@ class Store(ABC):
         end: pd.Timestamp | str | None = None,
     ) -> pd.DataFrame:
         """Stored flags overlapping ``start <= time < end`` (all when None), by sensor and start."""
-        t0 = None if start is None else _utc(start, "from")
-        t1 = None if end is None else _utc(end, "to")
+        t0 = None if start is None else utc_time(start, "from")
+        t1 = None if end is None else utc_time(end, "to")
         ids = None if sensors is None else list(dict.fromkeys(str(s) for s in sensors))
         self._check_open()
         frame = self._flags(ids, t0, t1)
@@ -477,8 +477,8 @@ class Store(ABC):
         _check_status(status)
         row = {
             "status": status,
-            "detected_at": _utc(detected_at, "detected_at"),
-            "start": None if start is None else _utc(start, "start"),
+            "detected_at": utc_time(detected_at, "detected_at"),
+            "start": None if start is None else utc_time(start, "start"),
             "size_lps": None if size_lps is None else float(size_lps),
             "candidates": json.dumps(list(candidates or [])),
             "dma": dma,
@@ -507,7 +507,7 @@ class Store(ABC):
         an :class:`InputError` naming the status it found."""
         if status is not None:
             _check_status(status)
-        when = pd.Timestamp.now(tz="UTC") if at is None else _utc(at, "at")
+        when = pd.Timestamp.now(tz="UTC") if at is None else utc_time(at, "at")
         self._check_open()
         with self._write_lock:
             self._set_event_status(int(event_id), status, who, note, when, expected)
@@ -609,16 +609,6 @@ def _check_status(status: str) -> None:
         raise InputError(
             f"unknown event status '{status}'; expected one of {EVENT_STATUSES}", field="status"
         )
-
-
-def _utc(value: Any, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise InputError(f"cannot parse time '{value}'", field=name) from None
-    if ts is pd.NaT:
-        raise InputError(f"cannot parse time '{value}'", field=name)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _readings(frame: pd.DataFrame | None) -> pd.DataFrame:
