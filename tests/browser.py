@@ -26,7 +26,8 @@ def browser() -> Iterator[Any]:
 
 def wait_js(page: Any, expression: str, timeout_s: float = 60.0) -> None:
     """Poll a JS expression with page.evaluate (not subject to the page's CSP, unlike
-    wait_for_function, which evaluates a string inside the page) until it is truthy."""
+    wait_for_function, which evaluates a string inside the page) until it is truthy. Write the
+    expression null-safe (``?.``): while a reload parses, the elements are not there yet."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -58,7 +59,7 @@ def take_event_to_closed(
             before_click(action)
         page.click(f"#btn-{action}")
         try:
-            wait_js(page, f"document.getElementById('status').textContent === '{status}'", timeout_s)
+            wait_js(page, f"document.getElementById('status')?.textContent === '{status}'", timeout_s)
         except AssertionError:
             shown = page.evaluate("document.getElementById('action-error')?.textContent")
             raise AssertionError(f"{action}: the page says {shown!r}") from None

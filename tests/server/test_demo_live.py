@@ -49,7 +49,7 @@ def test_demo_replay_opens_a_leak_event_while_serving(tmp_path, launch, port, ht
     # the alarm on the map, then acknowledged and taken to closed through the buttons
     page.goto(f"http://127.0.0.1:{port}/map")
     try:
-        wait_js(page, "document.getElementById('map').dataset.drawn", 120)
+        wait_js(page, "document.getElementById('map')?.dataset.drawn", 120)
     except AssertionError:
         raise AssertionError(f"map not drawn; browser errors: {errors}\n{proc.output}") from None
     names = page.evaluate("document.getElementById('map')._fullData.map(t => t.name)")

@@ -149,12 +149,12 @@ def test_operator_session_in_chromium(server, browser):
     page.click("#login-form button[type=submit]")
     page.wait_for_url(base + "/")
     assert page.inner_text("[data-k='kpis.open_leaks']") == "1"
-    wait_js(page, "document.querySelector('#trend')._fullData?.length > 0")
+    wait_js(page, "document.querySelector('#trend')?._fullData?.length > 0")
     _shot(page, "overview", tmp)
 
     # map: pipes drawn as one WebGL trace from the model coordinates
     page.goto(base + "/map")
-    wait_js(page, "document.getElementById('map').dataset.drawn")
+    wait_js(page, "document.getElementById('map')?.dataset.drawn")
     pipes = page.evaluate(
         "(() => { const t = document.getElementById('map')._fullData.find(t => t.name === 'pipes');"
         " return {type: t.type, points: t.x.filter(v => v !== null).length}; })()"
@@ -172,7 +172,7 @@ def test_operator_session_in_chromium(server, browser):
     assert page.locator("#sensors tbody tr").count() > 100
     page.click("#sensors a[href='/sensors/n1']")
     page.wait_for_url(base + "/sensors/n1")
-    wait_js(page, "document.querySelector('#series')._fullData?.[0]?.x?.length > 500")
+    wait_js(page, "document.querySelector('#series')?._fullData?.[0]?.x?.length > 500")
     assert "flat for 90 min" in page.inner_text("#flags")
     _shot(page, "sensors", tmp)
 
@@ -203,7 +203,7 @@ def test_operator_session_in_chromium(server, browser):
     page.wait_for_url(base + "/login")
     page.goto(base + "/public")
     assert page.url == base + "/public"
-    wait_js(page, "document.querySelector('#trend')._fullData?.length > 0")
+    wait_js(page, "document.querySelector('#trend')?._fullData?.length > 0")
     assert page.inner_text("[data-k='open_leaks']") == "0"
     _shot(page, "public", tmp)
     page.goto(base + "/events")
