@@ -13,7 +13,7 @@
 (c) Query: one year of 5-minute data for 33 sensors as a wide frame, raw and hourly means.
 
 The script starts its own throw-away PostgreSQL and mosquitto (tests/services.py). Usage:
-python benchmarks/telemetry.py [--quick | --days N] [--repeats N] [--no-postgres] [--no-mqtt]
+python benchmarks/telemetry.py [--quick | --days N] [--repeats N] [--no-duckdb] [--no-postgres] [--no-mqtt]
 [--json OUT]
 """
 
@@ -192,6 +192,7 @@ def main() -> None:
     ap.add_argument(
         "--repeats", type=int, default=2, help="file imports (and references) to take the best of"
     )
+    ap.add_argument("--no-duckdb", action="store_true")
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--no-mqtt", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
@@ -265,7 +266,9 @@ def main() -> None:
                     hourly_q < query_limit_s,
                 )
 
-        store_rows("DuckDB", [f"duckdb://{tmp}/tirta-{k}.duckdb" for k in range(args.repeats)], 0.5)
+        if not args.no_duckdb:
+            urls = [f"duckdb://{tmp}/tirta-{k}.duckdb" for k in range(args.repeats)]
+            store_rows("DuckDB", urls, 0.5)
         if not args.no_postgres:
             pg = PostgresServer()
             pg.start()

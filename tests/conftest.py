@@ -58,11 +58,22 @@ def postgres_db(postgres_url: str) -> Iterator[str]:
         con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.service)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL of an empty store: a DuckDB file in tmp_path, or a fresh PostgreSQL database."""
+@pytest.fixture(
+    params=[
+        "duckdb",
+        pytest.param("postgres", marks=pytest.mark.service),
+        pytest.param("postgres-blocks", marks=pytest.mark.service),
+    ]
+)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A URL of an empty store: a DuckDB file in tmp_path, or a fresh PostgreSQL database, where with
+    "postgres-blocks" every write packs new sensor-days into blocks (as bulk loads do)."""
     if request.param == "duckdb":
         return f"duckdb://{tmp_path}/store.duckdb"
+    if request.param == "postgres-blocks":
+        from tirta.telemetry.store.postgres import PostgresStore
+
+        monkeypatch.setattr(PostgresStore, "block_rows", 1)
     return str(request.getfixturevalue("postgres_db"))
 
 

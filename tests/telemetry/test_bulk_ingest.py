@@ -141,6 +141,7 @@ def test_a_writer_racing_to_the_same_keys_is_merged_not_doubled(
         pytest.skip("the straight copy is PostgreSQL's")
     import tirta.telemetry.store.postgres as pg
 
+    monkeypatch.setattr(pg.PostgresStore, "block_rows", 10**9)  # the row path: no blocks
     first = ingest_records(registered, bulk(shuffle=False).iloc[:6000], source="a", now=NOW)
     monkeypatch.setattr(pg, "FRESH", "SELECT %(t0)s IS NOT NULL OR %(t1)s IS NULL", raising=True)
     copied: list[str] = []

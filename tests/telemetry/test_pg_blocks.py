@@ -1,0 +1,275 @@
+"""Readings packed per sensor and UTC day in PostgreSQL (``blocks``): the packing, merging and bucket
+arithmetic against plain oracles, and the store's guarantees when rows, blocks and compaction meet."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tirta.network.sensors import make_sensor
+from tirta.telemetry.store import open_store
+from tirta.telemetry.store.pgblocks import DAY_US, decode_array, merge, pack
+from tirta.telemetry.store.pgcopy import PG_EPOCH_US, Coded
+
+T0 = 1_609_459_200_000_000  # 2021-01-01 UTC in µs
+FIVE_MIN = 300_000_000
+
+
+def coded(rows: list[tuple[int, int, float]], names: int = 3) -> Coded:
+    """Coded readings from (code, step of 5 minutes, value) tuples."""
+    c, t, v = zip(*rows, strict=True) if rows else ((), (), ())
+    return Coded(
+        [f"s{i}" for i in range(names)],
+        np.array(c, dtype=np.int64),
+        T0 + np.array(t, dtype=np.int64) * FIVE_MIN,
+        np.array(v, dtype=float),
+    )
+
+
+keys = st.tuples(st.integers(0, 2), st.integers(0, 900))  # 3 sensors, about 3 days of 5-minute steps
+values = st.sampled_from([1.0, 2.0, 3.5])
+
+
+@given(st.lists(st.tuples(keys, values), max_size=60))
+def test_pack_sorts_cuts_per_sensor_day_and_keeps_the_first_of_a_repeat(items: list) -> None:
+    readings = coded([(c, t, v) for (c, t), v in items])
+    blocks = pack(readings)
+    first: dict[tuple[int, int], float] = {}
+    for (c, t), v in items:
+        first.setdefault((c, t), v)
+    r = blocks.readings
+    got = {
+        (int(c), int((t - T0) // FIVE_MIN)): float(v)
+        for c, t, v in zip(r.codes, r.time_us, r.value, strict=True)
+    }
+    assert got == first and blocks.dropped == len(items) - len(first)
+    for code, day, lo, hi in zip(blocks.codes, blocks.days, blocks.lo, blocks.hi, strict=True):
+        assert (r.codes[lo:hi] == code).all() and (r.time_us[lo:hi] // DAY_US == day).all()
+        assert (np.diff(r.time_us[lo:hi]) > 0).all()
+    assert len(set(zip(blocks.codes.tolist(), blocks.days.tolist(), strict=True))) == len(blocks)
+
+
+@given(
+    st.dictionaries(keys, values, max_size=60),
+    st.dictionaries(keys, values, max_size=60),
+)
+@settings(max_examples=200)
+def test_merge_is_insert_duplicate_or_correction_like_a_dict(stored: dict, batch: dict) -> None:
+    # blocks hold whole sensor-days: the stored readings of the batch's days, all of them
+    merged = merge(
+        coded([(c, t, v) for (c, t), v in stored.items()]),
+        coded([(c, t, v) for (c, t), v in batch.items()]),
+    )
+    inserted = [k for k in batch if k not in stored]
+    same = [k for k in batch if k in stored and stored[k] == batch[k]]
+    changed = [k for k in batch if k in stored and stored[k] != batch[k]]
+    assert (merged.inserted, merged.duplicate, merged.corrected) == (
+        len(inserted),
+        len(same),
+        len(changed),
+    )
+    old = {
+        (int(c), int((t - T0) // FIVE_MIN)): v for c, t, v in zip(*_arrays(merged.replaced), strict=True)
+    }
+    assert old == {k: stored[k] for k in changed}
+    # the blocks written back are whole: every stored and new reading of each touched sensor-day
+    after = {**stored, **batch}
+    touched = {(c, (T0 + t * FIVE_MIN) // DAY_US) for (c, t) in inserted + changed}
+    expect = {k: v for k, v in after.items() if (k[0], (T0 + k[1] * FIVE_MIN) // DAY_US) in touched}
+    r = merged.blocks.readings
+    got = {
+        (int(c), int((t - T0) // FIVE_MIN)): float(v)
+        for c, t, v in zip(r.codes, r.time_us, r.value, strict=True)
+    }
+    assert got == expect
+
+
+def _arrays(c: Coded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return c.codes, c.time_us, c.value
+
+
+def test_decode_array_reads_postgres_binary_arrays() -> None:
+    times = np.array([T0, T0 + FIVE_MIN], dtype=np.int64)
+    header = np.array([1, 0, 1184, 2, 1], dtype=">i4").tobytes()
+    elements = np.empty(2, dtype=[("n", ">i4"), ("x", ">i8")])
+    elements["n"], elements["x"] = 8, times - PG_EPOCH_US
+    assert (decode_array(header + elements.tobytes(), "t") == times).all()
+    assert len(decode_array(np.array([0, 0, 701], dtype=">i4").tobytes(), "v")) == 0
+
+
+# --- the PostgreSQL store with blocks ----------------------------------------------------------------
+SENSORS = [make_sensor({"id": f"s{i}", "kind": "pressure", "unit": "m"}) for i in range(3)]
+TIMES = pd.date_range("2021-01-01", periods=3 * 288, freq="5min", tz="UTC")
+
+
+def frame(values: float | np.ndarray = 0.0, times: pd.DatetimeIndex = TIMES) -> pd.DataFrame:
+    """Readings of s0..s2 at ``times``: value = sensor index + ``values``."""
+    n = len(times)
+    values = np.broadcast_to(values, n)
+    return pd.DataFrame(
+        {
+            "sensor": np.repeat([s.id for s in SENSORS], n),
+            "time": np.tile(times, len(SENSORS)),
+            "value": np.repeat(np.arange(len(SENSORS), dtype=float), n) + np.tile(values, len(SENSORS)),
+        }
+    )
+
+
+def tables(url: str) -> dict[str, int]:
+    """Readings as rows, readings in blocks, and (sensor, time) keys stored more than once."""
+    import psycopg
+
+    with psycopg.connect(url) as con:
+        rows = con.execute("SELECT count(*) FROM readings").fetchone()[0]
+        packed = con.execute("SELECT coalesce(sum(n), 0) FROM blocks").fetchone()[0]
+        twice = con.execute(
+            "SELECT count(*) FROM (SELECT sensor, time FROM readings UNION ALL "
+            "SELECT sensor, unnest(times) FROM blocks) x GROUP BY sensor, time HAVING count(*) > 1"
+        ).fetchall()
+    return {"rows": int(rows), "packed": int(packed), "twice": len(twice)}
+
+
+@pytest.mark.service
+def test_bulk_loads_land_in_blocks_and_read_back_like_rows(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tirta.telemetry.store.postgres import PostgresStore
+
+    monkeypatch.setattr(PostgresStore, "block_rows", 1000)
+    with open_store(postgres_db) as store:
+        store.add_sensors(SENSORS)
+        wave = np.sin(np.arange(len(TIMES)) / 20.0)
+        first = store.write(frame(wave), source="file")  # 2,592 readings: a bulk batch
+        assert first.inserted == 3 * len(TIMES)
+    assert tables(postgres_db) == {"rows": 0, "packed": 3 * len(TIMES), "twice": 0}
+    with open_store(postgres_db) as store:
+        wide = store.read(["s2", "s0"], TIMES[0], TIMES[-1] + pd.Timedelta("5min"))
+        assert wide.shape == (len(TIMES), 2)
+        assert np.allclose(wide["s2"].to_numpy(), 2 + wave) and np.allclose(wide["s0"], wave)
+        # a window inside one day, and hourly means, minima and counts computed from the blocks
+        part = store.read(["s1"], "2021-01-02 10:02", "2021-01-02 11:00")
+        assert len(part) == 11 and part.index[0] == pd.Timestamp("2021-01-02 10:05", tz="UTC")
+        hourly = store.read(["s1"], TIMES[0], TIMES[-1], every="1h")
+        expect = (1 + pd.Series(wave, index=TIMES)).loc[: TIMES[-1] - pd.Timedelta("1ns")]
+        expect = expect.resample("1h").mean()
+        assert np.allclose(hourly["s1"].to_numpy(), expect.to_numpy())
+        count = store.read(["s1"], TIMES[0], TIMES[-1] + pd.Timedelta("5min"), every="1d", agg="count")
+        assert count["s1"].tolist() == [288.0] * 3
+        # resent: duplicates; two values changed: corrections with their history
+        again = store.write(frame(wave), source="file")
+        assert (again.inserted, again.duplicate, again.corrected) == (0, 3 * len(TIMES), 0)
+        fix = pd.DataFrame(
+            {"sensor": ["s0", "s0", "s1"], "time": TIMES[[5, 6, 7]], "value": [9.0, wave[6], 8.0]}
+        )
+        fixed = store.write(fix, source="crew")
+        assert (fixed.inserted, fixed.duplicate, fixed.corrected) == (0, 1, 2)
+        history = store.corrections()
+        assert sorted(history["replaced_by"]) == ["crew", "crew"]
+        assert np.isclose(history.set_index("sensor").loc["s0", "value"], wave[5])
+        assert store.read(["s0"], TIMES[5], TIMES[6])["s0"].iloc[0] == 9.0
+        assert store.counts()["readings"] == 3 * len(TIMES)
+    assert tables(postgres_db)["twice"] == 0
+
+
+@pytest.mark.service
+def test_live_rows_compact_into_blocks_and_late_readings_merge(postgres_db: str) -> None:
+    with open_store(postgres_db) as store:
+        store.add_sensors(SENSORS)
+        live = frame()
+        for lo in range(0, len(live), 500):  # small batches: rows
+            store.write(live.iloc[lo : lo + 500], source="mqtt")
+        assert tables(postgres_db)["rows"] == len(live)
+        before = store.read(["s0", "s1", "s2"], TIMES[0], TIMES[-1], every="1h", agg="max")
+        moved = store.compact("2021-01-03 07:00")  # the two whole days before it
+        assert moved == 2 * 288 * 3
+        assert tables(postgres_db) == {"rows": 288 * 3, "packed": 2 * 288 * 3, "twice": 0}
+        after = store.read(["s0", "s1", "s2"], TIMES[0], TIMES[-1], every="1h", agg="max")
+        pd.testing.assert_frame_equal(before, after)
+        # a late reading for a packed day is merged into its block, a resent one is a duplicate
+        late = pd.DataFrame(
+            {"sensor": ["s1"], "time": [TIMES[3] + pd.Timedelta("1min")], "value": [5.0]}
+        )
+        assert store.write(late, source="late").inserted == 1
+        assert store.write(late, source="late").duplicate == 1
+        assert tables(postgres_db) == {"rows": 288 * 3, "packed": 2 * 288 * 3 + 1, "twice": 0}
+        assert store.read(["s1"], TIMES[3], TIMES[4])["s1"].tolist() == [1.0, 5.0]
+        # quality flags mask readings in blocks as in rows
+        store.add_flags(
+            pd.DataFrame(
+                {
+                    "sensor": ["s2"],
+                    "start": [TIMES[10]],
+                    "end": [TIMES[20]],
+                    "kind": ["stuck"],
+                    "detail": [""],
+                }
+            )
+        )
+        clean = store.read(["s2"], TIMES[0], TIMES[30], clean=True)["s2"]
+        assert clean.isna().sum() == 11 and clean.iloc[9] == 2.0
+        assert store.read(["s2"], TIMES[0], TIMES[24], every="1h", clean=True)["s2"].tolist() == [
+            2.0,
+            2.0,
+        ]
+        # retention: whole days of blocks go, their rollups stay
+        deleted = store.prune(keep_days=1, now="2021-01-03 12:00")
+        assert deleted == 288 * 3 + 1
+        assert store.span()[0] == pd.Timestamp("2021-01-02", tz="UTC")
+        daily = store.read(["s0"], TIMES[0], TIMES[-1], every="1d")
+        assert daily["s0"].tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.service
+def test_concurrent_bulk_row_writers_and_compaction_store_each_key_once(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bulk writers packing blocks, small writers adding rows and a compaction all at once on the same
+    sensor-days: the write locks keep every (sensor, time) in one table, once."""
+    from tirta.telemetry.store.postgres import PostgresStore
+
+    monkeypatch.setattr(PostgresStore, "block_rows", 300)
+    with open_store(postgres_db) as store:
+        store.add_sensors(SENSORS)
+    data = frame()
+    rng = np.random.default_rng(7)
+    errors: list[BaseException] = []
+    go = threading.Barrier(5)
+
+    def writer(batch: int, seed: int) -> None:
+        try:
+            order = np.random.default_rng(seed).permutation(len(data))
+            with open_store(postgres_db) as s:
+                go.wait()
+                for lo in range(0, len(order), batch):
+                    s.write(data.iloc[order[lo : lo + batch]], source=f"w{seed}")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def compactor() -> None:
+        try:
+            with open_store(postgres_db) as s:
+                go.wait()
+                for day in ("2021-01-02", "2021-01-03", "2021-01-04"):
+                    s.compact(day)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(b, int(rng.integers(1 << 30)))) for b in (400, 350)]
+    threads += [threading.Thread(target=writer, args=(b, int(rng.integers(1 << 30)))) for b in (7, 50)]
+    threads.append(threading.Thread(target=compactor))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    got = tables(postgres_db)
+    assert got["twice"] == 0 and got["rows"] + got["packed"] == len(data)
+    with open_store(postgres_db) as store:
+        wide = store.read(["s0", "s1", "s2"], TIMES[0], TIMES[-1] + pd.Timedelta("5min"))
+        assert wide.notna().all().all() and (wide.to_numpy() == np.arange(3)).all()
+        assert store.corrections().empty
