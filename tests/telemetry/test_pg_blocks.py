@@ -4,6 +4,7 @@ arithmetic against plain oracles, and the store's guarantees when rows, blocks a
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tirta.cli import main
 from tirta.network.sensors import make_sensor
+from tirta.server.jobs import CompactJob
+from tirta.server.writes import SerialStore
 from tirta.telemetry.store import open_store
 from tirta.telemetry.store.pgblocks import DAY_US, decode_array, merge, pack
 from tirta.telemetry.store.pgcopy import PG_EPOCH_US, Coded
@@ -273,3 +277,28 @@ def test_concurrent_bulk_row_writers_and_compaction_store_each_key_once(
         wide = store.read(["s0", "s1", "s2"], TIMES[0], TIMES[-1] + pd.Timedelta("5min"))
         assert wide.notna().all().all() and (wide.to_numpy() == np.arange(3)).all()
         assert store.corrections().empty
+
+
+@pytest.mark.service
+def test_compaction_from_the_cli_and_the_nightly_job(
+    postgres_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with open_store(postgres_db) as store:
+        store.add_sensors(SENSORS)
+        store.write(frame(), source="mqtt")  # 2,592 readings as rows
+    with pytest.raises(SystemExit) as done:
+        main(["readings", "compact", "--store", postgres_db, "--keep-days", "1"])
+    assert done.value.code in (0, None)
+    assert capsys.readouterr().out.strip() == "864 readings packed into blocks (days before 2021-01-02)"
+    with open_store(postgres_db) as store:
+        job = CompactJob(SerialStore(store), lambda: pd.Timestamp("2021-01-04 02:30", tz="UTC"))
+        assert job() == {"before": "2021-01-02T00:00:00+00:00", "moved": 0}
+        job.keep_days = 0
+        assert job()["moved"] == 2 * 864
+        assert job.store.writes == 2  # through the serve process's single writer
+    assert tables(postgres_db) == {"rows": 0, "packed": 3 * 864, "twice": 0}
+    duck = f"duckdb://{tmp_path}/s.duckdb"
+    open_store(duck).close()
+    with pytest.raises(SystemExit) as done:
+        main(["readings", "compact", "--store", duck])
+    assert done.value.code == 2 and "DuckDB stores readings by column" in capsys.readouterr().err

@@ -13,8 +13,9 @@ from tirta.config import settings
 from tirta.errors import InputError
 from tirta.telemetry import quality
 from tirta.telemetry.quality import empty_flags
-from tirta.telemetry.schema import si_column
+from tirta.telemetry.schema import si_column, utc_time
 from tirta.telemetry.store import Store, open_store
+from tirta.telemetry.store.postgres import PostgresStore
 
 app = typer.Typer(help="Query stored readings.", no_args_is_help=True)
 
@@ -114,6 +115,36 @@ def detect_flags(
         train = st.read(ids, t0 - pd.Timedelta(days=train_days), t0)
         found.append(quality.detect(wide, train=train if len(train) >= 12 else None))
     return pd.concat(found, ignore_index=True)
+
+
+@app.command("compact")
+def compact(
+    store: StoreOption = None,
+    keep_days: Annotated[
+        float,
+        typer.Option("--keep-days", help="Whole days before the latest reading's day left as rows"),
+    ] = 2.0,
+    before: Annotated[
+        str | None, typer.Option("--before", help="Pack the days before this time instead")
+    ] = None,
+) -> None:
+    """Pack live rows of whole days into per-sensor-day blocks (PostgreSQL; `tirta serve` does it
+    nightly): year-long queries then read only the sensors asked for."""
+    with open_store(settings(store_url=store).store_url) as st:
+        if not isinstance(st, PostgresStore):
+            raise InputError(
+                f"{st.display_url} is not a PostgreSQL store; DuckDB stores readings by column "
+                "already and needs no compaction",
+                field="store",
+            )
+        if before is None:
+            span = st.span()
+            end = span[1] if span else pd.Timestamp.now(tz="UTC")
+            cut = end.normalize() - pd.Timedelta(days=keep_days)
+        else:
+            cut = utc_time(before, "before")
+        moved = st.compact(cut)
+    typer.echo(f"{moved} readings packed into blocks (days before {cut.floor('1D'):%Y-%m-%d})")
 
 
 @app.command("prune")

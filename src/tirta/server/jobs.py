@@ -23,7 +23,7 @@ from tirta.network import DMA, Network
 from tirta.server.scheduler import Clock
 from tirta.telemetry.store.base import Store
 
-__all__ = ["Analytics", "BalanceJob", "DetectJob"]
+__all__ = ["Analytics", "BalanceJob", "CompactJob", "DetectJob"]
 
 
 @dataclass
@@ -122,3 +122,17 @@ class BalanceJob:
             "dmas": sorted(reports),
             "errors": errors,
         }
+
+
+@dataclass
+class CompactJob:
+    """Pack live rows older than ``keep_days`` whole days into per-sensor-day blocks (PostgreSQL
+    stores), so that long queries keep reading only the sensors asked for."""
+
+    store: Any
+    clock: Clock
+    keep_days: float = 2.0
+
+    def __call__(self) -> dict[str, Any]:
+        before = self.clock().normalize() - pd.Timedelta(days=self.keep_days)
+        return {"before": before.isoformat(), "moved": int(self.store.compact(before))}

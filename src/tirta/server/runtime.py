@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from fastapi import APIRouter
 
-from tirta.server.jobs import Analytics, BalanceJob, DetectJob
+from tirta.server.jobs import Analytics, BalanceJob, CompactJob, DetectJob
 from tirta.server.mqtt import MqttService
 from tirta.server.replay import Replay
 from tirta.server.scheduler import Clock, Job, Scheduler, wall_clock
@@ -21,6 +21,7 @@ from tirta.server.settings import RuntimeSettings
 from tirta.server.writes import SerialStore
 from tirta.telemetry.ingest.mqtt import MqttConfig
 from tirta.telemetry.store.base import Store
+from tirta.telemetry.store.postgres import PostgresStore
 
 if TYPE_CHECKING:
     from tirta.api.deps import AppState
@@ -102,11 +103,14 @@ class Runtime:
         balance = BalanceJob(
             store, network, dmas, self.clock, self.analytics, days=cfg.balance_days, billing=cfg.billing
         )
-        return [
+        jobs = [
             Job("detect", detect, every_s=cfg.detect_every_s, disabled=detect_off),
             Job("nightly_balance", balance, daily_at=cfg.nightly_at, run_at_start=False),
-            *self.extra_jobs,
         ]
+        if isinstance(getattr(store, "store", store), PostgresStore):  # DuckDB stores columns already
+            compact = CompactJob(store, self.clock)
+            jobs.append(Job("nightly_compact", compact, daily_at=cfg.nightly_at, run_at_start=False))
+        return [*jobs, *self.extra_jobs]
 
     def stop(self) -> None:
         """Stop feeding first (replay, MQTT: pending messages are committed), then the jobs."""

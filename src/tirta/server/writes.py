@@ -30,6 +30,7 @@ WRITES = frozenset(
         "add_flags",
         "rollup",
         "prune",
+        "compact",
     }
 )
 
