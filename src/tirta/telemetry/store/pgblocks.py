@@ -53,7 +53,7 @@ def pack(readings: Coded) -> Blocks:
     (sensor, time) keeps its first reading (as validation does)."""
     codes, times, values = readings.codes, readings.time_us, readings.value
     dc, dt = np.diff(codes), np.diff(times)
-    if not bool(np.all((dc > 0) | ((dc == 0) & (dt >= 0)))):  # bulk loads come sorted
+    if not _sorted(dc, dt):  # bulk loads come sorted (DuckDB sorts on every core)
         order = np.lexsort((times, codes))  # stable: the first of a repeat first
         codes, times, values = codes[order], times[order], values[order]
         dc, dt = np.diff(codes), np.diff(times)
@@ -67,6 +67,11 @@ def pack(readings: Coded) -> Blocks:
     hi = np.concatenate([cut, [len(codes)]]).astype(np.int64) if len(codes) else np.zeros(0, np.int64)
     packed = Coded(readings.names, codes, times, values)
     return Blocks(packed, codes[lo], days[lo], lo, hi, len(repeat))
+
+
+def _sorted(dc: np.ndarray, dt: np.ndarray) -> bool:
+    """Whether consecutive differences of codes and times are those of (sensor, time) order."""
+    return not (bool(np.any(dc < 0)) or bool(np.any(dt[dc == 0] < 0)))
 
 
 def block_rows(blocks: Blocks, chunk: int) -> Iterator[tuple[bytes, int]]:
