@@ -294,6 +294,12 @@ def _epoch_us_of(t: Any) -> int:
     return int(pd.Timestamp(t).value // 1000)
 
 
+def _day_keys(codes: list[int], pg_days: list[int]) -> np.ndarray:
+    """Sensor-day keys (:func:`tirta.telemetry.store.pgblocks.sensor_days`) of days since 2000."""
+    days = np.asarray(pg_days, dtype=np.int64) + PG_EPOCH_DAY
+    return sensor_days(np.asarray(codes, dtype=np.int64), days * DAY_US)
+
+
 def _date(unix_day: int) -> Any:
     """A Python date from days since the Unix epoch."""
     return (pd.Timestamp(0) + pd.Timedelta(days=unix_day)).date()
@@ -581,13 +587,14 @@ class PostgresStore(Store):
             got = bcur.execute(STORED_BLOCKS, params).fetchall()
         if not got:
             return Coded(readings.names, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-        wanted = set(np.unique(sensor_days(readings.codes, readings.time_us)).tolist())
         position = {name: i for i, name in enumerate(readings.names)}
+        found = _day_keys([position[g[0]] for g in got], [g[1] for g in got])
+        wanted = np.isin(found, sensor_days(readings.codes, readings.time_us)).tolist()
         codes, times, values = [], [], []
-        for sensor, pg_day, t, v in got:
-            code = position[sensor]
-            if (code << 32) | (pg_day + PG_EPOCH_DAY + (1 << 31)) not in wanted:
+        for (sensor, _, t, v), keep in zip(got, wanted, strict=True):
+            if not keep:
                 continue
+            code = position[sensor]
             ts = decode_array(t, "t")
             codes.append(np.full(len(ts), code, dtype=np.int64))
             times.append(ts)
@@ -610,8 +617,8 @@ class PostgresStore(Store):
         if not got:
             return np.zeros(len(readings), dtype=bool)
         position = {name: i for i, name in enumerate(readings.names)}
-        busy = [(position[s] << 32) | (d + PG_EPOCH_DAY + (1 << 31)) for s, d in got]
-        return np.isin(sensor_days(readings.codes, readings.time_us), np.array(busy, dtype=np.int64))
+        busy = _day_keys([position[s] for s, _ in got], [d for _, d in got])
+        return np.isin(sensor_days(readings.codes, readings.time_us), busy)
 
     def _merge_blocks(self, cur: Any, stored: Coded, batch: Coded, source: str) -> WriteCounts:
         """Merge readings into their stored blocks: changed blocks are written back whole, replaced
@@ -774,25 +781,21 @@ class PostgresStore(Store):
         self._check_open()
         params = _range(start, end)
         params["ids"] = sensors
-        rows = (
-            "SELECT r.sensor, r.time AS t, r.value FROM readings r WHERE "
-            "r.sensor = ANY(%(ids)s::text[]) AND r.time >= %(t0)s AND r.time < %(t1)s"
-        )
-        stored, packed = self._fetch_series(rows, params, sensors, blocks=True)
-        if packed.empty:  # rows only: the server masks flags and aggregates
-            if not clean and every_s is None:
-                return stored
-            value = CLEAN_VALUE if clean else "r.value"
-            if every_s is None:
-                rows = f"SELECT r.sensor, r.time AS t, {value} AS value FROM {ROWS_IN_RANGE} r"
-            else:
-                params["width"] = every_s
-                bucket = "date_bin(make_interval(secs => %(width)s), r.time, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
-                rows = (
-                    f"SELECT r.sensor, {bucket} AS t, {agg}({value}) AS value "
-                    f"FROM {ROWS_IN_RANGE} r GROUP BY 1, 2"
-                )
-            return self._fetch_series(rows, params, sensors)[0]
+        raw = f"SELECT r.sensor, r.time AS t, r.value FROM {ROWS_IN_RANGE} r"
+        # without blocks in the range, the server masks flags and aggregates the rows
+        value = CLEAN_VALUE if clean else "r.value"
+        if every_s is None:
+            rows = f"SELECT r.sensor, r.time AS t, {value} AS value FROM {ROWS_IN_RANGE} r"
+        else:
+            params["width"] = every_s
+            bucket = "date_bin(make_interval(secs => %(width)s), r.time, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+            rows = (
+                f"SELECT r.sensor, {bucket} AS t, {agg}({value}) AS value "
+                f"FROM {ROWS_IN_RANGE} r GROUP BY 1, 2"
+            )
+        stored, packed = self._fetch_series(rows, params, sensors, with_blocks=raw)
+        if packed.empty:
+            return stored
         # blocks are unpacked here, in (sensor, time) order within each; rows join them in order
         grouped = stored.empty
         long = packed if grouped else pd.concat([packed, stored], ignore_index=True)
@@ -819,18 +822,21 @@ class PostgresStore(Store):
         return out
 
     def _fetch_series(
-        self, rows: str, params: Any, sensors: list[str], *, blocks: bool = False
+        self, rows: str, params: Any, sensors: list[str], *, with_blocks: str | None = None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(sensor, t, value) rows as a long (k, t, value) frame, and with ``blocks`` the readings of
-        the range stored in blocks, read in the same snapshot (a compaction moving rows into blocks
-        meanwhile is seen whole or not at all). The server packs the rows into binary arrays (int64 µs
-        since 2000, float8), one row per sensor and UTC day (far below the 1 GB limit of a value even
-        at 100 Hz): one Python call per row of the answer, not per reading."""
-        sql = (
-            "SELECT sensor, string_agg(timestamptz_send(t), ''::bytea), "
-            "string_agg(coalesce(float8send(value), float8send('NaN')), ''::bytea) "
-            f"FROM ({rows}) x GROUP BY sensor, t::date"  # the session time zone is UTC
-        )
+        """(sensor, t, value) rows as a long (k, t, value) frame. With ``with_blocks`` (a query of raw
+        rows) the readings of the range stored in blocks come too, in the same snapshot (a compaction
+        moving rows meanwhile is seen whole or not at all); when there are some, ``with_blocks`` is
+        read instead of ``rows``. The server packs rows into binary arrays (int64 µs since 2000,
+        float8), one row per sensor and UTC day (far below the 1 GB limit of a value even at 100 Hz):
+        one Python call per row of the answer, not per reading."""
+
+        def packed_sql(query: str) -> str:
+            return (
+                "SELECT sensor, string_agg(timestamptz_send(t), ''::bytea), "
+                "string_agg(coalesce(float8send(value), float8send('NaN')), ''::bytea) "
+                f"FROM ({query}) x GROUP BY sensor, t::date"  # the session time zone is UTC
+            )
 
         def run() -> tuple[list[tuple[str, bytes, bytes]], list[tuple[str, bytes, bytes]]]:
             with self._r.transaction(), self._r.cursor(binary=True) as cur:
@@ -838,8 +844,11 @@ class PostgresStore(Store):
                 # aggregates of a year of readings fit in memory; JIT only costs time for these plans
                 cur.execute("SET LOCAL work_mem = '128MB'")
                 cur.execute("SET LOCAL jit = off")
-                got = list(cur.execute(sql, params).fetchall())
-                return got, (list(cur.execute(BLOCKS_IN_RANGE, params).fetchall()) if blocks else [])
+                blocks = []
+                if with_blocks is not None:
+                    blocks = list(cur.execute(BLOCKS_IN_RANGE, params).fetchall())
+                query = with_blocks if blocks and with_blocks is not None else rows
+                return list(cur.execute(packed_sql(query), params).fetchall()), blocks
 
         with self._read_lock:
             got, packed = self._retrying(run, reader=True)
