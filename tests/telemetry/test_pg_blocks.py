@@ -302,3 +302,20 @@ def test_compaction_from_the_cli_and_the_nightly_job(
     with pytest.raises(SystemExit) as done:
         main(["readings", "compact", "--store", duck])
     assert done.value.code == 2 and "DuckDB stores readings by column" in capsys.readouterr().err
+
+
+@pytest.mark.service
+def test_opening_a_store_does_not_wait_for_running_queries(postgres_db: str) -> None:
+    """The one-time ALTER TABLEs on blocks are skipped once done: a second process opening the store
+    while a long query holds the table does not queue behind it (and block everyone after it)."""
+    import psycopg
+
+    open_store(postgres_db).close()
+    opened = threading.Event()
+    with psycopg.connect(postgres_db) as reader:
+        reader.execute("SELECT count(*) FROM blocks")  # the transaction stays open, holding its lock
+        thread = threading.Thread(target=lambda: (open_store(postgres_db).close(), opened.set()))
+        thread.start()
+        thread.join(timeout=30)
+        assert opened.is_set()
+        reader.rollback()

@@ -84,7 +84,6 @@ CREATE TABLE IF NOT EXISTS blocks (
     vals double precision[] NOT NULL, PRIMARY KEY (sensor, day)
 );
 CREATE INDEX IF NOT EXISTS blocks_day ON blocks (day);
-ALTER TABLE blocks ALTER times SET STATISTICS 0, ALTER vals SET STATISTICS 0;
 CREATE TABLE IF NOT EXISTS reading_history (
     sensor text NOT NULL, time timestamptz NOT NULL, value double precision NOT NULL,
     replaced_at timestamptz NOT NULL, replaced_by text NOT NULL
@@ -332,7 +331,7 @@ class PostgresStore(Store):
             with self._w.transaction():
                 self._w.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
                 self._w.execute(SCHEMA)
-                self._lz4()
+                self._tune_blocks()
                 self.timescale = self._hypertable()
             with self._w.transaction():
                 self._w.execute(STAGING)
@@ -354,16 +353,26 @@ class PostgresStore(Store):
         con.commit()
         return con
 
-    def _lz4(self) -> None:
-        """Compress blocks with LZ4 where the server is built with it: loads twice as fast as with
-        the default pglz, for about the same size."""
-        try:
-            with self._w.transaction():  # a savepoint: without LZ4 the default stays
-                self._w.execute(
-                    "ALTER TABLE blocks ALTER times SET COMPRESSION lz4, ALTER vals SET COMPRESSION lz4"
-                )
-        except psycopg.Error:
-            pass
+    def _tune_blocks(self) -> None:
+        """Once per database: no planner statistics on the arrays (ANALYZE would unpack thousands of
+        blocks) and LZ4 compression where the server has it (loads twice as fast as the default pglz,
+        for about the same size). Skipped when done, as ALTER TABLE waits for running queries."""
+        w = self._w
+        stats, lz4 = w.execute(
+            "SELECT bool_and(attstattarget = 0), bool_and(attcompression = 'l') FROM pg_attribute "
+            "WHERE attrelid = 'blocks'::regclass AND attname IN ('times', 'vals')"
+        ).fetchone()
+        if not stats:
+            w.execute("ALTER TABLE blocks ALTER times SET STATISTICS 0, ALTER vals SET STATISTICS 0")
+        if not lz4:
+            try:
+                with w.transaction():  # a savepoint: without LZ4 the default stays
+                    w.execute(
+                        "ALTER TABLE blocks ALTER times SET COMPRESSION lz4, "
+                        "ALTER vals SET COMPRESSION lz4"
+                    )
+            except psycopg.Error:
+                pass
 
     def _hypertable(self) -> bool:
         """Make readings a TimescaleDB hypertable when the extension is available; else keep it plain."""
