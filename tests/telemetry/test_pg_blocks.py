@@ -319,3 +319,34 @@ def test_opening_a_store_does_not_wait_for_running_queries(postgres_db: str) -> 
         thread.join(timeout=30)
         assert opened.is_set()
         reader.rollback()
+
+
+@pytest.mark.service
+def test_rows_are_partitioned_by_month_without_blocking_readers(postgres_db: str) -> None:
+    """Without TimescaleDB the readings table is partitioned by month; a partition is added when the
+    first reading of its month arrives, while another session keeps reading."""
+    import psycopg
+
+    with open_store(postgres_db) as store:
+        store.add_sensors(SENSORS)
+        assert store.partitioned and not store.timescale
+        store.write(frame(times=TIMES[:10]), source="live")
+        with psycopg.connect(postgres_db) as reader:
+            reader.execute("SELECT count(*) FROM readings")  # holds its lock until rollback
+            later = pd.date_range("2021-02-28 23:00", periods=36, freq="5min", tz="UTC")
+            assert store.write(frame(times=later), source="live").inserted == 3 * 36
+            reader.rollback()
+        wide = store.read(["s0", "s1"], "2021-01-01", "2021-03-02")
+        assert wide.notna().sum().tolist() == [46, 46]
+    with psycopg.connect(postgres_db) as con:
+        parts = con.execute(
+            "SELECT c.relname, count(r.*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "LEFT JOIN readings r ON r.tableoid = c.oid WHERE i.inhparent = 'readings'::regclass "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        keys = con.execute(
+            "SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'readings_p%' AND indexdef LIKE "
+            "'%UNIQUE%(\"time\", sensor)%'"
+        ).fetchone()[0]
+    assert parts == [("readings_p202101", 30), ("readings_p202102", 36), ("readings_p202103", 72)]
+    assert keys == 3

@@ -68,15 +68,14 @@ _SCHEMA_LOCK = 0x7469727461  # advisory lock id while creating tables ("tirta")
 _WRITE_LOCK = 0x74697274  # first key of the per-window write locks ("tirt")
 LOCK_DAYS = 32  # days per write-lock window
 
+READING_COLUMNS = (
+    'sensor text COLLATE "C" NOT NULL, time timestamptz NOT NULL, value double precision NOT NULL'
+)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sensors (
     id text PRIMARY KEY, kind text NOT NULL, unit text NOT NULL, node text, link text,
     valid_min double precision NOT NULL, valid_max double precision NOT NULL, dma text,
     installed timestamptz, cumulative boolean NOT NULL DEFAULT false
-);
-CREATE TABLE IF NOT EXISTS readings (
-    sensor text COLLATE "C" NOT NULL, time timestamptz NOT NULL, value double precision NOT NULL,
-    PRIMARY KEY (time, sensor)
 );
 CREATE TABLE IF NOT EXISTS blocks (
     sensor text COLLATE "C" NOT NULL, day date NOT NULL, t0 timestamptz NOT NULL,
@@ -327,12 +326,15 @@ class PostgresStore(Store):
         self._r = self._connect()
         self._r.autocommit = True
         self.timescale = False
+        self.partitioned = False  # readings partitioned by month (without TimescaleDB)
+        self._partitions: set[str] = set()  # monthly partitions known to exist
         try:
             with self._w.transaction():
                 self._w.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
+                self.partitioned = self._create_readings()
                 self._w.execute(SCHEMA)
                 self._tune_blocks()
-                self.timescale = self._hypertable()
+                self.timescale = not self.partitioned and self._hypertable()
             with self._w.transaction():
                 self._w.execute(STAGING)
         except psycopg.Error as exc:
@@ -373,6 +375,55 @@ class PostgresStore(Store):
                     )
             except psycopg.Error:
                 pass
+
+    def _create_readings(self) -> bool:
+        """Create the readings table if missing: plain (made a hypertable next) when TimescaleDB can
+        be used, else partitioned by month (partitions are added as data arrives). Return whether it
+        is partitioned; a table made by an older tirta stays as it is."""
+        w = self._w
+        found = w.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass('readings')").fetchone()
+        if found is not None:
+            return bool(found[0] == "p")
+        if self._timescale_available():
+            w.execute(f"CREATE TABLE readings ({READING_COLUMNS}, PRIMARY KEY (time, sensor))")
+            return False
+        w.execute(
+            f"CREATE TABLE readings ({READING_COLUMNS}, PRIMARY KEY (time, sensor)) "
+            "PARTITION BY RANGE (time)"
+        )
+        return True
+
+    def _timescale_available(self) -> bool:
+        w = self._w
+        if not w.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone():
+            return False
+        try:
+            with w.transaction():
+                w.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        except psycopg.Error:
+            return False  # e.g. the library is not in shared_preload_libraries
+        return True
+
+    def _ensure_partitions(self, times: Sequence[np.ndarray]) -> None:
+        """Add the monthly partitions of readings these times (µs since the epoch) fall in, each in a
+        short transaction of its own: attaching takes a lock that lets reads and writes go on."""
+        if not self.partitioned or not any(len(t) for t in times):
+            return
+        us = np.concatenate([t for t in times if len(t)]).astype("datetime64[us]")
+        for month in np.unique(us.astype("datetime64[M]")):
+            name = f"readings_p{str(month).replace('-', '')}"
+            if name in self._partitions:
+                continue
+            lo, hi = f"{month}-01 00:00:00+00", f"{month + 1}-01 00:00:00+00"
+            with self._w.transaction():
+                self._w.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
+                if self._w.execute("SELECT to_regclass(%s)", [name]).fetchone()[0] is None:
+                    self._w.execute(f"CREATE TABLE {name} ({READING_COLUMNS})")
+                    # our own times (a DDL statement takes no parameters)
+                    self._w.execute(
+                        f"ALTER TABLE readings ATTACH PARTITION {name} FOR VALUES FROM ('{lo}') TO ('{hi}')"
+                    )
+            self._partitions.add(name)
 
     def _hypertable(self) -> bool:
         """Make readings a TimescaleDB hypertable when the extension is available; else keep it plain."""
@@ -455,6 +506,7 @@ class PostgresStore(Store):
     ) -> list[WriteCounts]:
         """Readings and quarantine rows of every item in one transaction, in order."""
         total = sum(len(r) + (0 if q is None else len(q)) for r, q, _ in items)
+        self._ensure_partitions([r.time_us for r, _, _ in items])
         state = {"done": 0, "readings": 0, "blocks": 0}  # progress; new rows, packed readings
         out: list[WriteCounts] = []
         with self._w.transaction(), self._w.cursor() as cur:
@@ -933,6 +985,7 @@ class PostgresStore(Store):
 
     def _prune(self, cut: pd.Timestamp) -> int:
         def run() -> int:
+            self._ensure_partitions([np.array([_epoch_us_of(cut)])])  # for a block across the cut
             at = {"cut": cut.to_pydatetime()}
             with self._w.transaction(), self._w.cursor() as cur:
                 cur.execute("DELETE FROM readings WHERE time < %(cut)s", at)
