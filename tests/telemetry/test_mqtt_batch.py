@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tirta.network.sensors import SensorRegistry, make_sensor
+from tirta.telemetry.ingest import batch
 from tirta.telemetry.ingest.batch import parse_common
 from tirta.telemetry.ingest.mqtt import parse_payload
 from tirta.telemetry.ingest.records import as_frame
@@ -85,3 +90,85 @@ def test_other_shapes_are_left_to_the_message_parser(case: str) -> None:
 @pytest.mark.parametrize("bad", [b"{nope", b"\xff\xfe", b"x" * 200, b"null", b'"text"'])
 def test_unreadable_or_large_messages_are_left_to_the_message_parser(bad: bytes) -> None:
     assert parse_common([json.dumps(_r()).encode(), bad], 100) is None
+
+
+# --- the plain-form test: a shortcut that must never change the answer ------------------------------
+_KEYS = st.sampled_from(["sensor", "t", "v", "unit", "id", "time", "value", "u", "n", "bn", "x"])
+_TEXT = st.one_of(
+    st.none(), st.text(max_size=6), st.sampled_from(["n1", "p227", "m", "2024-03-01T00:00:00Z", "a},{b"])
+)
+_NUMBER = st.one_of(
+    st.none(), st.integers(min_value=-(2**70), max_value=2**70), st.floats()
+)  # NaN and ±inf too (Python writes them as NaN, Infinity)
+_VALUES = st.one_of(_TEXT, _NUMBER, st.booleans(), st.lists(st.integers(), max_size=2))
+
+
+@st.composite
+def _object(draw: st.DrawFn) -> dict:
+    """Mostly the common shape; every other one with an odd key or a value of another type."""
+    obj = draw(
+        st.fixed_dictionaries({}, optional={"sensor": _TEXT, "t": _TEXT, "v": _NUMBER, "unit": _TEXT})
+    )
+    if draw(st.booleans()):
+        obj[draw(_KEYS)] = draw(_VALUES)
+    return obj
+
+
+_MESSAGES = st.one_of(_object(), st.lists(_object(), max_size=3), st.lists(st.none(), max_size=1))
+
+
+@st.composite
+def _payload(draw: st.DrawFn) -> bytes:
+    """A message written with any of JSON's spacings, escaped or plain."""
+    item, comma, colon = (
+        draw(_MESSAGES),
+        draw(st.sampled_from([",", ", ", " ,\n"])),
+        draw(st.sampled_from([":", ": ", " :\t"])),
+    )
+    text = json.dumps(item, separators=(comma, colon), ensure_ascii=draw(st.booleans()))
+    pad = st.sampled_from(["", " ", "\n", "\r\n\t"])
+    return (draw(pad) + text + draw(pad)).encode()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_payload(), min_size=1, max_size=8))
+def test_the_plain_form_shortcut_gives_what_the_exact_shape_test_gives(payloads: list[bytes]) -> None:
+    """Messages the regular expression calls plain are of the common shape, and parsing a batch with
+    the shortcut gives the same table as with the exact test alone."""
+    plain = batch._plain(pa.array([p.decode() for p in payloads], pa.string())).to_pylist()
+    con = duckdb.connect()
+    for p, is_plain in zip(payloads, plain, strict=True):
+        if is_plain:
+            (structure,) = con.execute("SELECT json_structure(?)", [p.decode()]).fetchone()
+            assert batch._common(structure), p
+    shortcut = batch.parse_common(payloads, 1_000_000)
+    saved = batch._plain
+    try:
+        batch._plain = lambda text: pa.array([False] * len(text))
+        exact = batch.parse_common(payloads, 1_000_000)
+    finally:
+        batch._plain = saved
+    assert (shortcut is None) == (exact is None)
+    if shortcut is not None and exact is not None:
+        assert shortcut.equals(exact)
+
+
+def test_plain_messages_in_any_spacing_and_key_order_take_the_shortcut() -> None:
+    payloads = [
+        b'{"sensor":"n1","t":"2024-03-01T00:00:00Z","v":30.5,"unit":"m"}',
+        b' [ { "unit" : "m" , "v" : -2e3 , "t" : null , "sensor" : "n1" } ,\n{"v":0}] \n',
+        '[{"sensor":"n\u00e91","t":"x","v":1,"unit":"m"}]'.encode(),
+    ]
+    text = pa.array([p.decode() for p in payloads], pa.string())
+    assert batch._plain(text).to_pylist() == [True, True, True]
+    not_plain = [b'{"sensor":"n\\u00e91"}', b"{}", b"[]", b'{"v":NaN}', b'{"v":"1"}', b'{"x":1}']
+    text = pa.array([p.decode() for p in not_plain], pa.string())
+    assert batch._plain(text).to_pylist() == [False] * len(not_plain)
+
+
+def test_a_large_batch_keeps_message_order() -> None:
+    payloads = [json.dumps([_r(v=i), _r("p227", v=-i, unit="m3/h")]).encode() for i in range(3000)]
+    table = parse_common(payloads, 1_000_000)
+    assert table is not None
+    assert table["value"].to_pylist() == [v for i in range(3000) for v in (float(i), float(-i))]
+    assert table["sensor"].to_pylist() == ["n1", "p227"] * 3000

@@ -322,13 +322,14 @@ def _may_repeat(con: duckdb.DuckDBPyConnection) -> bool:
 
     Historian exports and sensor batches usually are, and this check is much cheaper than grouping.
     """
-    # _chk is not in input order (the join with _pairs reorders it): put it back by _rn
-    got = con.execute(
-        "SELECT k, epoch_us(time) AS t FROM _chk WHERE reason IS NULL ORDER BY _rn"
-    ).fetchnumpy()
-    k, t = np.asarray(got["k"], dtype=np.int64), np.asarray(got["t"], dtype=np.int64)
-    if len(k) < 2:
+    # _chk is not in input order (the join with _pairs reorders it): put it back by _rn, in numpy
+    # (through Arrow: about half the time of an ORDER BY and fetchnumpy for a million rows)
+    got = con.sql("SELECT _rn, k, epoch_us(time) AS t FROM _chk WHERE reason IS NULL").to_arrow_table()
+    if got.num_rows < 2:
         return False
+    order = np.argsort(got["_rn"].to_numpy(), kind="stable")
+    k = got["k"].to_numpy().astype(np.int64)[order]
+    t = got["t"].to_numpy().astype(np.int64)[order]
     dk, dt = np.diff(k), np.diff(t)
     by_sensor = bool(np.all((dk > 0) | ((dk == 0) & (dt > 0))))
     return not (by_sensor or bool(np.all((dt > 0) | ((dt == 0) & (dk > 0)))))

@@ -14,15 +14,17 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 import pandas as pd
+import pyarrow as pa
 
 from tirta.errors import InputError, StoreError
-from tirta.telemetry.ingest.batch import parse_common
+from tirta.telemetry.ingest.batch import parse_common, warm_up
 from tirta.telemetry.ingest.records import ingest_records
 from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult
 from tirta.telemetry.store.base import Store
@@ -45,7 +47,8 @@ class MqttConfig:
     insecure_tls: bool = False
     qos: int = 1
     batch_max: int = 20_000  # messages per commit at most
-    batch_bytes: int = 8_000_000  # payload bytes that make a batch full (commit without waiting)
+    batch_bytes: int = 8_000_000  # payload bytes that make a batch full (commit without waiting);
+    # under load a batch holds what the ingester handles in about flush_s, at least this much
     flush_s: float = 0.5  # commit at least this often while messages wait
     linger_s: float = 0.05  # commit as soon as nothing new arrived for this long
     max_payload_bytes: int = 1_000_000
@@ -182,6 +185,13 @@ def parse_payload(
     return Parsed(records=records)
 
 
+def batch_budget(size: float, parse_s: float, commit_s: float, target_s: float) -> float:
+    """Payload bytes a batch may hold so that each stage (parse, commit) takes about ``target_s``,
+    from a batch of ``size`` bytes that took ``parse_s`` and ``commit_s``: under load batches grow
+    (fewer fixed costs per reading) yet a commit still comes every ``target_s`` or so."""
+    return size * target_s / max(parse_s, commit_s, 1e-3)
+
+
 class MqttIngester:
     """Subscribe to readings and commit them to ``store``; acknowledge each message after its commit."""
 
@@ -283,11 +293,45 @@ class MqttIngester:
 
     def flush(self) -> IngestResult:
         """Commit every pending message, then acknowledge them; returns the counts of this batch."""
-        with self._lock:
-            batch, self._pending, self._pending_bytes = self._pending, [], 0
+        batch, _ = self._take()
         if not batch:
             return IngestResult()
-        common = parse_common([item.payload for item in batch], self.cfg.max_payload_bytes)
+        return self._commit(batch, self._parse(batch))
+
+    def _take(
+        self, max_bytes: float = math.inf, max_messages: int | None = None
+    ) -> tuple[list[_Pending], bool]:
+        """The oldest pending messages in arrival order, at most ``max_messages`` of them and
+        ``max_bytes`` payload bytes (but at least one), and whether more stay pending (due at once)."""
+        with self._lock:
+            pending = self._pending
+            limit = len(pending) if max_messages is None else min(len(pending), max_messages)
+            if limit == len(pending) and self._pending_bytes <= max_bytes:
+                self._pending, self._pending_bytes = [], 0
+                return pending, False
+            k, size = 1, len(pending[0].payload)
+            while k < limit and size + len(pending[k].payload) <= max_bytes:
+                size += len(pending[k].payload)
+                k += 1
+            self._pending, self._pending_bytes = pending[k:], self._pending_bytes - size
+            return pending[:k], True
+
+    def _restore(self, batch: list[_Pending]) -> None:
+        """Put taken messages back in front of the pending ones (the next batch takes them first)."""
+        if batch:
+            with self._lock:
+                if not self._pending:
+                    self._first_at = self._last_at = time.monotonic()
+                self._pending[:0] = batch
+                self._pending_bytes += sum(len(item.payload) for item in batch)
+
+    def _parse(self, batch: list[_Pending]) -> pa.Table | None:
+        """Raw records of a batch of the common shape (see :mod:`~tirta.telemetry.ingest.batch`), else
+        None (the commit then parses message by message). Touches no store: may overlap a commit."""
+        return parse_common([item.payload for item in batch], self.cfg.max_payload_bytes)
+
+    def _commit(self, batch: list[_Pending], common: pa.Table | None) -> IngestResult:
+        """Validate and commit a parsed batch, then acknowledge its messages (never before)."""
         if common is not None:  # every message of the usual shape: parsed at once
             result = IngestResult()
             if common.num_rows:
@@ -300,6 +344,14 @@ class MqttIngester:
         self.totals = self.totals + result
         self.messages += len(batch)
         return result
+
+    def _timed_commit(
+        self, batch: list[_Pending], common: pa.Table | None
+    ) -> tuple[IngestResult, float]:
+        """:meth:`_commit` and the seconds it took (the batch budget adapts to it)."""
+        t0 = time.perf_counter()
+        result = self._commit(batch, common)
+        return result, time.perf_counter() - t0
 
     def _ingest_each(self, batch: list[_Pending]) -> IngestResult:
         """Parse message by message (any payload form); unreadable messages go to the quarantine."""
@@ -345,24 +397,74 @@ class MqttIngester:
         on_flush: Callable[[IngestResult], None] | None = None,
     ) -> IngestResult:
         """Ingest until ``duration_s`` elapses, ``max_messages`` are committed or nothing arrived for
-        ``idle_s`` seconds (forever if none is given)."""
+        ``idle_s`` seconds (forever if none is given).
+
+        Two stages: this thread parses a batch while a second one commits (and then acknowledges) the
+        previous batch. Commits run one at a time in arrival order, so a later correction still wins;
+        after a failed commit nothing newer is committed (the broker resends every unacknowledged
+        message, in order, on the next connection). Under load a batch holds what the stages handle
+        in about ``flush_s`` (:func:`batch_budget`), so commits keep coming that often.
+        """
         start = last = time.monotonic()
+        committer = ThreadPoolExecutor(1, thread_name_prefix="tirta-mqtt-commit")
+        inflight: Future[tuple[IngestResult, float]] | None = None
+        budget = float(self.cfg.batch_bytes)  # payload bytes per batch, adapted to the speed seen
+        size, parse_s, full = 0.0, 0.0, False  # of the batch in flight
+
+        def settle() -> None:  # wait for the commit in flight, report it and adapt the budget
+            nonlocal inflight, last, budget
+            if inflight is None:
+                return
+            (result, commit_s), inflight = inflight.result(), None
+            if full or size >= self.cfg.batch_bytes:  # timed by the stages, not by the stream
+                budget = max(
+                    self.cfg.batch_bytes, batch_budget(size, parse_s, commit_s, self.cfg.flush_s)
+                )
+            if result.accepted or result.duplicate or result.quarantined:
+                last = time.monotonic()
+                if on_flush is not None:
+                    on_flush(result)
+
+        batch: list[_Pending] = []  # taken but not yet handed to the committer
+        failed = False
         try:
+            warm_up()
             while True:
-                self._wake.wait(min(self.cfg.linger_s, self.cfg.flush_s))
-                self._wake.clear()
-                result = self.flush() if self._due() else IngestResult()
+                if inflight is not None and inflight.done():
+                    settle()
                 now = time.monotonic()
-                if result.accepted or result.duplicate or result.quarantined:
-                    last = now
-                    if on_flush is not None:
-                        on_flush(result)
                 if max_messages is not None and self.messages >= max_messages:
                     break
                 if duration_s is not None and now - start >= duration_s:
                     break
-                if idle_s is not None and self.connected.is_set() and now - last >= idle_s:
+                idle = idle_s is not None and self.connected.is_set() and now - last >= idle_s
+                if idle and inflight is None:
                     break
+                if self._due():
+                    batch, cut = self._take(budget, self.cfg.batch_max)
+                    t0 = time.perf_counter()
+                    common = self._parse(batch)  # overlaps the commit of the previous batch
+                    took = time.perf_counter() - t0
+                    settle()
+                    size, parse_s, full = float(sum(len(i.payload) for i in batch)), took, cut
+                    inflight = committer.submit(self._timed_commit, batch, common)
+                    inflight.add_done_callback(lambda _f: self._wake.set())
+                    batch = []
+                    continue
+                self._wake.wait(min(self.cfg.linger_s, self.cfg.flush_s))
+                self._wake.clear()
         finally:
-            self.stop()
+            try:
+                settle()
+            except BaseException:
+                failed = True
+                raise
+            finally:
+                committer.shutdown()
+                if failed:  # commit nothing newer than a failed batch: the broker resends them all
+                    self.client.disconnect()
+                    self.client.loop_stop()
+                else:
+                    self._restore(batch)  # interrupted between take and commit: keep the order
+                    self.stop()
         return self.totals

@@ -1,0 +1,179 @@
+"""The ingester's two stages (parse, commit) without a broker: acknowledgements only after the commit,
+commits in arrival order, nothing newer committed after a failed commit, batches within a budget."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tirta.errors import StoreError
+from tirta.network.sensors import make_sensor
+from tirta.telemetry.ingest.mqtt import MqttConfig, MqttIngester, _Pending, batch_budget
+from tirta.telemetry.store import Store, open_store
+
+T0 = pd.Timestamp("2024-03-01", tz="UTC")
+
+
+class _Message:
+    """What paho hands to ``on_message``."""
+
+    def __init__(self, mid: int, payload: bytes) -> None:
+        self.topic, self.payload, self.mid, self.qos = "tirta/a/readings", payload, mid, 1
+
+
+class _Store:
+    """A real store that counts committed rows, commits slowly (so that the next batch is parsed
+    meanwhile) and can fail the n-th commit."""
+
+    def __init__(self, store: Store, fail_at: int | None = None) -> None:
+        self.store, self.fail_at, self.calls, self.committed = store, fail_at, 0, 0
+
+    def ingest(self, raw: Any, **kw: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise StoreError("disk full")
+        time.sleep(0.01)
+        result = self.store.ingest(raw, **kw)
+        self.committed += raw.num_rows
+        return result
+
+
+class _Client:
+    """Stands in for paho: checks that each acknowledged message is already committed."""
+
+    def __init__(self, store: _Store) -> None:
+        self.store, self.acks, self.connected = store, [], True
+
+    def ack(self, mid: int, qos: int) -> None:
+        assert qos == 1
+        assert self.store.committed >= mid, f"message {mid} acknowledged before its commit"
+        self.acks.append(mid)
+
+    def disconnect(self) -> None:
+        self.connected = False
+
+    def loop_stop(self) -> None:
+        pass
+
+
+def _payload(i: int, value: float) -> bytes:
+    """Message ``i`` (mid i + 1): one reading; keys repeat every 50 messages (later ones correct)."""
+    t = (T0 + pd.Timedelta(minutes=5 * (i % 50))).isoformat()
+    return json.dumps([{"sensor": "n1", "t": t, "v": value, "unit": "m"}]).encode()
+
+
+def _ingester(store: _Store, **cfg: Any) -> tuple[MqttIngester, _Client]:
+    # batches of at most 40 messages: no key twice in a batch (a conflict there is quarantined)
+    cfg = {"batch_bytes": 600, "batch_max": 40, "flush_s": 0.05, "linger_s": 0.01} | cfg
+    ing = MqttIngester(store, MqttConfig("mqtt://127.0.0.1:1", client_id="pipeline-test", **cfg))  # type: ignore[arg-type]
+    client = _Client(store)
+    ing.client = client  # type: ignore[assignment]
+    return ing, client
+
+
+def _deliver(ing: MqttIngester, messages: list[tuple[int, bytes]]) -> None:
+    for mid, payload in messages:
+        ing._on_message(None, None, _Message(mid, payload))  # type: ignore[arg-type]
+
+
+def _stored(path: Path) -> list[float]:
+    with open_store(f"duckdb:///{path}") as store:
+        wide = store.read(["n1"], T0, T0 + pd.Timedelta(minutes=5 * 50))
+    return wide["n1"].tolist()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    path = tmp_path / "s.duckdb"
+    with open_store(f"duckdb:///{path}") as store:
+        store.add_sensors([make_sensor({"id": "n1", "kind": "pressure", "unit": "m"})])
+    return path
+
+
+def test_acks_follow_commits_in_order_and_the_last_correction_wins(path: Path) -> None:
+    n = 300
+    messages = [(i + 1, _payload(i, i / 10)) for i in range(n)]
+    with open_store(f"duckdb:///{path}") as real:
+        store = _Store(real)
+        ing, client = _ingester(store)
+        _deliver(ing, messages)
+        totals = ing.run(max_messages=n)
+    assert store.calls >= 3  # several batches went through both stages
+    assert client.acks == [mid for mid, _ in messages]
+    assert totals.accepted + totals.duplicate == n
+    assert _stored(path) == [(250 + k) / 10 for k in range(50)]  # the last of each key
+
+
+def test_nothing_newer_is_committed_after_a_failed_commit(path: Path) -> None:
+    """A failed commit stops the ingester; every acknowledged reading is stored, and a restart that
+    gets the unacknowledged messages again (as the broker resends them) stores every reading once."""
+    n = 300
+    messages = [(i + 1, _payload(i, i / 10)) for i in range(n)]
+    with open_store(f"duckdb:///{path}") as real:
+        store = _Store(real, fail_at=3)
+        ing, client = _ingester(store)
+        _deliver(ing, messages)
+        with pytest.raises(StoreError):
+            ing.run(max_messages=n)
+        assert not client.connected
+        assert client.acks == list(range(1, len(client.acks) + 1))  # a prefix of the stream
+        assert store.committed == len(client.acks) < n  # nothing after the failed batch
+        stored = real.counts()["readings"]
+        assert stored == min(len(client.acks), 50)
+
+        again = _Store(real)
+        ing, client = _ingester(again)
+        _deliver(ing, [m for m in messages if m[0] > store.committed])  # the broker resends
+        again.committed = store.committed  # what the first run committed stays committed
+        ing.run(max_messages=n - store.committed)
+    assert _stored(path) == [(250 + k) / 10 for k in range(50)]
+
+
+def test_an_interrupted_run_commits_the_taken_batch_first(path: Path) -> None:
+    """Ctrl-C between taking a batch and committing it: stop() commits it before newer messages."""
+    n = 50
+    messages = [(i + 1, _payload(i, i / 10)) for i in range(n)]
+    with open_store(f"duckdb:///{path}") as real:
+        store = _Store(real)
+        ing, client = _ingester(store)
+        parse, calls = ing._parse, []
+
+        def interrupted(batch: list[_Pending]) -> Any:
+            calls.append(len(batch))
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return parse(batch)
+
+        ing._parse = interrupted  # type: ignore[method-assign]
+        _deliver(ing, messages)
+        with pytest.raises(KeyboardInterrupt):
+            ing.run(max_messages=n)
+        assert len(calls) == 3 and calls[0] < n  # interrupted after the first batch, then stop()
+    assert client.acks == [mid for mid, _ in messages]  # acknowledged (and committed) in order
+    assert _stored(path) == [k / 10 for k in range(50)]
+
+
+def test_take_stops_at_the_byte_budget_and_message_limit(path: Path) -> None:
+    with open_store(f"duckdb:///{path}") as real:
+        ing, _ = _ingester(_Store(real))
+        _deliver(ing, [(i + 1, b"x" * (10 * (i + 1))) for i in range(6)])  # 10, 20, ... 60 bytes
+        batch, cut = ing._take(35)
+        assert [m.mid for m in batch] == [1, 2] and cut
+        assert ing._pending_bytes == 30 + 40 + 50 + 60
+        batch, cut = ing._take(1)  # at least one message
+        assert [m.mid for m in batch] == [3] and cut
+        batch, cut = ing._take(max_messages=2)
+        assert [m.mid for m in batch] == [4, 5] and cut
+        batch, cut = ing._take()  # everything
+        assert [m.mid for m in batch] == [6] and not cut
+        assert ing._pending == [] and ing._pending_bytes == 0
+
+
+def test_the_batch_budget_follows_the_slower_stage() -> None:
+    assert batch_budget(8e6, parse_s=0.1, commit_s=0.2, target_s=0.5) == pytest.approx(2e7)
+    assert batch_budget(8e6, parse_s=0.4, commit_s=0.2, target_s=0.5) == pytest.approx(1e7)
