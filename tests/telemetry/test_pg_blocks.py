@@ -350,3 +350,23 @@ def test_rows_are_partitioned_by_month_without_blocking_readers(postgres_db: str
         ).fetchone()[0]
     assert parts == [("readings_p202101", 30), ("readings_p202102", 36), ("readings_p202103", 72)]
     assert keys == 3
+
+
+@pytest.mark.service
+def test_a_cut_inside_a_block_keeps_its_later_readings(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``prune`` cuts at midnight, between blocks; a cut inside a day (the store's own retention step
+    called directly) deletes the block's earlier readings and keeps the later ones as rows."""
+    from tirta.telemetry.store.postgres import PostgresStore
+
+    monkeypatch.setattr(PostgresStore, "block_rows", 1)
+    with open_store(postgres_db) as store:
+        store.add_sensors(SENSORS)
+        store.write(frame(), source="file")
+        assert isinstance(store, PostgresStore)
+        deleted = store._prune(pd.Timestamp("2021-01-02 12:00", tz="UTC"))
+        assert deleted == 3 * (288 + 144)
+        assert tables(postgres_db) == {"rows": 3 * 144, "packed": 3 * 288, "twice": 0}
+        assert store.span() == (pd.Timestamp("2021-01-02 12:00", tz="UTC"), TIMES[-1])
+        assert store.counts()["readings"] == 3 * (288 + 144)
