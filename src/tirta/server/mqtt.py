@@ -1,7 +1,8 @@
 """MQTT ingestion inside the serve process: the ingester of ``tirta ingest mqtt`` on its own thread.
 
-Only the ingester's public calls are used (``start``, ``flush``, ``stop``): commits happen every
-``flush_s`` through the serialised store, acknowledgements after each commit as in the CLI. A broker
+Only the ingester's public calls are used (``start``, ``flush``, ``resend``, ``stop``): commits happen
+every ``flush_s`` through the serialised store, acknowledgements after each commit as in the CLI; after
+a failed commit the session is restarted so that the broker redelivers in order. A broker
 that cannot be reached is retried with backoff and reported in the status; it never stops the server.
 """
 
@@ -63,6 +64,10 @@ class MqttService:
             except Exception as exc:  # not acknowledged: the broker delivers the batch again
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("mqtt: commit failed; the broker will redeliver")
+                # nothing newer may be committed first: reconnect, and the broker resends in order
+                self.ingester.resend()
+                if not self._connect():
+                    return
         try:
             self.ingester.stop()  # commits what is pending, then disconnects
         except Exception:

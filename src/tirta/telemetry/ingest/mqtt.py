@@ -285,6 +285,18 @@ class MqttIngester:
                 time.sleep(0.5)
         self.client.loop_start()
 
+    def resend(self) -> int:
+        """After a failed commit: forget the messages received since (none is acknowledged) and
+        disconnect, so that the broker delivers them all again, in order, on the next :meth:`start`;
+        committing newer ones first would let a redelivered older value overwrite them. Returns how
+        many were dropped."""
+        with self._lock:
+            dropped, self._pending, self._pending_bytes = len(self._pending), [], 0
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.connected.clear()
+        return dropped
+
     def stop(self) -> None:
         """Commit what is pending, then disconnect."""
         self.flush()
