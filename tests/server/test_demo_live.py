@@ -45,6 +45,7 @@ def test_demo_replay_opens_a_leak_event_while_serving(tmp_path, launch, port, ht
     # the nightly night-flow and balance ran at the replayed 02:30 and is served
     assert status["jobs"]["nightly_balance"]["runs"] >= 1, status["jobs"]
     balance = httpx.get(f"{base}/analytics/balance", headers=headers, timeout=10).json()
+    assert "dmas" in balance, (balance, status["jobs"]["nightly_balance"], proc.output[-4000:])
     assert "A" in balance["dmas"] and balance["dmas"]["A"]["nightflow"] is not None
     # the alarm on the map, then acknowledged and taken to closed through the buttons
     page.goto(f"http://127.0.0.1:{port}/map")

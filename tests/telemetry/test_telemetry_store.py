@@ -271,3 +271,37 @@ def test_unreachable_postgres_is_a_store_error() -> None:
 def test_unknown_store_scheme_is_an_input_error() -> None:
     with pytest.raises(InputError):
         open_store("mysql://root@localhost/db")
+
+
+def test_readers_on_other_threads_while_writes_commit(registered: Store) -> None:
+    """The dashboard asks for the data's "now" (``span``) and reads while ingestion commits: readers
+    use connections of their own, never the writer's (DuckDB refuses a busy connection)."""
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                registered.span()
+                registered.read(["n1"], "2021-01-01", "2021-01-02")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(150):
+            t0 = pd.Timestamp("2021-01-01", tz="UTC") + pd.Timedelta(minutes=5 * i)
+            registered.write(
+                pd.DataFrame({"sensor": ["n1"], "time": [t0], "value": [float(i)]}), source="x"
+            )
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[0]
+    assert registered.span() == (
+        pd.Timestamp("2021-01-01", tz="UTC"),
+        pd.Timestamp("2021-01-01 12:25", tz="UTC"),
+    )

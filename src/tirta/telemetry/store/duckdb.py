@@ -343,7 +343,13 @@ class DuckDBStore(Store):
         return None if row is None else pd.Timestamp(row[0], tz="UTC")
 
     def _raw_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-        row = self._w.execute("SELECT min(time), max(time) FROM readings").fetchone()
+        # a cursor of its own: readers (the dashboard's "now") must not use the writer's, which a
+        # commit may be using at the same moment ("connection is busy")
+        cur = self._cursor()
+        try:
+            row = cur.execute("SELECT min(time), max(time) FROM readings").fetchone()
+        finally:
+            cur.close()
         if row is None or row[0] is None:
             return None, None
         return pd.Timestamp(row[0], tz="UTC"), pd.Timestamp(row[1], tz="UTC")
