@@ -15,7 +15,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -245,6 +245,27 @@ def _epoch_us(frame: pd.DataFrame) -> pd.DataFrame:
 def _pg_time(us: int) -> pd.Timestamp:
     """A UTC time from µs since the Unix epoch, as a query parameter."""
     return pd.Timestamp(us, unit="us", tz="UTC").to_pydatetime()
+
+
+def _stream(
+    cur: Any,
+    sql: str,
+    chunks: Iterator[tuple[bytes, int]],
+    state: dict[str, int] | None = None,
+    total: int = 0,
+    progress: Progress | None = None,
+) -> None:
+    """A binary ``COPY ... FROM STDIN`` of ``chunks`` (data, readings in it); with ``state`` the
+    readings done are counted and reported to ``progress`` between chunks."""
+    with cur.copy(sql) as copy:
+        copy.write(HEADER)
+        for data, rows in chunks:
+            copy.write(data)
+            if state is not None:
+                state["done"] += rows
+                if progress is not None:
+                    progress(state["done"], total)
+        copy.write(TRAILER)
 
 
 def _aggregate(long: pd.DataFrame, every_s: int, agg: str, *, grouped: bool) -> pd.DataFrame:
@@ -690,11 +711,8 @@ class PostgresStore(Store):
             self._copy_packed(cur, "_blk", merged.blocks)
             cur.execute(BLOCK_UPDATE)
         if len(merged.replaced):
-            with cur.copy("COPY _hist (sensor, time, old) FROM STDIN (FORMAT binary)") as copy:
-                copy.write(HEADER)
-                for data, _ in binary_rows(merged.replaced, BINARY_CHUNK):
-                    copy.write(data)
-                copy.write(TRAILER)
+            sql = "COPY _hist (sensor, time, old) FROM STDIN (FORMAT binary)"
+            _stream(cur, sql, binary_rows(merged.replaced, BINARY_CHUNK))
             cur.execute(BLOCK_HISTORY, {"source": source})
         cur.execute("TRUNCATE _blk, _hist")
         return WriteCounts(merged.inserted, merged.duplicate + dropped, merged.corrected)
@@ -708,16 +726,8 @@ class PostgresStore(Store):
         total: int = 0,
         progress: Progress | None = None,
     ) -> None:
-        columns = "sensor, day, t0, t1, n, times, vals"
-        with cur.copy(f"COPY {table_name} ({columns}) FROM STDIN (FORMAT binary)") as copy:
-            copy.write(HEADER)
-            for data, rows in block_rows(blocks, BINARY_CHUNK):
-                copy.write(data)
-                if state is not None:
-                    state["done"] += rows
-                    if progress is not None:
-                        progress(state["done"], total)
-            copy.write(TRAILER)
+        sql = f"COPY {table_name} (sensor, day, t0, t1, n, times, vals) FROM STDIN (FORMAT binary)"
+        _stream(cur, sql, block_rows(blocks, BINARY_CHUNK), state, total, progress)
 
     def _merge_rows(
         self,
@@ -781,14 +791,8 @@ class PostgresStore(Store):
         progress: Progress | None,
     ) -> None:
         """Stream readings into ``table_name`` (sensor, time, value) by binary COPY, in chunks."""
-        with cur.copy(f"COPY {table_name} (sensor, time, value) FROM STDIN (FORMAT binary)") as copy:
-            copy.write(HEADER)
-            for data, rows in binary_rows(readings, BINARY_CHUNK):
-                copy.write(data)
-                state["done"] += rows
-                if progress is not None:
-                    progress(state["done"], total)
-            copy.write(TRAILER)
+        sql = f"COPY {table_name} (sensor, time, value) FROM STDIN (FORMAT binary)"
+        _stream(cur, sql, binary_rows(readings, BINARY_CHUNK), state, total, progress)
 
     def _copy(
         self,
