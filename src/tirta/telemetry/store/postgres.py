@@ -726,6 +726,7 @@ class PostgresStore(Store):
         total: int = 0,
         progress: Progress | None = None,
     ) -> None:
+        """Stream packed blocks into ``table_name`` (blocks, or the staging table _blk)."""
         sql = f"COPY {table_name} (sensor, day, t0, t1, n, times, vals) FROM STDIN (FORMAT binary)"
         _stream(cur, sql, block_rows(blocks, BINARY_CHUNK), state, total, progress)
 
