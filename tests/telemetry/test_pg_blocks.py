@@ -151,6 +151,10 @@ def test_bulk_loads_land_in_blocks_and_read_back_like_rows(
         first = store.write(frame(wave), source="file")  # 2,592 readings: a bulk batch
         assert first.inserted == 3 * len(TIMES)
     assert tables(postgres_db) == {"rows": 0, "packed": 3 * len(TIMES), "twice": 0}
+    import psycopg
+
+    with psycopg.connect(postgres_db) as con:  # a bulk load adds no (empty) monthly partitions
+        assert con.execute("SELECT count(*) FROM pg_inherits").fetchone()[0] == 0
     with open_store(postgres_db) as store:
         wide = store.read(["s2", "s0"], TIMES[0], TIMES[-1] + pd.Timedelta("5min"))
         assert wide.shape == (len(TIMES), 2)

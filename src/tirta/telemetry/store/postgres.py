@@ -39,7 +39,6 @@ from tirta.telemetry.store.base import (
 from tirta.telemetry.store.pgblocks import (
     DAY_US,
     PG_EPOCH_DAY,
-    Blocks,
     block_rows,
     decode_array,
     first_of_each,
@@ -169,6 +168,7 @@ BLOCK_HISTORY = """
 INSERT INTO reading_history (sensor, time, value, replaced_at, replaced_by)
 SELECT sensor, time, old, now(), %(source)s FROM _hist
 """
+BLOCK_COPY = "COPY {} (sensor, day, t0, t1, n, times, vals) FROM STDIN (FORMAT binary)"
 STORED_BLOCKS = """
 SELECT sensor, day - date '2000-01-01', array_send(times), array_send(vals) FROM blocks
 WHERE sensor = ANY(%(ids)s::text[]) AND day >= %(d0)s AND day <= %(d1)s
@@ -527,7 +527,8 @@ class PostgresStore(Store):
     ) -> list[WriteCounts]:
         """Readings and quarantine rows of every item in one transaction, in order."""
         total = sum(len(r) + (0 if q is None else len(q)) for r, q, _ in items)
-        self._ensure_partitions([r.time_us for r, _, _ in items])
+        # a batch of block_rows or more adds rows only to sensor-days that have rows (and partitions)
+        self._ensure_partitions([r.time_us for r, _, _ in items if len(r) < self.block_rows])
         state = {"done": 0, "readings": 0, "blocks": 0}  # progress; new rows, packed readings
         out: list[WriteCounts] = []
         with self._w.transaction(), self._w.cursor() as cur:
@@ -645,7 +646,14 @@ class PostgresStore(Store):
             with_rows = self._days_with_rows(cur, readings)
             fresh = pack(subset(readings, ~with_rows) if with_rows.any() else readings)
             if len(fresh):
-                self._copy_packed(cur, "blocks", fresh, state, total, progress)
+                _stream(
+                    cur,
+                    BLOCK_COPY.format("blocks"),
+                    block_rows(fresh, BINARY_CHUNK),
+                    state,
+                    total,
+                    progress,
+                )
                 state["blocks"] += len(fresh.readings)
             counts += WriteCounts(len(fresh.readings), fresh.dropped, 0)
             readings = subset(readings, with_rows)
@@ -708,7 +716,7 @@ class PostgresStore(Store):
         batch, dropped = first_of_each(batch)
         merged = merge(stored, batch)
         if len(merged.blocks):
-            self._copy_packed(cur, "_blk", merged.blocks)
+            _stream(cur, BLOCK_COPY.format("_blk"), block_rows(merged.blocks, BINARY_CHUNK))
             cur.execute(BLOCK_UPDATE)
         if len(merged.replaced):
             sql = "COPY _hist (sensor, time, old) FROM STDIN (FORMAT binary)"
@@ -716,19 +724,6 @@ class PostgresStore(Store):
             cur.execute(BLOCK_HISTORY, {"source": source})
         cur.execute("TRUNCATE _blk, _hist")
         return WriteCounts(merged.inserted, merged.duplicate + dropped, merged.corrected)
-
-    @staticmethod
-    def _copy_packed(
-        cur: Any,
-        table_name: str,
-        blocks: Blocks,
-        state: dict[str, int] | None = None,
-        total: int = 0,
-        progress: Progress | None = None,
-    ) -> None:
-        """Stream packed blocks into ``table_name`` (blocks, or the staging table _blk)."""
-        sql = f"COPY {table_name} (sensor, day, t0, t1, n, times, vals) FROM STDIN (FORMAT binary)"
-        _stream(cur, sql, block_rows(blocks, BINARY_CHUNK), state, total, progress)
 
     def _merge_rows(
         self,
