@@ -185,6 +185,45 @@ def test_bulk_loads_land_in_blocks_and_read_back_like_rows(
 
 
 @pytest.mark.service
+@pytest.mark.parametrize("order", ["by time", "by sensor", "shuffled"])
+def test_bulk_ingest_packs_the_same_blocks_whatever_the_order_of_the_file(
+    postgres_db: str, order: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Time-major files are sorted by a stable sort on the sensor alone, sensor-major ones not at all,
+    others by DuckDB: each gives the same blocks, in time order, with every reading."""
+    from tirta.telemetry.store.postgres import PostgresStore
+
+    monkeypatch.setattr(PostgresStore, "bulk_rows", 100)
+    monkeypatch.setattr(PostgresStore, "block_rows", 100)
+    raw = frame(np.cos(np.arange(len(TIMES)) / 7.0)).assign(unit="m")
+    if order == "by time":
+        raw = raw.sort_values(["time", "sensor"], kind="stable")
+    elif order == "shuffled":
+        raw = raw.sample(frac=1.0, random_state=3)
+    raw = raw.assign(time=raw["time"].map(lambda t: t.isoformat()))  # as text, like a CSV
+    with open_store(postgres_db) as store:
+        store.add_sensors(SENSORS)
+        got = store.ingest(raw, source="file", now=pd.Timestamp("2022-01-01", tz="UTC"))
+        assert (got.accepted, got.duplicate, got.quarantined) == (len(raw), 0, 0)
+        wide = store.read(["s0", "s1", "s2"], TIMES[0], TIMES[-1] + pd.Timedelta("5min"))
+    assert tables(postgres_db) == {"rows": 0, "packed": len(raw), "twice": 0}
+    expect = frame(np.cos(np.arange(len(TIMES)) / 7.0))
+    for i, s in enumerate(["s0", "s1", "s2"]):
+        assert np.allclose(
+            wide[s].to_numpy(), expect["value"].to_numpy()[i * len(TIMES) : (i + 1) * len(TIMES)]
+        )
+    import psycopg
+
+    with psycopg.connect(postgres_db) as con:
+        bad = con.execute(
+            "SELECT count(*) FROM blocks WHERE n <> 288 OR times[1] <> t0 OR times[n] <> t1 "
+            "OR EXISTS (SELECT 1 FROM generate_subscripts(times, 1) i WHERE i > 1 "
+            "AND times[i] <= times[i - 1])"
+        ).fetchone()[0]
+    assert bad == 0
+
+
+@pytest.mark.service
 def test_live_rows_compact_into_blocks_and_late_readings_merge(postgres_db: str) -> None:
     with open_store(postgres_db) as store:
         store.add_sensors(SENSORS)

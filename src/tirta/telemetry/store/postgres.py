@@ -52,6 +52,7 @@ from tirta.telemetry.validate import check, checked_drop, memory_connection, raw
 
 try:
     import psycopg
+    from psycopg.copy import QueuedLibpqWriter
 except ImportError:  # pragma: no cover - depends on the installed extras
     psycopg = None  # type: ignore[assignment]
 
@@ -257,7 +258,9 @@ def _stream(
 ) -> None:
     """A binary ``COPY ... FROM STDIN`` of ``chunks`` (data, readings in it); with ``state`` the
     readings done are counted and reported to ``progress`` between chunks."""
-    with cur.copy(sql) as copy:
+    # the queued writer sends from a thread of its own: the next chunk is built while the server
+    # takes in this one
+    with cur.copy(sql, writer=QueuedLibpqWriter(cur)) as copy:
         copy.write(HEADER)
         for data, rows in chunks:
             copy.write(data)
@@ -266,6 +269,22 @@ def _stream(
                 if progress is not None:
                     progress(state["done"], total)
         copy.write(TRAILER)
+
+
+def _by_sensor(con: Any, order: str | None, names: list[str]) -> Coded:
+    """The valid readings of a check (:mod:`tirta.telemetry.validate`) sorted by (sensor, time), the
+    order blocks are packed in. Time-major input needs only a stable sort by sensor (radix, in NumPy)."""
+    select = "SELECT k, epoch_us(time) AS t, value FROM _chk WHERE reason IS NULL"
+    if order is None:  # DuckDB sorts on every core
+        got = con.sql(f"{select} ORDER BY k, t").to_arrow_table()
+    else:  # in input order: by (sensor, time) or by (time, sensor)
+        got = con.sql(select).to_arrow_table()
+    k, t, v = (got[c].to_numpy() for c in ("k", "t", "value"))  # no NULLs: through Arrow, no copy
+    if order == "time" and len(k):
+        narrow = np.int16 if len(names) <= np.iinfo(np.int16).max else np.int32
+        by = np.argsort(k.astype(narrow), kind="stable")
+        k, t, v = k[by], t[by], v[by]
+    return Coded(names, k.astype(np.int64), t.astype(np.int64, copy=False), v.astype(float, copy=False))
 
 
 def _aggregate(long: pd.DataFrame, every_s: int, agg: str, *, grouped: bool) -> pd.DataFrame:
@@ -567,19 +586,10 @@ class PostgresStore(Store):
         con = memory_connection()
         try:
             checked = check(con, table, sensors, source=source, now=now)
-            got = con.execute(
-                # in the order blocks are packed: DuckDB sorts on every core, faster than numpy
-                "SELECT k, epoch_us(time) AS t, value FROM _chk WHERE reason IS NULL ORDER BY k, t"
-            ).fetchnumpy()
+            readings = _by_sensor(con, checked.order, [str(i) for i in sensors.index])
             quarantine = checked.quarantine()
         finally:
             checked_drop(con)
-        readings = Coded(
-            [str(i) for i in sensors.index],
-            np.asarray(got["k"], dtype=np.int64),
-            np.asarray(got["t"], dtype=np.int64),
-            np.asarray(got["value"], dtype=float),
-        )
         if progress is not None:
             progress(0, len(readings) + checked.rejected)
         self._check_open()
@@ -615,8 +625,9 @@ class PostgresStore(Store):
         the transaction ends: rows and blocks of one sensor-day are then never written at once."""
         if not any(len(t) for t in times):
             return
-        windows = np.unique(np.concatenate([np.floor_divide(t, DAY_US * LOCK_DAYS) for t in times]))
-        for w in windows.tolist():
+        windows = np.concatenate([np.floor_divide(t, DAY_US * LOCK_DAYS) for t in times])
+        first = int(windows.min())
+        for w in (first + np.flatnonzero(np.bincount(windows - first))).tolist():  # ascending
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_WRITE_LOCK, int(w)])
 
     def _merge_coded(
