@@ -374,8 +374,8 @@ def check(
 
 
 def _order(con: duckdb.DuckDBPyConnection) -> str | None:
-    """"sensor" or "time" when the valid keys are strictly ordered by (sensor, time) or (time,
-    sensor), in input order: no key repeats then. None when they may repeat.
+    """The order of the valid keys, in input order: "sensor" when strictly ordered by (sensor, time),
+    "time" when strictly by (time, sensor): no key repeats then. None when they may repeat.
 
     Historian exports and sensor batches usually are ordered, and this check (one pass comparing each
     row with the previous one) is much cheaper than grouping.
