@@ -134,22 +134,31 @@ def _merge_sql(
     total: np.ndarray,
     sources: list[str],
 ) -> np.ndarray:
-    """Run :data:`MERGE` over ``src`` (``total`` rows per batch); (inserted, duplicate, corrected)."""
+    """Run :data:`MERGE` over ``src`` (``total`` rows per batch); (inserted, duplicate, corrected).
+
+    Only readings up to the newest stored time of the range can be stored already: later ones (a
+    stream's next batch, say) are appended without looking up.
+    """
     out = np.zeros((len(sources), 3), dtype=np.int64)
     out[:, 0] = total
-    stored = "SELECT 1 FROM readings WHERE time BETWEEN $t0 AND $t1 LIMIT 1"
-    if not w.execute(stored, {"t0": t0, "t1": t1}).fetchall():  # a new time range: a plain append
+    newest = w.execute(
+        "SELECT max(time) FROM readings WHERE time BETWEEN $t0 AND $t1", {"t0": t0, "t1": t1}
+    ).fetchone()
+    if newest is None or newest[0] is None:  # a new time range: a plain append
         w.execute(FRESH.format(src=src))
         return out
-    w.execute(MERGE[0].format(src=src), {"t0": t0, "t1": t1})
+    cut = {"cut": newest[0]}
+    w.execute(FRESH.format(src=f"(SELECT * FROM {src} WHERE time > $cut)"), cut)
+    older = f"(SELECT * FROM {src} WHERE time <= $cut)"
+    w.execute(MERGE[0].format(src=older), {"t0": t0, "t1": newest[0], **cut})
     rows = w.execute(COUNT).fetchall()
     if not rows:  # nothing stored yet for these keys: a plain append
-        w.execute(FRESH.format(src=src))
+        w.execute(FRESH.format(src=older), cut)
     else:
         now = pd.Timestamp.now(tz="UTC").tz_localize(None)
         w.execute(MERGE[1], {"now": now, "sources": sources})
         w.execute(MERGE[2])
-        w.execute(MERGE[3].format(src=src))
+        w.execute(MERGE[3].format(src=older), cut)
     w.execute("DROP TABLE _m")
     for b, dup, fixed in rows:
         out[int(b)] = (total[int(b)] - dup - fixed, dup, fixed)
