@@ -17,7 +17,7 @@ from tirta.network.sensors import make_sensor
 from tirta.server.jobs import CompactJob
 from tirta.server.writes import SerialStore
 from tirta.telemetry.store import open_store
-from tirta.telemetry.store.pgblocks import DAY_US, decode_array, merge, pack
+from tirta.telemetry.store.pgblocks import DAY_US, block_rows, decode_array, merge, pack
 from tirta.telemetry.store.pgcopy import PG_EPOCH_US, Coded
 
 T0 = 1_609_459_200_000_000  # 2021-01-01 UTC in µs
@@ -91,6 +91,17 @@ def test_merge_is_insert_duplicate_or_correction_like_a_dict(stored: dict, batch
         for c, t, v in zip(r.codes, r.time_us, r.value, strict=True)
     }
     assert got == expect
+
+
+@given(st.lists(st.tuples(keys, values), max_size=60), st.integers(1, 700))
+def test_block_rows_are_the_same_bytes_whatever_the_chunk(items: list, chunk: int) -> None:
+    blocks = pack(coded([(c, t, v) for (c, t), v in items]))
+    whole = list(block_rows(blocks, 10**9))
+    parts = list(block_rows(blocks, chunk))
+    assert b"".join(d for d, _ in parts) == b"".join(d for d, _ in whole)
+    assert sum(n for _, n in parts) == len(blocks.readings)
+    assert all(n >= chunk for _, n in parts[:-1])  # each chunk but the last holds at least ``chunk``
+    assert len(whole) == (1 if len(blocks) else 0)
 
 
 def _arrays(c: Coded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -76,14 +76,10 @@ def _sorted(dc: np.ndarray, dt: np.ndarray) -> bool:
 
 def block_rows(blocks: Blocks, chunk: int) -> Iterator[tuple[bytes, int]]:
     """Rows (sensor, day, t0, t1, n, times, vals) in the binary ``COPY`` layout, blocks holding about
-    ``chunk`` readings at a time; yields (data, readings in it). Every fixed part is built by numpy;
-    the loop per block only joins four slices."""
+    ``chunk`` readings at a time; yields (data, readings in it). Every fixed part is built by numpy,
+    the elements one chunk at a time (the server takes in a chunk while the next is built); the loop
+    per block only joins four slices."""
     r = blocks.readings
-    t_buf, v_buf = np.empty(12 * len(r), np.uint8), np.empty(12 * len(r), np.uint8)
-    t_el, v_el = t_buf.view(_ELEMENT_I8), v_buf.view(_ELEMENT_F8)  # written in place, no copies
-    t_el["n"], t_el["x"] = 8, r.time_us - PG_EPOCH_US
-    v_el["n"], v_el["x"] = 8, r.value
-    t_mv, v_mv = memoryview(t_buf), memoryview(v_buf)
     n = blocks.hi - blocks.lo
     array_len = 20 + 12 * n
     heads = _heads(blocks, n, array_len)
@@ -93,21 +89,26 @@ def block_rows(blocks: Blocks, chunk: int) -> Iterator[tuple[bytes, int]]:
     mid["dim"], mid["lower"] = n, 1
     mids = memoryview(mid_buf)
     size = _ARRAY_START.itemsize
-    parts: list[Any] = []
-    done = 0
-    for i, (lo, hi) in enumerate(zip(blocks.lo.tolist(), blocks.hi.tolist(), strict=True)):
-        parts += [
-            heads[i],
-            t_mv[12 * lo : 12 * hi],
-            mids[size * i : size * (i + 1)],
-            v_mv[12 * lo : 12 * hi],
-        ]
-        done += hi - lo
-        if done >= chunk:
-            yield b"".join(parts), done
-            parts, done = [], 0
-    if parts:
-        yield b"".join(parts), done
+    # cut the blocks into runs of about ``chunk`` readings (blocks are contiguous and in order)
+    ends = np.cumsum(n)
+    cuts = np.searchsorted(ends, np.arange(chunk, int(ends[-1]) + chunk, chunk)) + 1 if len(n) else []
+    starts, stops = blocks.lo.tolist(), blocks.hi.tolist()
+    first = 0
+    for last in sorted(set(np.minimum(cuts, len(n)).tolist())):
+        if last <= first:
+            continue
+        r0, r1 = starts[first], stops[last - 1]
+        t_buf, v_buf = np.empty(12 * (r1 - r0), np.uint8), np.empty(12 * (r1 - r0), np.uint8)
+        t_el, v_el = t_buf.view(_ELEMENT_I8), v_buf.view(_ELEMENT_F8)  # written in place
+        t_el["n"], t_el["x"] = 8, r.time_us[r0:r1] - PG_EPOCH_US
+        v_el["n"], v_el["x"] = 8, r.value[r0:r1]
+        t_mv, v_mv = memoryview(t_buf), memoryview(v_buf)
+        parts: list[Any] = []
+        for i in range(first, last):
+            lo, hi = 12 * (starts[i] - r0), 12 * (stops[i] - r0)
+            parts += [heads[i], t_mv[lo:hi], mids[size * i : size * (i + 1)], v_mv[lo:hi]]
+        yield b"".join(parts), r1 - r0
+        first = last
 
 
 _ARRAY_START = np.dtype(
