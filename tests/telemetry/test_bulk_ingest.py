@@ -67,24 +67,33 @@ def test_bulk_batch_is_stored_exactly_once_with_its_rejects(
     )
 
 
-def test_bulk_repeats_in_the_batch_are_counted_or_quarantined(registered: Store) -> None:
+def test_bulk_repeats_in_the_batch_are_duplicates_or_corrections_in_input_order(
+    registered: Store,
+) -> None:
     raw = bulk(shuffle=False)
     resent = raw.iloc[100:110]  # the same readings again: duplicates
-    conflicting = raw.iloc[200:205].assign(value="12.5")  # same keys, other values: rejected
-    batch = pd.concat([raw, resent, conflicting], ignore_index=True).sample(frac=1.0, random_state=3)
+    conflicting = raw.iloc[200:205].assign(value="12.5")  # same keys, other values: corrections
+    twice = raw.iloc[300:303].assign(value="13.5")  # corrected twice: 13.5, then 14.5
+    batch = pd.concat([raw, resent, conflicting, twice, twice.assign(value="14.5")], ignore_index=True)
+    batch = batch.sample(frac=1.0, random_state=3)
     result = ingest_records(registered, batch, source="file", now=NOW)
-    assert result.duplicate == 10
-    assert result.reasons["duplicate in batch"] == 5  # one of each conflicting pair
-    first = batch.iloc[
-        [batch.index.get_loc(i) for i in range(200, 205)]
-        + [batch.index.get_loc(i) for i in range(N + 10, N + 15)]
-    ]
-    first = first.assign(order=[batch.index.get_loc(i) for i in first.index])
-    winner = first.sort_values("order").drop_duplicates(["sensor", "time"])  # the first one seen wins
+    # each later value of a key replaces the one before it, as if each came in a batch of its own
+    keys = batch.assign(order=np.arange(len(batch)))
+    keys = keys[keys.index.isin([*range(200, 205), *range(300, 303)]) | (keys.index >= N + 10)]
+    changes = sum(
+        int((g["value"] != g["value"].shift()).sum()) - 1
+        for _, g in keys.sort_values("order").groupby(["sensor", "time"])
+    )
+    assert changes >= 8  # the shuffle keeps most of the corrections corrections
+    assert result.duplicate == 10 + (len(keys) - 8 - changes)
+    assert (result.accepted, result.corrected) == (N - 3 + changes, changes)
+    assert result.reasons == {"not a number": 1, "out of range": 1, "unknown sensor": 1}
+    last = keys.sort_values("order").drop_duplicates(["sensor", "time"], keep="last")
     wide = registered.read(["n1"], "2020-11-01", "2020-12-01")
-    for _, rec in winner.iterrows():
+    for _, rec in last.iterrows():  # the last value seen wins
         assert wide.loc[pd.Timestamp(rec["time"]), "n1"] == pytest.approx(float(rec["value"]))
-    assert result.accepted == N - 3
+    history = registered.corrections("n1")
+    assert len(history) == changes and set(history["replaced_by"]) == {"file"}
     assert registered.counts()["readings"] == N - 3
 
 

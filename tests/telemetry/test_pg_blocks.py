@@ -17,7 +17,14 @@ from tirta.network.sensors import make_sensor
 from tirta.server.jobs import CompactJob
 from tirta.server.writes import SerialStore
 from tirta.telemetry.store import open_store
-from tirta.telemetry.store.pgblocks import DAY_US, block_rows, decode_array, merge, pack
+from tirta.telemetry.store.pgblocks import (
+    DAY_US,
+    block_rows,
+    decode_array,
+    merge,
+    occurrences,
+    pack,
+)
 from tirta.telemetry.store.pgcopy import PG_EPOCH_US, Coded
 
 T0 = 1_609_459_200_000_000  # 2021-01-01 UTC in µs
@@ -102,6 +109,21 @@ def test_block_rows_are_the_same_bytes_whatever_the_chunk(items: list, chunk: in
     assert sum(n for _, n in parts) == len(blocks.readings)
     assert all(n >= chunk for _, n in parts[:-1])  # each chunk but the last holds at least ``chunk``
     assert len(whole) == (1 if len(blocks) else 0)
+
+
+@given(st.lists(st.tuples(keys, values), max_size=60))
+def test_occurrences_put_each_repeat_of_a_key_in_the_next_part(items: list) -> None:
+    parts = occurrences(coded([(c, t, v) for (c, t), v in items]))
+    seen: dict[tuple[int, int], list[float]] = {}
+    for (c, t), v in items:
+        seen.setdefault((c, t), []).append(v)
+    got: dict[tuple[int, int], list[float]] = {}
+    for part in parts:
+        pairs = list(zip(part.codes.tolist(), ((part.time_us - T0) // FIVE_MIN).tolist(), strict=True))
+        assert len(set(pairs)) == len(pairs)  # no key twice in a part
+        for key, v in zip(pairs, part.value.tolist(), strict=True):
+            got.setdefault(key, []).append(v)
+    assert got == seen  # every reading, each key's values in input order
 
 
 def _arrays(c: Coded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

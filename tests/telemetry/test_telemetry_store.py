@@ -57,6 +57,22 @@ def test_writes_are_idempotent_and_corrections_keep_history(registered: Store) -
     assert row["time"] == pd.Timestamp("2020-12-18 00:05", tz="UTC")
 
 
+def test_a_reading_corrected_within_a_batch_counts_as_across_batches(registered: Store) -> None:
+    """A stream batches messages as load allows: a value changed within one batch must give what
+    two batches give (the last value, the one before in the history), whatever the batching."""
+    sent = [("00:00", 30.0), ("00:00", 31.0), ("00:05", 32.0), ("00:00", 31.0), ("00:05", 33.0)]
+    raw = pd.DataFrame(
+        [{"sensor": "n1", "time": f"2020-12-18T{t}Z", "value": v, "unit": "m"} for t, v in sent]
+    )
+    got = ingest_records(registered, raw, source="mqtt", now=NOW)
+    assert (got.accepted, got.corrected, got.duplicate, got.quarantined) == (4, 2, 1, 0)
+    assert registered.read(["n1"], "2020-12-18", "2020-12-19")["n1"].tolist() == [31.0, 33.0]
+    history = registered.corrections("n1").sort_values("time")
+    assert history["value"].tolist() == [30.0, 32.0]
+    assert set(history["replaced_by"]) == {"mqtt"}
+    assert registered.counts()["readings"] == 2
+
+
 def test_read_gives_a_wide_utc_frame_in_the_order_asked(registered: Store) -> None:
     registered.write(readings("n1", "2020-12-18", [1.0, 2.0, 3.0]), source="t")
     registered.write(readings("p227", "2020-12-18 00:05", [0.5, 0.6]), source="t")

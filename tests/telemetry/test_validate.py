@@ -95,19 +95,21 @@ def test_five_minutes_ahead_is_still_accepted(registry: SensorRegistry) -> None:
     assert len(out.readings) == 1 and out.quarantine.empty
 
 
-def test_repeats_in_a_batch_are_counted_and_conflicts_quarantined(registry: SensorRegistry) -> None:
+def test_repeats_in_a_batch_are_counted_and_changed_values_kept_in_order(
+    registry: SensorRegistry,
+) -> None:
     raw = pd.DataFrame(
         [
             rec("n1", "2021-01-01 00:00", 10.0, "m"),
             rec("n1", "2021-01-01 00:00", "10", "m"),  # the same reading resent: duplicate
-            rec("n1", "2021-01-01 00:00", 11.0, "m"),  # same key, other value: conflict
+            rec("n1", "2021-01-01 00:00", 11.0, "m"),  # same key, other value: a correction
             rec("n1", "2021-01-01 00:05", 11.0, "m"),
         ]
     )
     out = validate(raw, registry, source="t", now=NOW)
-    assert out.readings["value"].tolist() == [10.0, 11.0]
+    assert out.readings["value"].tolist() == [10.0, 11.0, 11.0]  # the store applies them in order
     assert out.duplicates == 1
-    assert out.reasons() == {"duplicate in batch": 1}
+    assert out.reasons() == {}
 
 
 def test_the_raw_payload_is_kept_when_given(registry: SensorRegistry) -> None:
@@ -150,7 +152,8 @@ def test_a_large_batch_is_validated_whole(registry: SensorRegistry) -> None:
 def test_repeats_match_an_oracle_whatever_the_order(
     rows: list[tuple[str, int, float, str]], order: str
 ) -> None:
-    """The cheap ordered-batch shortcut and the grouping agree with a reading-by-reading oracle."""
+    """The cheap ordered-batch shortcut and the grouping agree with a reading-by-reading oracle:
+    a repeated key is a resend when its value is the one before, else a correction, kept in order."""
     if order == "by sensor":
         rows = sorted(rows, key=lambda r: (r[0].strip(), r[1]))
     elif order == "by time":
@@ -159,19 +162,17 @@ def test_repeats_match_an_oracle_whatever_the_order(
     raw = pd.DataFrame(
         [rec(s, (start + pd.Timedelta(minutes=5 * t)).isoformat(), v, u) for s, t, v, u in rows]
     )
-    first: dict[tuple[str, int], float] = {}
-    kept, duplicates, conflicts, unknown = [], 0, 0, 0
+    current: dict[tuple[str, int], float] = {}
+    kept, duplicates, unknown = [], 0, 0
     for s, t, si, _unit in rows:  # "m" and " m" are both metres: two pairs, one sensor
         key = (s.strip(), t)
         if key[0] == "zz":
             unknown += 1
-        elif key not in first:
-            first[key] = si
-            kept.append((key[0], si))
-        elif first[key] == si:
+        elif current.get(key) == si:  # the value it has already: a resend
             duplicates += 1
-        else:
-            conflicts += 1
+        else:  # a new reading, or a correction of the one before
+            current[key] = si
+            kept.append((key[0], si))
     out = validate(
         raw if len(raw) else pd.DataFrame(columns=["sensor", "time", "value", "unit"]),
         _registry(),
@@ -179,9 +180,7 @@ def test_repeats_match_an_oracle_whatever_the_order(
         now=NOW,
     )
     assert out.duplicates == duplicates
-    assert out.reasons() == {
-        k: n for k, n in {"unknown sensor": unknown, "duplicate in batch": conflicts}.items() if n
-    }
+    assert out.reasons() == ({"unknown sensor": unknown} if unknown else {})
     got = list(zip(out.readings["sensor"], out.readings["value"], strict=True))
     assert [s for s, _ in got] == [s for s, _ in kept]
     assert [v for _, v in got] == [v for _, v in kept]

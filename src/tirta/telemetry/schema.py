@@ -57,7 +57,6 @@ REASONS = (
     "out of range",
     "future",
     "before installed",
-    "duplicate in batch",
 )
 
 _SI_TAG = {"pressure": "m", "level": "m", "flow": "m3s"}

@@ -146,14 +146,26 @@ FROM (SELECT _rn, k, time, lag(_rn) OVER () AS prn, lag(k) OVER () AS pk, lag(ti
       FROM _chk WHERE reason IS NULL)
 WHERE prn IS NOT NULL
 """
-# repeats of a (sensor, time) among valid rows: the first one counts; the same value again is a
-# resend (reason '' = dropped and counted), another value is quarantined
-REPEATS = """
-UPDATE _chk SET reason = CASE WHEN _chk.value = d.v0 THEN '' ELSE 'duplicate in batch' END
-FROM (SELECT k, time, min(_rn) AS rn0, arg_min(value, _rn) AS v0 FROM _chk WHERE reason IS NULL
-      GROUP BY k, time HAVING count(*) > 1) d
-WHERE _chk.reason IS NULL AND _chk.k = d.k AND _chk.time = d.time AND _chk._rn <> d.rn0
-"""
+# Repeats of a (sensor, time) among valid rows, taken in input order as if each came in a batch of
+# its own: the same value as the one before it is a resend (reason '' = dropped and counted), another
+# value a correction. ``_rep`` numbers the corrections' rounds (1, 2, ...: the store applies round r
+# after round r - 1, so the last value wins and the ones it replaces go to the history); rows not in
+# ``_rep`` are round 0.
+REPEATS = [
+    """CREATE OR REPLACE TEMP TABLE _rep AS
+       SELECT _rn, same,
+              sum(CASE WHEN same THEN 0 ELSE 1 END) OVER (PARTITION BY k, time ORDER BY _rn
+                                                           ROWS UNBOUNDED PRECEDING) - 1 AS round
+       FROM (SELECT c._rn, c.k, c.time,
+                    coalesce(c.value = lag(c.value) OVER (PARTITION BY c.k, c.time ORDER BY c._rn),
+                             false) AS same
+             FROM _chk c SEMI JOIN (SELECT k, time FROM _chk WHERE reason IS NULL
+                                    GROUP BY k, time HAVING count(*) > 1) d
+               ON c.k = d.k AND c.time = d.time
+             WHERE c.reason IS NULL)""",
+    "UPDATE _chk SET reason = '' FROM _rep WHERE _chk._rn = _rep._rn AND _rep.same",
+    "DELETE FROM _rep WHERE same OR round = 0",
+]
 DETAIL = """CASE c.reason
     WHEN 'unknown sensor' THEN 'sensor ''' || {sensor} || ''' is not registered'
     WHEN 'bad timestamp' THEN 'cannot parse time ''' || {time} || ''''
@@ -168,7 +180,6 @@ DETAIL = """CASE c.reason
     WHEN 'future' THEN 'time ' || {time} || ' is more than 5 min in the future'
     WHEN 'before installed' THEN 'time ' || {time} || ' is before installation at '
         || coalesce(CAST(p.installed AS VARCHAR), '?')
-    WHEN 'duplicate in batch' THEN 'another value for this sensor and time came earlier in the batch'
 END"""
 
 
@@ -267,7 +278,8 @@ class Checked:
     SI, reason: NULL for a valid reading, '' for a dropped exact repeat) and what was found.
 
     ``order`` tells how the valid rows of ``_chk`` (in input order) are sorted, strictly: "sensor"
-    (by k, time), "time" (by time, k) or None (unknown).
+    (by k, time), "time" (by time, k) or None (unknown). ``rounds`` is 1 + the number of corrections
+    of a reading within the batch in a row (temp table ``_rep``: ``_rn`` and ``round`` of each).
     """
 
     con: duckdb.DuckDBPyConnection
@@ -279,6 +291,7 @@ class Checked:
     payload_sql: str
     text_sql: dict[str, str]
     order: str | None = None
+    rounds: int = 1
 
     # sensor ids come from the small _pairs table: _chk holds integers only, cheaper to materialise
     READINGS = (
@@ -314,7 +327,7 @@ class Checked:
 
 def checked_drop(con: duckdb.DuckDBPyConnection) -> None:
     """Remove what :func:`check` left in ``con`` (temporary tables, the registered raw table)."""
-    con.execute("DROP TABLE IF EXISTS _chk; DROP TABLE IF EXISTS _pairs")
+    con.execute("DROP TABLE IF EXISTS _chk; DROP TABLE IF EXISTS _pairs; DROP TABLE IF EXISTS _rep")
     con.unregister("_raw")
 
 
@@ -331,7 +344,8 @@ def check(
 
     Checks, first failing one wins: unknown sensor, bad timestamp, not a number, not finite, unit
     missing, unit not convertible, out of range (SI), future (more than 5 min after ``now``), before
-    installed; then repeats of a (sensor, time): exact repeats are counted, conflicting ones rejected.
+    installed; then repeats of a (sensor, time) in input order: the same value as before is counted
+    as a duplicate, another value is a correction (see :data:`REPEATS`).
     """
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
     received_at = now if received_at is None else pd.Timestamp(received_at)
@@ -345,9 +359,11 @@ def check(
         time=_time_sql(schema.field("time").type), value=_value_sql(schema.field("value").type)
     )
     con.execute(sql, {"future": (now + FUTURE_TOLERANCE).to_pydatetime(), **_pair_lists(pairs)})
-    order = _order(con)
+    order, rounds = _order(con), 1
     if order is None:
-        con.execute(REPEATS)
+        for statement in REPEATS:
+            con.execute(statement)
+        rounds = 1 + int(con.execute("SELECT coalesce(max(round), 0) FROM _rep").fetchone()[0])
     counts = con.execute("SELECT coalesce(reason, '\x00'), count(*) FROM _chk GROUP BY ALL").fetchall()
     by_reason = {str(r): int(n) for r, n in counts}
     fields = [n for n in raw.column_names if n not in ("_rn", "_key")]  # as received
@@ -370,6 +386,7 @@ def check(
         payload_sql=payload,
         text_sql=text,
         order=order,
+        rounds=rounds,
     )
 
 

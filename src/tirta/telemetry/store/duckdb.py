@@ -100,6 +100,16 @@ CHECKED = (
     "(SELECT p.sensor, CAST(c.time AS TIMESTAMP) AS time, c.value, 0 AS b "
     "FROM _chk c JOIN _pairs p ON p.pair = c.pair WHERE c.reason IS NULL)"
 )
+# the same for the readings of one round of corrections within the batch (validate.REPEATS)
+CHECKED_ROUND = (
+    "(SELECT p.sensor, CAST(c.time AS TIMESTAMP) AS time, c.value, 0 AS b "
+    "FROM _chk c JOIN _pairs p ON p.pair = c.pair LEFT JOIN _rep x ON x._rn = c._rn "
+    "WHERE c.reason IS NULL AND coalesce(x.round, 0) = {round})"
+)
+ROUND_SIZES = (
+    "SELECT coalesce(x.round, 0) AS r, count(*) FROM _chk c LEFT JOIN _rep x ON x._rn = c._rn "
+    "WHERE c.reason IS NULL GROUP BY r ORDER BY r"
+)
 QUARANTINE = """
 INSERT INTO quarantine
 SELECT md5(source || chr(31) || coalesce(payload, '') || chr(31) || reason), min(received_at),
@@ -111,13 +121,14 @@ ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen,
 
 
 def _rounds(batches: Sequence[Batch]) -> list[pd.DataFrame]:
-    """Readings of all batches tagged with their batch number ``b``, split so no key repeats in a round."""
+    """Readings of all batches tagged with their batch number ``b``, split so no key repeats in a round
+    (a key repeats across batches, or within one when a reading was corrected in it)."""
     frames = [b.readings.assign(b=np.int32(i)) for i, b in enumerate(batches) if len(b.readings)]
     if not frames:
         return []
-    if len(frames) == 1:
-        return frames
-    staged = pd.concat(frames, ignore_index=True)
+    staged = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if not staged.duplicated(["sensor", "time"]).any():
+        return [staged]
     occurrence = staged.groupby(["sensor", "time"], sort=False).cumcount().to_numpy()
     return [staged[occurrence == r] for r in range(int(occurrence.max()) + 1)]
 
@@ -267,7 +278,12 @@ class DuckDBStore(Store):
                     t0, t1 = w.execute(
                         "SELECT min(time)::TIMESTAMP, max(time)::TIMESTAMP FROM _chk WHERE reason IS NULL"
                     ).fetchone() or (None, None)
-                    tally = _merge_sql(w, CHECKED, t0, t1, np.array([checked.valid]), [source])
+                    if checked.rounds == 1:
+                        tally = _merge_sql(w, CHECKED, t0, t1, np.array([checked.valid]), [source])
+                    else:  # readings corrected within the batch: one round after the other
+                        for r, n in w.execute(ROUND_SIZES).fetchall():
+                            src = CHECKED_ROUND.format(round=int(r))
+                            tally += _merge_sql(w, src, t0, t1, np.array([n]), [source])
                 if progress is not None:
                     progress(checked.valid, total)
                 quarantine = _quarantine(checked.quarantine())

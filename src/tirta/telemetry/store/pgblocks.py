@@ -21,7 +21,7 @@ from tirta.telemetry.store.pgcopy import PG_EPOCH_US, Coded
 
 __all__ = [
     "DAY_US", "PG_EPOCH_DAY", "Blocks", "Merged", "block_rows", "decode_array", "first_of_each", "merge",
-    "pack", "sensor_days", "subset",
+    "occurrences", "pack", "sensor_days", "subset",
 ]  # fmt: skip
 
 DAY_US = 86_400_000_000
@@ -206,6 +206,22 @@ def merge(stored: Coded, batch: Coded) -> Merged:
 def subset(readings: Coded, mask: np.ndarray) -> Coded:
     """The readings where ``mask`` is true (or at the given positions)."""
     return Coded(readings.names, readings.codes[mask], readings.time_us[mask], readings.value[mask])
+
+
+def occurrences(readings: Coded) -> list[Coded]:
+    """Readings split so that no (sensor, time) repeats within a part: the first occurrence of each
+    key goes to the first part, the second to the second, and so on (input order kept in each)."""
+    empty = Coded(readings.names, readings.codes[:0], readings.time_us[:0], readings.value[:0])
+    key, _ = _keys(readings, empty)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    new_key = np.concatenate([[True], ordered[1:] != ordered[:-1]]) if len(key) else np.zeros(0, bool)
+    if new_key.all():
+        return [readings]
+    position = np.arange(len(key))
+    rank = np.empty(len(key), dtype=np.int64)
+    rank[order] = position - np.maximum.accumulate(np.where(new_key, position, 0))
+    return [subset(readings, np.flatnonzero(rank == r)) for r in range(int(rank.max()) + 1)]
 
 
 def first_of_each(readings: Coded) -> tuple[Coded, int]:

@@ -43,6 +43,7 @@ from tirta.telemetry.store.pgblocks import (
     decode_array,
     first_of_each,
     merge,
+    occurrences,
     pack,
     sensor_days,
     subset,
@@ -271,10 +272,16 @@ def _stream(
         copy.write(TRAILER)
 
 
-def _by_sensor(con: Any, order: str | None, names: list[str]) -> Coded:
+def _by_sensor(con: Any, order: str | None, names: list[str], round_: int | None = None) -> Coded:
     """The valid readings of a check (:mod:`tirta.telemetry.validate`) sorted by (sensor, time), the
-    order blocks are packed in. Time-major input needs only a stable sort by sensor (radix, in NumPy)."""
+    order blocks are packed in. Time-major input needs only a stable sort by sensor (radix, in NumPy).
+    With ``round_``, only those of that round of corrections within the batch."""
     select = "SELECT k, epoch_us(time) AS t, value FROM _chk WHERE reason IS NULL"
+    if round_ is not None:
+        select = (
+            "SELECT c.k, epoch_us(c.time) AS t, c.value FROM _chk c LEFT JOIN _rep x ON x._rn = c._rn "
+            f"WHERE c.reason IS NULL AND coalesce(x.round, 0) = {int(round_)}"
+        )
     if order is None:  # DuckDB sorts on every core
         got = con.sql(f"{select} ORDER BY k, t").to_arrow_table()
     else:  # in input order: by (sensor, time) or by (time, sensor)
@@ -539,12 +546,18 @@ class PostgresStore(Store):
 
     def _write_once(self, batches: Sequence[Batch], progress: Progress | None) -> list[WriteCounts]:
         items = [(Coded.from_frame(b.readings), b.quarantine, b.source) for b in batches]
-        return self._write_items(items, progress)
+        return self._write_items(items, progress, unique=False)
 
     def _write_items(
-        self, items: Sequence[tuple[Coded, pd.DataFrame | None, str]], progress: Progress | None
+        self,
+        items: Sequence[tuple[Coded, pd.DataFrame | None, str]],
+        progress: Progress | None,
+        *,
+        unique: bool = True,
     ) -> list[WriteCounts]:
-        """Readings and quarantine rows of every item in one transaction, in order."""
+        """Readings and quarantine rows of every item in one transaction, in order. Unless ``unique``
+        (no key twice within an item), a key repeated within an item (a reading corrected in its
+        batch) is merged in rounds, each occurrence after the one before."""
         total = sum(len(r) + (0 if q is None else len(q)) for r, q, _ in items)
         # a batch of block_rows or more adds rows only to sensor-days that have rows (and partitions)
         self._ensure_partitions([r.time_us for r, _, _ in items if len(r) < self.block_rows])
@@ -553,7 +566,9 @@ class PostgresStore(Store):
         with self._w.transaction(), self._w.cursor() as cur:
             self._lock_windows(cur, [r.time_us for r, _, _ in items])
             for readings, rejected, source in items:
-                counts = self._merge_coded(cur, readings, source, state, total, progress)
+                counts = WriteCounts()
+                for part in [readings] if unique else occurrences(readings):
+                    counts += self._merge_coded(cur, part, source, state, total, progress)
                 # text cleaned for PostgreSQL (no NUL)
                 quarantine = None if rejected is None else _quarantine(rejected)
                 if quarantine is not None:
@@ -586,18 +601,21 @@ class PostgresStore(Store):
         con = memory_connection()
         try:
             checked = check(con, table, sensors, source=source, now=now)
-            readings = _by_sensor(con, checked.order, [str(i) for i in sensors.index])
+            names = [str(i) for i in sensors.index]
+            if checked.rounds == 1:
+                rounds = [_by_sensor(con, checked.order, names)]
+            else:  # readings corrected within the batch: one round after the other
+                rounds = [_by_sensor(con, None, names, r) for r in range(checked.rounds)]
             quarantine = checked.quarantine()
         finally:
             checked_drop(con)
         if progress is not None:
-            progress(0, len(readings) + checked.rejected)
+            progress(0, sum(map(len, rounds)) + checked.rejected)
+        items = [(r, quarantine if i == 0 else None, source) for i, r in enumerate(rounds)]
         self._check_open()
         with self._write_lock:
             try:
-                counts = self._retrying(
-                    lambda: self._write_items([(readings, quarantine, source)], progress)[0]
-                )
+                counts = sum(self._retrying(lambda: self._write_items(items, progress)), WriteCounts())
             except psycopg.Error as exc:
                 raise StoreError(
                     f"write to {self.display_url} failed and was rolled back: {exc}"
