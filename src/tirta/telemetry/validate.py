@@ -278,8 +278,8 @@ class Checked:
     SI, reason: NULL for a valid reading, '' for a dropped exact repeat) and what was found.
 
     ``order`` tells how the valid rows of ``_chk`` (in input order) are sorted, strictly: "sensor"
-    (by k, time), "time" (by time, k) or None (unknown). ``rounds`` is 1 + the number of corrections
-    of a reading within the batch in a row (temp table ``_rep``: ``_rn`` and ``round`` of each).
+    (by k, time), "time" (by time, k) or None (unknown). ``rounds`` is 1 + the most corrections one
+    reading got within the batch; temp table ``_rep`` then holds ``_rn`` and ``round`` of each.
     """
 
     con: duckdb.DuckDBPyConnection
