@@ -21,6 +21,7 @@ from tirta.telemetry.store.pgblocks import (
     DAY_US,
     block_rows,
     decode_array,
+    decode_arrays,
     merge,
     occurrences,
     pack,
@@ -137,6 +138,24 @@ def test_decode_array_reads_postgres_binary_arrays() -> None:
     elements["n"], elements["x"] = 8, times - PG_EPOCH_US
     assert (decode_array(header + elements.tobytes(), "t") == times).all()
     assert len(decode_array(np.array([0, 0, 701], dtype=">i4").tobytes(), "v")) == 0
+
+
+@given(st.lists(st.lists(st.integers(-(10**12), 10**12), max_size=5), max_size=6))
+def test_decode_arrays_reads_many_arrays_at_once(arrays: list[list[int]]) -> None:
+    def send(values: list[int], kind: str) -> bytes:  # what array_send gives
+        if not values:
+            return np.array([0, 0, 1184 if kind == "t" else 701], dtype=">i4").tobytes()
+        head = np.array([1, 0, 1184 if kind == "t" else 701, len(values), 1], dtype=">i4")
+        el = np.empty(len(values), dtype=[("n", ">i4"), ("x", ">i8" if kind == "t" else ">f8")])
+        el["n"], el["x"] = 8, values
+        return head.tobytes() + el.tobytes()
+
+    for kind in ("t", "v"):
+        datas = [send(a, kind) for a in arrays]
+        values, lengths = decode_arrays(datas, kind)
+        assert lengths.tolist() == [len(a) for a in arrays]
+        shift = PG_EPOCH_US if kind == "t" else 0  # times count from 2000-01-01 in PostgreSQL
+        assert values.tolist() == [x + shift for a in arrays for x in a]
 
 
 # --- the PostgreSQL store with blocks ----------------------------------------------------------------

@@ -11,7 +11,7 @@ format is a 20-byte header and then (length, value) per element, so numpy reads 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,8 @@ import numpy as np
 from tirta.telemetry.store.pgcopy import PG_EPOCH_US, Coded
 
 __all__ = [
-    "DAY_US", "PG_EPOCH_DAY", "Blocks", "Merged", "block_rows", "decode_array", "first_of_each", "merge",
+    "DAY_US", "PG_EPOCH_DAY", "Blocks", "Merged", "block_rows", "decode_array", "decode_arrays",
+    "first_of_each", "merge",
     "occurrences", "pack", "sensor_days", "subset",
 ]  # fmt: skip
 
@@ -30,6 +31,7 @@ _TIMESTAMPTZ, _FLOAT8 = 1184, 701  # element type oids
 _ELEMENT_I8 = np.dtype([("n", ">i4"), ("x", ">i8")])
 _ELEMENT_F8 = np.dtype([("n", ">i4"), ("x", ">f8")])
 _ARRAY_HEADER = struct.Struct(">iiiii")  # ndim, has nulls, element oid, length, lower bound
+_COUNT = struct.Struct(">i")
 
 
 @dataclass
@@ -147,13 +149,24 @@ def _heads(blocks: Blocks, n: np.ndarray, array_len: np.ndarray) -> list[Any]:
 def decode_array(data: bytes, kind: str) -> np.ndarray:
     """A one-dimensional array without NULLs from ``array_send``: int64 µs since the Unix epoch for
     ``kind`` "t" (timestamptz[]), float64 for "v" (float8[])."""
-    if struct.unpack_from(">i", data)[0] == 0:  # an empty array: ndim, flags and oid only
-        return np.zeros(0, dtype=np.int64 if kind == "t" else float)
-    _ndim, _nulls, _oid, n, _lower = _ARRAY_HEADER.unpack_from(data)
-    el = np.frombuffer(data, dtype=_ELEMENT_I8 if kind == "t" else _ELEMENT_F8, count=n, offset=20)
+    return decode_arrays([data], kind)[0]
+
+
+def decode_arrays(datas: Sequence[bytes], kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Many such arrays at once: their elements one after the other, and each one's length. The
+    elements of all arrays are joined without their headers and converted in one go (a block holds
+    a few hundred readings: converting block by block cost more than the data)."""
+    lengths = np.zeros(len(datas), dtype=np.int64)
+    parts: list[memoryview] = []
+    for i, data in enumerate(datas):
+        if _COUNT.unpack_from(data)[0] == 0:  # an empty array: ndim, flags and oid only
+            continue
+        lengths[i] = _ARRAY_HEADER.unpack_from(data)[3]
+        parts.append(memoryview(data)[_ARRAY_HEADER.size : _ARRAY_HEADER.size + 12 * int(lengths[i])])
+    el = np.frombuffer(b"".join(parts), dtype=_ELEMENT_I8 if kind == "t" else _ELEMENT_F8)
     if kind == "t":
-        return el["x"].astype(np.int64) + PG_EPOCH_US
-    return el["x"].astype(float)
+        return el["x"].astype(np.int64) + PG_EPOCH_US, lengths
+    return el["x"].astype(float), lengths
 
 
 @dataclass

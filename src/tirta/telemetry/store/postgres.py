@@ -40,7 +40,7 @@ from tirta.telemetry.store.pgblocks import (
     DAY_US,
     PG_EPOCH_DAY,
     block_rows,
-    decode_array,
+    decode_arrays,
     first_of_each,
     merge,
     occurrences,
@@ -709,20 +709,11 @@ class PostgresStore(Store):
         position = {name: i for i, name in enumerate(readings.names)}
         found = _day_keys([position[g[0]] for g in got], [g[1] for g in got])
         wanted = np.isin(found, sensor_days(readings.codes, readings.time_us)).tolist()
-        codes, times, values = [], [], []
-        for (sensor, _, t, v), keep in zip(got, wanted, strict=True):
-            if not keep:
-                continue
-            code = position[sensor]
-            ts = decode_array(t, "t")
-            codes.append(np.full(len(ts), code, dtype=np.int64))
-            times.append(ts)
-            values.append(decode_array(v, "v"))
-        if not codes:
-            return Coded(readings.names, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-        return Coded(
-            readings.names, np.concatenate(codes), np.concatenate(times), np.concatenate(values)
-        )
+        kept = [g for g, keep in zip(got, wanted, strict=True) if keep]
+        times, n = decode_arrays([g[2] for g in kept], "t")
+        values, _ = decode_arrays([g[3] for g in kept], "v")
+        codes = np.repeat(np.array([position[g[0]] for g in kept], dtype=np.int64), n)
+        return Coded(readings.names, codes, times, values)
 
     def _days_with_rows(self, cur: Any, readings: Coded) -> np.ndarray:
         """Which readings fall on a sensor-day that has rows in ``readings``."""
@@ -958,12 +949,9 @@ class PostgresStore(Store):
             )
         if not packed:
             return stored, empty
-        ts = [decode_array(t, "t") for _, t, _ in packed]
-        ks = [
-            np.full(len(t), position[s], dtype=np.int32) for (s, _, _), t in zip(packed, ts, strict=True)
-        ]
-        t, k = np.concatenate(ts), np.concatenate(ks)
-        v = np.concatenate([decode_array(v, "v") for _, _, v in packed])
+        t, n = decode_arrays([t for _, t, _ in packed], "t")
+        v, _ = decode_arrays([v for _, _, v in packed], "v")
+        k = np.repeat(np.array([position[s] for s, _, _ in packed], dtype=np.int32), n)
         keep = (t >= _epoch_us_of(params["t0"])) & (t < _epoch_us_of(params["t1"]))
         if not keep.all():
             t, k, v = t[keep], k[keep], v[keep]
