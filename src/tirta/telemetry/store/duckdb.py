@@ -159,7 +159,8 @@ def _merge_sql(
         w.execute(FRESH.format(src=src))
         return out
     cut = {"cut": newest[0]}
-    w.execute(FRESH.format(src=f"(SELECT * FROM {src} WHERE time > $cut)"), cut)
+    if newest[0] < t1:  # some readings are later than anything stored
+        w.execute(FRESH.format(src=f"(SELECT * FROM {src} WHERE time > $cut)"), cut)
     older = f"(SELECT * FROM {src} WHERE time <= $cut)"
     w.execute(MERGE[0].format(src=older), {"t0": t0, "t1": newest[0], **cut})
     rows = w.execute(COUNT).fetchall()
