@@ -101,6 +101,7 @@ def test_merge_is_insert_duplicate_or_correction_like_a_dict(stored: dict, batch
     assert got == expect
 
 
+@settings(max_examples=300)
 @given(st.lists(st.tuples(keys, values), max_size=60), st.integers(1, 700))
 def test_block_rows_are_the_same_bytes_whatever_the_chunk(items: list, chunk: int) -> None:
     blocks = pack(coded([(c, t, v) for (c, t), v in items]))

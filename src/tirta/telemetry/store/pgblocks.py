@@ -77,8 +77,8 @@ def _sorted(dc: np.ndarray, dt: np.ndarray) -> bool:
 
 
 def block_rows(blocks: Blocks, chunk: int) -> Iterator[tuple[bytes, int]]:
-    """Rows (sensor, day, t0, t1, n, times, vals) in the binary ``COPY`` layout, blocks holding about
-    ``chunk`` readings at a time; yields (data, readings in it). Every fixed part is built by numpy,
+    """Rows (sensor, day, t0, t1, n, times, vals) in the binary ``COPY`` layout, whole blocks holding
+    at least ``chunk`` readings at a time (the last run fewer); yields (data, readings in it). Every fixed part is built by numpy,
     the elements one chunk at a time (the server takes in a chunk while the next is built); the loop
     per block only joins four slices."""
     r = blocks.readings
@@ -91,14 +91,14 @@ def block_rows(blocks: Blocks, chunk: int) -> Iterator[tuple[bytes, int]]:
     mid["dim"], mid["lower"] = n, 1
     mids = memoryview(mid_buf)
     size = _ARRAY_START.itemsize
-    # cut the blocks into runs of about ``chunk`` readings (blocks are contiguous and in order)
+    # cut the blocks into runs of at least ``chunk`` readings (the last may hold fewer); blocks are
+    # contiguous and in order
     ends = np.cumsum(n)
-    cuts = np.searchsorted(ends, np.arange(chunk, int(ends[-1]) + chunk, chunk)) + 1 if len(n) else []
     starts, stops = blocks.lo.tolist(), blocks.hi.tolist()
     first = 0
-    for last in sorted(set(np.minimum(cuts, len(n)).tolist())):
-        if last <= first:
-            continue
+    while first < len(n):
+        done = int(ends[first - 1]) if first else 0
+        last = min(int(np.searchsorted(ends, done + chunk)) + 1, len(n))
         r0, r1 = starts[first], stops[last - 1]
         t_buf, v_buf = np.empty(12 * (r1 - r0), np.uint8), np.empty(12 * (r1 - r0), np.uint8)
         t_el, v_el = t_buf.view(_ELEMENT_I8), v_buf.view(_ELEMENT_F8)  # written in place
