@@ -67,6 +67,11 @@ def _payload(i: int, value: float) -> bytes:
     return json.dumps([{"sensor": "n1", "t": t, "v": value, "unit": "m"}]).encode()
 
 
+def _messages(n: int) -> list[tuple[int, bytes]]:
+    """(mid, payload) of messages 0 .. n - 1, message i holding value i / 10."""
+    return [(i + 1, _payload(i, i / 10)) for i in range(n)]
+
+
 def _ingester(store: _Store, **cfg: Any) -> tuple[MqttIngester, _Client]:
     # batches of at most 40 messages: no key twice in a batch (a conflict there is quarantined)
     cfg = {"batch_bytes": 600, "batch_max": 40, "flush_s": 0.05, "linger_s": 0.01} | cfg
@@ -97,7 +102,7 @@ def path(tmp_path: Path) -> Path:
 
 def test_acks_follow_commits_in_order_and_the_last_correction_wins(path: Path) -> None:
     n = 300
-    messages = [(i + 1, _payload(i, i / 10)) for i in range(n)]
+    messages = _messages(n)
     with open_store(f"duckdb:///{path}") as real:
         store = _Store(real)
         ing, client = _ingester(store)
@@ -113,7 +118,7 @@ def test_nothing_newer_is_committed_after_a_failed_commit(path: Path) -> None:
     """A failed commit stops the ingester; every acknowledged reading is stored, and a restart that
     gets the unacknowledged messages again (as the broker resends them) stores every reading once."""
     n = 300
-    messages = [(i + 1, _payload(i, i / 10)) for i in range(n)]
+    messages = _messages(n)
     with open_store(f"duckdb:///{path}") as real:
         store = _Store(real, fail_at=3)
         ing, client = _ingester(store)
@@ -137,7 +142,7 @@ def test_nothing_newer_is_committed_after_a_failed_commit(path: Path) -> None:
 def test_an_interrupted_run_commits_the_taken_batch_first(path: Path) -> None:
     """Ctrl-C between taking a batch and committing it: stop() commits it before newer messages."""
     n = 50
-    messages = [(i + 1, _payload(i, i / 10)) for i in range(n)]
+    messages = _messages(n)
     with open_store(f"duckdb:///{path}") as real:
         store = _Store(real)
         ing, client = _ingester(store)

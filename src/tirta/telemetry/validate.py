@@ -24,7 +24,10 @@ from tirta.network.sensors import SensorRegistry
 from tirta.telemetry.schema import QUARANTINE_COLUMNS, RAW_COLUMNS, READING_COLUMNS
 from tirta.units import parse_unit
 
-__all__ = ["FUTURE_TOLERANCE", "Checked", "Validated", "check", "raw_table", "sensor_table", "validate"]
+__all__ = [
+    "FUTURE_TOLERANCE", "Checked", "Validated", "check", "raw_table", "round_sizes", "sensor_table",
+    "valid_rows", "validate",
+]  # fmt: skip
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=5)
 _EPOCH_LIMIT_S = 253_402_300_800  # 10000-01-01: larger numbers are not Unix seconds
@@ -272,6 +275,17 @@ def _pair_lists(pairs: pd.DataFrame) -> dict[str, list[Any]]:
     }
 
 
+def valid_rows(round_: int | None = None) -> str:
+    """The valid rows of a check (all columns of ``_chk``) as a subquery; with ``round_`` only those
+    applied in that round of corrections within the batch (:data:`REPEATS`)."""
+    if round_ is None:
+        return "(SELECT * FROM _chk WHERE reason IS NULL)"
+    return (
+        "(SELECT c.* FROM _chk c LEFT JOIN _rep x ON x._rn = c._rn "
+        f"WHERE c.reason IS NULL AND coalesce(x.round, 0) = {int(round_)})"
+    )
+
+
 @dataclass
 class Checked:
     """Checked records inside a DuckDB connection: temp table ``_chk`` (pair, k, time TIMESTAMPTZ, value
@@ -294,10 +308,7 @@ class Checked:
     rounds: int = 1
 
     # sensor ids come from the small _pairs table: _chk holds integers only, cheaper to materialise
-    READINGS = (
-        "SELECT p.sensor, c.time, c.value FROM _chk c JOIN _pairs p ON p.pair = c.pair "
-        "WHERE c.reason IS NULL"
-    )
+    READINGS = f"SELECT p.sensor, c.time, c.value FROM {valid_rows()} c JOIN _pairs p ON p.pair = c.pair"
 
     @property
     def rejected(self) -> int:
@@ -323,6 +334,15 @@ class Checked:
     def drop(self) -> None:
         """Remove the temporary tables and views of this check from the connection."""
         checked_drop(self.con)
+
+
+def round_sizes(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+    """(round, valid readings in it) of a check with corrections within the batch, in round order."""
+    got = con.execute(
+        "SELECT coalesce(x.round, 0) AS r, count(*) FROM _chk c LEFT JOIN _rep x ON x._rn = c._rn "
+        "WHERE c.reason IS NULL GROUP BY r ORDER BY r"
+    ).fetchall()
+    return [(int(r), int(n)) for r, n in got]
 
 
 def checked_drop(con: duckdb.DuckDBPyConnection) -> None:

@@ -27,7 +27,7 @@ from tirta.telemetry.store.base import (
     _quarantine,
     registry_from_frame,
 )
-from tirta.telemetry.validate import check, checked_drop, raw_table
+from tirta.telemetry.validate import check, checked_drop, raw_table, round_sizes, valid_rows
 
 __all__ = ["DuckDBStore"]
 
@@ -95,21 +95,6 @@ MERGE = [
 ]
 FRESH = "INSERT INTO readings SELECT sensor, time, value FROM {src}"
 COUNT = "SELECT b, count(*) FILTER (old = value), count(*) FILTER (old <> value) FROM _m GROUP BY b"
-# valid rows of a check (tirta.telemetry.validate) as staged rows of batch 0
-CHECKED = (
-    "(SELECT p.sensor, CAST(c.time AS TIMESTAMP) AS time, c.value, 0 AS b "
-    "FROM _chk c JOIN _pairs p ON p.pair = c.pair WHERE c.reason IS NULL)"
-)
-# the same for the readings of one round of corrections within the batch (validate.REPEATS)
-CHECKED_ROUND = (
-    "(SELECT p.sensor, CAST(c.time AS TIMESTAMP) AS time, c.value, 0 AS b "
-    "FROM _chk c JOIN _pairs p ON p.pair = c.pair LEFT JOIN _rep x ON x._rn = c._rn "
-    "WHERE c.reason IS NULL AND coalesce(x.round, 0) = {round})"
-)
-ROUND_SIZES = (
-    "SELECT coalesce(x.round, 0) AS r, count(*) FROM _chk c LEFT JOIN _rep x ON x._rn = c._rn "
-    "WHERE c.reason IS NULL GROUP BY r ORDER BY r"
-)
 QUARANTINE = """
 INSERT INTO quarantine
 SELECT md5(source || chr(31) || coalesce(payload, '') || chr(31) || reason), min(received_at),
@@ -118,6 +103,14 @@ FROM _q GROUP BY source, payload, reason
 ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen,
     times_seen = quarantine.times_seen + excluded.times_seen
 """
+
+
+def _checked(round_: int | None = None) -> str:
+    """Valid rows of a check (:func:`tirta.telemetry.validate.valid_rows`) as staged rows of batch 0."""
+    return (
+        "(SELECT p.sensor, CAST(c.time AS TIMESTAMP) AS time, c.value, 0 AS b "
+        f"FROM {valid_rows(round_)} c JOIN _pairs p ON p.pair = c.pair)"
+    )
 
 
 def _rounds(batches: Sequence[Batch]) -> list[pd.DataFrame]:
@@ -280,11 +273,10 @@ class DuckDBStore(Store):
                         "SELECT min(time)::TIMESTAMP, max(time)::TIMESTAMP FROM _chk WHERE reason IS NULL"
                     ).fetchone() or (None, None)
                     if checked.rounds == 1:
-                        tally = _merge_sql(w, CHECKED, t0, t1, np.array([checked.valid]), [source])
+                        tally = _merge_sql(w, _checked(), t0, t1, np.array([checked.valid]), [source])
                     else:  # readings corrected within the batch: one round after the other
-                        for r, n in w.execute(ROUND_SIZES).fetchall():
-                            src = CHECKED_ROUND.format(round=int(r))
-                            tally += _merge_sql(w, src, t0, t1, np.array([n]), [source])
+                        for r, n in round_sizes(w):
+                            tally += _merge_sql(w, _checked(r), t0, t1, np.array([n]), [source])
                 if progress is not None:
                     progress(checked.valid, total)
                 quarantine = _quarantine(checked.quarantine())

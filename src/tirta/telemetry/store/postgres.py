@@ -49,7 +49,13 @@ from tirta.telemetry.store.pgblocks import (
     subset,
 )
 from tirta.telemetry.store.pgcopy import HEADER, PG_EPOCH_US, TRAILER, Coded, binary_rows
-from tirta.telemetry.validate import check, checked_drop, memory_connection, raw_table
+from tirta.telemetry.validate import (
+    check,
+    checked_drop,
+    memory_connection,
+    raw_table,
+    valid_rows,
+)
 
 try:
     import psycopg
@@ -276,12 +282,7 @@ def _by_sensor(con: Any, order: str | None, names: list[str], round_: int | None
     """The valid readings of a check (:mod:`tirta.telemetry.validate`) sorted by (sensor, time), the
     order blocks are packed in. Time-major input needs only a stable sort by sensor (radix, in NumPy).
     With ``round_``, only those of that round of corrections within the batch."""
-    select = "SELECT k, epoch_us(time) AS t, value FROM _chk WHERE reason IS NULL"
-    if round_ is not None:
-        select = (
-            "SELECT c.k, epoch_us(c.time) AS t, c.value FROM _chk c LEFT JOIN _rep x ON x._rn = c._rn "
-            f"WHERE c.reason IS NULL AND coalesce(x.round, 0) = {int(round_)}"
-        )
+    select = f"SELECT k, epoch_us(time) AS t, value FROM {valid_rows(round_)}"
     if order is None:  # DuckDB sorts on every core
         got = con.sql(f"{select} ORDER BY k, t").to_arrow_table()
     else:  # in input order: by (sensor, time) or by (time, sensor)
