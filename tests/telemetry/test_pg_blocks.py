@@ -18,8 +18,10 @@ from tirta.server.jobs import CompactJob
 from tirta.server.writes import SerialStore
 from tirta.telemetry.store import open_store
 from tirta.telemetry.store.pgblocks import (
+    BLOCK_READINGS,
     DAY_US,
     block_rows,
+    block_times,
     decode_array,
     decode_arrays,
     merge,
@@ -128,6 +130,125 @@ def test_occurrences_put_each_repeat_of_a_key_in_the_next_part(items: list) -> N
     assert got == seen  # every reading, each key's values in input order
 
 
+# runs of evenly spaced readings (sensor, first step, stride, count): whole days, parts of days and,
+# where runs of one sensor meet in a day, uneven ones
+runs = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(0, 900), st.integers(1, 40), st.integers(1, 30)),
+    max_size=6,
+)
+
+
+def _run_readings(items: list[tuple[int, int, int, int]]) -> Coded:
+    return coded(
+        [(c, first + i * stride, 1.0 + i) for c, first, stride, count in items for i in range(count)]
+    )
+
+
+def _copy_rows(data: bytes) -> list[list[bytes | None]]:
+    """The fields of binary COPY rows (without header and trailer); NULL as None."""
+    rows, at = [], 0
+    while at < len(data):
+        count = int(np.frombuffer(data, ">i2", 1, at)[0])
+        at += 2
+        fields: list[bytes | None] = []
+        for _ in range(count):
+            size = int(np.frombuffer(data, ">i4", 1, at)[0])
+            at += 4
+            fields.append(None if size < 0 else data[at : at + size])
+            at += max(size, 0)
+        rows.append(fields)
+    return rows
+
+
+@given(runs)
+def test_blocks_of_evenly_spaced_readings_keep_their_step_not_their_times(items: list) -> None:
+    blocks = pack(_run_readings(items))
+    r = blocks.readings
+    for i in range(len(blocks)):
+        times = r.time_us[blocks.lo[i] : blocks.hi[i]]
+        gaps = set(np.diff(times).tolist())
+        if len(times) == 1:
+            assert blocks.step_us[i] == 0
+        elif len(gaps) == 1:
+            assert blocks.step_us[i] == gaps.pop()
+        else:
+            assert blocks.step_us[i] == -1
+
+
+@settings(max_examples=200)
+@given(runs)
+def test_block_rows_decode_to_the_readings_they_were_built_from(items: list) -> None:
+    """What the server receives: per block sensor, day, t0, t1, n, step_us and times (exactly one of
+    them NULL) and values; the times read back (as the store reads them) are the readings' times."""
+    blocks = pack(_run_readings(items))
+    rows = _copy_rows(b"".join(d for d, _ in block_rows(blocks, 50)))
+    assert len(rows) == len(blocks)
+    r = blocks.readings
+    datas, t0, steps, ns, values = [], [], [], [], []
+    for i, (sensor, day, first, last, n, step, times, vals) in enumerate(rows):
+        assert sensor == r.names[blocks.codes[i]].encode()
+        assert int(np.frombuffer(day or b"", ">i4")[0]) == blocks.days[i] - (PG_EPOCH_US // DAY_US)
+        assert (step is None) != (times is None)
+        assert step is None or int(np.frombuffer(step, ">i8")[0]) == blocks.step_us[i]
+        datas.append(times)
+        t0.append(int(np.frombuffer(first or b"", ">i8")[0]) + PG_EPOCH_US)
+        assert int(np.frombuffer(last or b"", ">i8")[0]) + PG_EPOCH_US == r.time_us[blocks.hi[i] - 1]
+        steps.append(-1 if step is None else blocks.step_us[i])
+        ns.append(int(np.frombuffer(n or b"", ">i4")[0]))
+        values.append(vals or b"")
+    got_t = block_times(datas, np.array(t0), np.array(steps), np.array(ns))
+    got_v, lengths = decode_arrays(values, "v")
+    assert lengths.tolist() == ns
+    assert got_t.tolist() == r.time_us.tolist() and got_v.tolist() == r.value.tolist()
+
+
+@given(
+    st.lists(st.sets(st.integers(0, 5), min_size=1), min_size=1, max_size=12),
+    st.booleans(),
+    st.booleans(),
+)
+def test_time_major_readings_become_sensor_major_as_by_a_stable_sort(
+    rows: list[set[int]], grid: bool, staircase: bool
+) -> None:
+    """By (time, sensor) in, by (sensor, time) out: a transpose when every step holds the same sensors
+    (a grid; with a staircase a step's sensors report at different times), else a sort."""
+    from tirta.telemetry.store.postgres import _time_to_sensor_major
+
+    k_, t_ = [], []
+    for step, present in enumerate([rows[0]] * len(rows) if grid else rows):
+        for j, code in enumerate(sorted(present)):
+            k_.append(code)
+            t_.append(step * 10 + (j if staircase else 0))
+    k = np.array(k_, dtype=np.int32)
+    t = np.array(t_, dtype=np.int64)
+    v = np.arange(len(k), dtype=float)
+    by = np.argsort(k, kind="stable")
+    got_k, got_t, got_v = _time_to_sensor_major(k, t, v, 6)
+    assert got_k.tolist() == k[by].tolist()
+    assert got_t.tolist() == t[by].tolist() and got_v.tolist() == v[by].tolist()
+
+
+def test_a_long_span_locks_only_the_windows_with_readings() -> None:
+    """Locks are taken in ascending order; over a short span all windows from first to last, over a
+    long one only those holding readings (each lock takes shared memory on the server)."""
+    from tirta.telemetry.store.postgres import LOCK_DAYS, LOCK_SPAN, PostgresStore
+
+    class Recorder:  # records the lock statements instead of sending them
+        def __init__(self) -> None:
+            self.windows: list[int] = []
+
+        def execute(self, _sql: str, params: list[int]) -> None:
+            self.windows.append(params[1])
+
+    window = DAY_US * LOCK_DAYS
+    short, far = Recorder(), Recorder()
+    PostgresStore._lock_windows(short, [np.array([5 * window + 1]), np.array([2 * window, 3 * window])])
+    assert short.windows == [2, 3, 4, 5]
+    ends = np.array([(LOCK_SPAN + 10) * window, window + 5, window])
+    PostgresStore._lock_windows(far, [ends])
+    assert far.windows == [1, LOCK_SPAN + 10]
+
+
 def _arrays(c: Coded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return c.codes, c.time_us, c.value
 
@@ -186,7 +307,8 @@ def tables(url: str) -> dict[str, int]:
         packed = con.execute("SELECT coalesce(sum(n), 0) FROM blocks").fetchone()[0]
         twice = con.execute(
             "SELECT count(*) FROM (SELECT sensor, time FROM readings UNION ALL "
-            "SELECT sensor, unnest(times) FROM blocks) x GROUP BY sensor, time HAVING count(*) > 1"
+            f"SELECT b.sensor, u.time FROM blocks b CROSS JOIN LATERAL {BLOCK_READINGS}) x "
+            "GROUP BY sensor, time HAVING count(*) > 1"
         ).fetchall()
     return {"rows": int(rows), "packed": int(packed), "twice": len(twice)}
 
@@ -267,11 +389,10 @@ def test_bulk_ingest_packs_the_same_blocks_whatever_the_order_of_the_file(
         )
     import psycopg
 
-    with psycopg.connect(postgres_db) as con:
+    with psycopg.connect(postgres_db) as con:  # whole 5-minute days: the step, no list of times
         bad = con.execute(
-            "SELECT count(*) FROM blocks WHERE n <> 288 OR times[1] <> t0 OR times[n] <> t1 "
-            "OR EXISTS (SELECT 1 FROM generate_subscripts(times, 1) i WHERE i > 1 "
-            "AND times[i] <= times[i - 1])"
+            "SELECT count(*) FROM blocks WHERE n <> 288 OR times IS NOT NULL "
+            "OR step_us <> 300000000 OR t1 - t0 <> interval '23 hours 55 minutes'"
         ).fetchone()[0]
     assert bad == 0
 
@@ -466,3 +587,78 @@ def test_a_cut_inside_a_block_keeps_its_later_readings(
         assert tables(postgres_db) == {"rows": 3 * 144, "packed": 3 * 288, "twice": 0}
         assert store.span() == (pd.Timestamp("2021-01-02 12:00", tz="UTC"), TIMES[-1])
         assert store.counts()["readings"] == 3 * (288 + 144)
+
+
+@pytest.mark.service
+def test_blocks_list_their_times_only_when_not_evenly_spaced(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A whole 5-minute day keeps its step, a day with a gap and a late reading its list of times, a
+    lone reading step 0; SQL over the table (as rollups and compaction read it) and the store's reads
+    see the same readings."""
+    import psycopg
+
+    from tirta.telemetry.store.postgres import PostgresStore
+
+    monkeypatch.setattr(PostgresStore, "block_rows", 1)
+    keep = np.ones(len(TIMES), dtype=bool)
+    keep[288 + 100] = False  # a gap on the second day
+    keep[2 * 288 + 1 :] = False  # one reading on the third
+    with open_store(postgres_db) as store:
+        store.add_sensors(SENSORS)
+        store.write(frame(np.arange(int(keep.sum())) / 7.0, TIMES[keep]), source="file")
+        late = pd.DataFrame(
+            {"sensor": ["s1"], "time": [TIMES[3] + pd.Timedelta("1min")], "value": [5.0]}
+        )
+        assert store.write(late, source="late").inserted == 1  # merged into an even block: uneven
+        read = store.read(["s0", "s1", "s2"], TIMES[0], TIMES[-1] + pd.Timedelta("5min"))
+    with psycopg.connect(postgres_db) as con:
+        kinds = con.execute(
+            "SELECT sensor, day - date '2021-01-01', step_us, times IS NULL FROM blocks ORDER BY 1, 2"
+        ).fetchall()
+        rows = con.execute(
+            f"SELECT b.sensor, u.time, u.value FROM blocks b CROSS JOIN LATERAL {BLOCK_READINGS} "
+            "ORDER BY 1, 2"
+        ).fetchall()
+    spaced = {(s, d): (step, listed) for s, d, step, listed in kinds}
+    assert spaced[("s0", 0)] == (FIVE_MIN, True) and spaced[("s2", 0)] == (FIVE_MIN, True)
+    assert spaced[("s1", 0)] == (None, False)  # the late reading
+    assert spaced[("s0", 1)] == (None, False)  # the gap
+    assert spaced[("s0", 2)] == (0, True)  # one reading
+    long = read.stack().dropna().rename("value").reset_index()
+    long.columns = ["time", "sensor", "value"]
+    long = long.sort_values(["sensor", "time"], ignore_index=True)
+    assert len(rows) == len(long) == 3 * (288 + 287 + 1) + 1
+    assert [r[0] for r in rows] == long["sensor"].tolist()
+    assert [pd.Timestamp(r[1]) for r in rows] == long["time"].tolist()
+    assert np.allclose([r[2] for r in rows], long["value"].to_numpy())
+
+
+@pytest.mark.service
+def test_blocks_of_an_older_tirta_gain_the_step_column_and_stay_readable(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    from tirta.telemetry.store.postgres import PostgresStore
+
+    with psycopg.connect(postgres_db) as con:  # the table as tirta made it before steps
+        con.execute(
+            'CREATE TABLE blocks (sensor text COLLATE "C" NOT NULL, day date NOT NULL, '
+            "t0 timestamptz NOT NULL, t1 timestamptz NOT NULL, n integer NOT NULL, "
+            "times timestamptz[] NOT NULL, vals double precision[] NOT NULL, PRIMARY KEY (sensor, day))"
+        )
+        con.execute(
+            "INSERT INTO blocks VALUES ('s0', '2021-01-01', %s, %s, 2, %s, ARRAY[7.0, 8.0])",
+            [TIMES[0], TIMES[2], [TIMES[0], TIMES[2]]],
+        )
+    monkeypatch.setattr(PostgresStore, "block_rows", 1)
+    with open_store(postgres_db) as store:
+        store.add_sensors(SENSORS)
+        assert store.read(["s0"], TIMES[0], TIMES[3])["s0"].tolist() == [7.0, 8.0]
+        got = store.write(frame(), source="file")  # merged with the old block, and new days
+        assert (got.inserted, got.duplicate, got.corrected) == (3 * len(TIMES) - 2, 0, 2)
+        assert store.read(["s0"], TIMES[0], TIMES[3])["s0"].tolist() == [0.0, 0.0, 0.0]
+    assert tables(postgres_db) == {"rows": 0, "packed": 3 * len(TIMES), "twice": 0}
+    with psycopg.connect(postgres_db) as con:
+        assert con.execute("SELECT count(*) FROM blocks WHERE step_us IS NULL").fetchone()[0] == 0

@@ -37,9 +37,11 @@ from tirta.telemetry.store.base import (
     registry_from_frame,
 )
 from tirta.telemetry.store.pgblocks import (
+    BLOCK_READINGS,
     DAY_US,
     PG_EPOCH_DAY,
     block_rows,
+    block_times,
     decode_arrays,
     first_of_each,
     merge,
@@ -74,6 +76,7 @@ ANALYZE_ROWS = 200_000  # new rows in one write after which the planner statisti
 _SCHEMA_LOCK = 0x7469727461  # advisory lock id while creating tables ("tirta")
 _WRITE_LOCK = 0x74697274  # first key of the per-window write locks ("tirt")
 LOCK_DAYS = 32  # days per write-lock window
+LOCK_SPAN = 24  # windows a write may lock whether or not it has readings in each
 
 READING_COLUMNS = (
     'sensor text COLLATE "C" NOT NULL, time timestamptz NOT NULL, value double precision NOT NULL'
@@ -86,8 +89,9 @@ CREATE TABLE IF NOT EXISTS sensors (
 );
 CREATE TABLE IF NOT EXISTS blocks (
     sensor text COLLATE "C" NOT NULL, day date NOT NULL, t0 timestamptz NOT NULL,
-    t1 timestamptz NOT NULL, n integer NOT NULL, times timestamptz[] NOT NULL,
-    vals double precision[] NOT NULL, PRIMARY KEY (sensor, day)
+    t1 timestamptz NOT NULL, n integer NOT NULL, step_us bigint, times timestamptz[],
+    vals double precision[] NOT NULL, PRIMARY KEY (sensor, day),
+    CONSTRAINT blocks_step_or_times CHECK ((step_us IS NULL) <> (times IS NULL))
 );
 CREATE INDEX IF NOT EXISTS blocks_day ON blocks (day);
 CREATE TABLE IF NOT EXISTS reading_history (
@@ -169,16 +173,19 @@ ON CONFLICT (sensor, time) DO NOTHING
 """
 # blocks whose readings changed (staged in _blk) replace the stored ones; replaced values go to history
 BLOCK_UPDATE = """
-UPDATE blocks b SET t0 = x.t0, t1 = x.t1, n = x.n, times = x.times, vals = x.vals
+UPDATE blocks b SET t0 = x.t0, t1 = x.t1, n = x.n, step_us = x.step_us, times = x.times,
+    vals = x.vals
 FROM _blk x WHERE b.sensor = x.sensor AND b.day = x.day
 """
 BLOCK_HISTORY = """
 INSERT INTO reading_history (sensor, time, value, replaced_at, replaced_by)
 SELECT sensor, time, old, now(), %(source)s FROM _hist
 """
-BLOCK_COPY = "COPY {} (sensor, day, t0, t1, n, times, vals) FROM STDIN (FORMAT binary)"
-STORED_BLOCKS = """
-SELECT sensor, day - date '2000-01-01', array_send(times), array_send(vals) FROM blocks
+BLOCK_COPY = "COPY {} (sensor, day, t0, t1, n, step_us, times, vals) FROM STDIN (FORMAT binary)"
+# a block's times as (array_send(times), t0 in µs since the Unix epoch, step_us, n): see block_times
+BLOCK_TIMES = "array_send(times), (extract(epoch FROM t0) * 1000000)::bigint, step_us, n"
+STORED_BLOCKS = f"""
+SELECT sensor, day - date '2000-01-01', array_send(vals), {BLOCK_TIMES} FROM blocks
 WHERE sensor = ANY(%(ids)s::text[]) AND day >= %(d0)s AND day <= %(d1)s
 """
 DAYS_WITH_ROWS = """
@@ -187,8 +194,8 @@ WHERE sensor = ANY(%(ids)s::text[]) AND time >= %(t0)s AND time < %(t1)s
 """
 
 
-BLOCKS_IN_RANGE = """
-SELECT sensor, array_send(times), array_send(vals) FROM blocks
+BLOCKS_IN_RANGE = f"""
+SELECT sensor, array_send(vals), {BLOCK_TIMES} FROM blocks
 WHERE sensor = ANY(%(ids)s::text[]) AND day >= %(d0)s AND day <= %(d1)s AND t1 >= %(t0)s AND t0 < %(t1)s
 """
 ROWS_IN_RANGE = """(SELECT * FROM readings
@@ -206,7 +213,7 @@ def _all_readings(sensors: bool) -> str:
     return (
         f"(SELECT r.sensor, r.time, r.value FROM {rows} UNION ALL "
         "SELECT b.sensor, u.time, u.value FROM blocks b "
-        f"CROSS JOIN LATERAL unnest(b.times, b.vals) AS u(time, value) WHERE {blocks})"
+        f"CROSS JOIN LATERAL {BLOCK_READINGS} WHERE {blocks})"
     )
 
 
@@ -216,18 +223,18 @@ WITH moved AS (DELETE FROM readings WHERE time >= %(lo)s AND time < %(before)s
                RETURNING sensor, time, value)
 INSERT INTO _mv SELECT * FROM moved
 """
-COMPACT_PACK = """
-INSERT INTO blocks (sensor, day, t0, t1, n, times, vals)
-SELECT sensor, day, min(time), max(time), count(*), array_agg(time ORDER BY time),
+COMPACT_PACK = f"""
+INSERT INTO blocks (sensor, day, t0, t1, n, step_us, times, vals)
+SELECT sensor, day, min(time), max(time), count(*), NULL, array_agg(time ORDER BY time),
        array_agg(value ORDER BY time)
 FROM (SELECT sensor, time::date AS day, time, value FROM _mv
       UNION ALL
       SELECT b.sensor, b.day, u.time, u.value
-      FROM blocks b CROSS JOIN LATERAL unnest(b.times, b.vals) AS u(time, value)
+      FROM blocks b CROSS JOIN LATERAL {BLOCK_READINGS}
       WHERE (b.sensor, b.day) IN (SELECT DISTINCT sensor, time::date FROM _mv)) x
 GROUP BY sensor, day
 ON CONFLICT (sensor, day) DO UPDATE SET t0 = excluded.t0, t1 = excluded.t1, n = excluded.n,
-    times = excluded.times, vals = excluded.vals
+    step_us = excluded.step_us, times = excluded.times, vals = excluded.vals
 """
 QUARANTINE = """
 INSERT INTO quarantine
@@ -278,21 +285,73 @@ def _stream(
         copy.write(TRAILER)
 
 
-def _by_sensor(con: Any, order: str | None, names: list[str], round_: int | None = None) -> Coded:
+def _by_sensor(
+    con: Any, order: str | None, names: list[str], round_: int | None = None, *, all_valid: bool = False
+) -> Coded:
     """The valid readings of a check (:mod:`tirta.telemetry.validate`) sorted by (sensor, time), the
-    order blocks are packed in. Time-major input needs only a stable sort by sensor (radix, in NumPy).
-    With ``round_``, only those of that round of corrections within the batch."""
-    select = f"SELECT k, epoch_us(time) AS t, value FROM {valid_rows(round_)}"
+    order blocks are packed in. Time-major input needs only a stable sort by sensor (radix, in NumPy),
+    or just a transpose when every time step holds the same sensors. With ``round_``, only those of
+    that round of corrections within the batch; ``all_valid`` says no row of the check is rejected."""
+    rows = "_chk" if all_valid and round_ is None else valid_rows(round_)
+    select = f"SELECT k, epoch_us(time) AS t, value FROM {rows}"
     if order is None:  # DuckDB sorts on every core
-        got = con.sql(f"{select} ORDER BY k, t").to_arrow_table()
-    else:  # in input order: by (sensor, time) or by (time, sensor)
-        got = con.sql(select).to_arrow_table()
-    k, t, v = (got[c].to_numpy() for c in ("k", "t", "value"))  # no NULLs: through Arrow, no copy
+        select += " ORDER BY k, t"
+    k, t, v = _fetch_columns(con, select, [np.int32, np.int64, np.float64])
     if order == "time" and len(k):
-        narrow = np.int16 if len(names) <= np.iinfo(np.int16).max else np.int32
-        by = np.argsort(k.astype(narrow), kind="stable")
-        k, t, v = k[by], t[by], v[by]
-    return Coded(names, k.astype(np.int64), t.astype(np.int64, copy=False), v.astype(float, copy=False))
+        k, t, v = _time_to_sensor_major(k, t, v, len(names))
+    return Coded(names, k.astype(np.int64, copy=False), t, v)
+
+
+def _fetch_columns(con: Any, sql: str, dtypes: list[Any]) -> list[np.ndarray]:
+    """The columns of a DuckDB query without NULLs as NumPy arrays, batch after batch into arrays
+    made once: a whole Arrow table would be copied again, and fresh memory is slow to touch."""
+    n = int(con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0])
+    out = [np.empty(n, dtype) for dtype in dtypes]
+    at = 0
+    for batch in con.sql(sql).fetch_arrow_reader(1 << 17):
+        m = batch.num_rows
+        for column, array in zip(batch.columns, out, strict=True):
+            array[at : at + m] = column.to_numpy()
+        at += m
+    if at != n:
+        raise RuntimeError(f"query gave {at} rows, counted {n}")
+    return out
+
+
+def _time_to_sensor_major(
+    k: np.ndarray, t: np.ndarray, v: np.ndarray, n_names: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Readings strictly by (time, sensor) re-ordered by (sensor, time): a stable sort by sensor. When
+    every time step holds the same sensors (a logger export, say), the readings form a (time ×
+    sensor) grid, each row's sensors ascending (a row may span several times), and the sort is a
+    transpose."""
+    repeat = np.flatnonzero(k[1 : n_names + 1] == k[0])  # a grid row ends where its first sensor recurs
+    width = int(repeat[0]) + 1 if len(repeat) else len(k)
+    if len(k) % width == 0:
+        grid = k.reshape(-1, width)
+        if bool(np.all(np.diff(grid[0]) > 0)) and bool((grid == grid[0]).all()):
+            times = t.reshape(-1, width)
+            column = times[:, 0]
+            same = bool((times == column[:, None]).all())  # each row one time (not a staircase)
+            return (
+                np.repeat(grid[0].astype(np.int64), len(grid)),
+                np.tile(column, width) if same else _transpose(t, width),
+                _transpose(v, width),
+            )
+    narrow = np.int16 if n_names <= np.iinfo(np.int16).max else np.int32
+    by = np.argsort(k.astype(narrow), kind="stable")
+    return k[by], t[by], v[by]
+
+
+def _transpose(a: np.ndarray, width: int, tile: int = 1024) -> np.ndarray:
+    """A (rows × ``width``) array, flat, transposed to (``width`` × rows), flat: ``tile`` rows at a
+    time, so the strided reads stay within a few memory pages (far faster on a virtual machine)."""
+    rows = len(a) // width
+    out = np.empty_like(a)
+    into, grid = out.reshape(width, rows), a.reshape(rows, width)
+    for lo in range(0, rows, tile):
+        into[:, lo : lo + tile] = grid[lo : lo + tile].T
+    return out
 
 
 def _aggregate(long: pd.DataFrame, every_s: int, agg: str, *, grouped: bool) -> pd.DataFrame:
@@ -344,6 +403,19 @@ def _day_keys(codes: list[int], pg_days: list[int]) -> np.ndarray:
     """Sensor-day keys (:func:`tirta.telemetry.store.pgblocks.sensor_days`) of days since 2000."""
     days = np.asarray(pg_days, dtype=np.int64) + PG_EPOCH_DAY
     return sensor_days(np.asarray(codes, dtype=np.int64), days * DAY_US)
+
+
+def _block_times(rows: Sequence[tuple[Any, ...]]) -> np.ndarray:
+    """The times of blocks fetched as :data:`BLOCK_TIMES`, one block after the other."""
+    if not rows:
+        return np.zeros(0, np.int64)
+    datas, t0, step, n = zip(*rows, strict=True)
+    return block_times(
+        datas,
+        np.array(t0, dtype=np.int64),
+        np.array([-1 if x is None else x for x in step], dtype=np.int64),
+        np.array(n, dtype=np.int64),
+    )
 
 
 def _date(unix_day: int) -> Any:
@@ -404,10 +476,20 @@ class PostgresStore(Store):
         return con
 
     def _tune_blocks(self) -> None:
-        """Once per database: no planner statistics on the arrays (ANALYZE would unpack thousands of
-        blocks) and LZ4 compression where the server has it (loads twice as fast as the default pglz,
-        for about the same size). Skipped when done, as ALTER TABLE waits for running queries."""
+        """Once per database: blocks of an older tirta (times always listed) gain ``step_us``; no
+        planner statistics on the arrays (ANALYZE would unpack thousands of blocks) and LZ4
+        compression where the server has it (loads twice as fast as the default pglz, for about the
+        same size). Skipped when done, as ALTER TABLE waits for running queries."""
         w = self._w
+        stepped = w.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'blocks'::regclass "
+            "AND attname = 'step_us' AND NOT attisdropped"
+        ).fetchone()
+        if not stepped or not stepped[0]:
+            w.execute(
+                "ALTER TABLE blocks ADD COLUMN step_us bigint, ALTER times DROP NOT NULL, "
+                "ADD CONSTRAINT blocks_step_or_times CHECK ((step_us IS NULL) <> (times IS NULL))"
+            )
         stats, lz4 = w.execute(
             "SELECT bool_and(attstattarget = 0), bool_and(attcompression = 'l') FROM pg_attribute "
             "WHERE attrelid = 'blocks'::regclass AND attname IN ('times', 'vals')"
@@ -604,7 +686,8 @@ class PostgresStore(Store):
             checked = check(con, table, sensors, source=source, now=now)
             names = [str(i) for i in sensors.index]
             if checked.rounds == 1:
-                rounds = [_by_sensor(con, checked.order, names)]
+                every = checked.valid == table.num_rows
+                rounds = [_by_sensor(con, checked.order, names, all_valid=every)]
             else:  # readings corrected within the batch: one round after the other
                 rounds = [_by_sensor(con, None, names, r) for r in range(checked.rounds)]
             quarantine = checked.quarantine()
@@ -641,12 +724,21 @@ class PostgresStore(Store):
     @staticmethod
     def _lock_windows(cur: Any, times: Sequence[np.ndarray]) -> None:
         """Take the write lock of every 32-day window the times fall in, in order (no deadlock), until
-        the transaction ends: rows and blocks of one sensor-day are then never written at once."""
-        if not any(len(t) for t in times):
+        the transaction ends: rows and blocks of one sensor-day are then never written at once. Over
+        a short span every window from the first time to the last is locked: finding the ones that
+        hold readings would cost a pass over every time, more than waiting on a window seldom does."""
+        spans = [(int(t.min()), int(t.max())) for t in times if len(t)]
+        if not spans:
             return
-        windows = np.concatenate([np.floor_divide(t, DAY_US * LOCK_DAYS) for t in times])
-        first = int(windows.min())
-        for w in (first + np.flatnonzero(np.bincount(windows - first))).tolist():  # ascending
+        size = DAY_US * LOCK_DAYS
+        first = min(lo for lo, _ in spans) // size
+        last = max(hi for _, hi in spans) // size
+        if last - first < LOCK_SPAN:
+            windows = list(range(first, last + 1))
+        else:  # a long span: only the windows with readings (each lock takes shared memory)
+            held = np.concatenate([np.floor_divide(t, size) - first for t in times if len(t)])
+            windows = (first + np.flatnonzero(np.bincount(held))).tolist()
+        for w in windows:  # ascending
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_WRITE_LOCK, int(w)])
 
     def _merge_coded(
@@ -686,7 +778,7 @@ class PostgresStore(Store):
                 )
                 state["blocks"] += len(fresh.readings)
             counts += WriteCounts(len(fresh.readings), fresh.dropped, 0)
-            readings = subset(readings, with_rows)
+            readings = subset(readings, with_rows) if with_rows.any() else subset(readings, [])
         if progress is not None:
             progress(state["done"], total)
         if len(readings) == 0:
@@ -697,11 +789,10 @@ class PostgresStore(Store):
 
     def _stored_blocks(self, cur: Any, readings: Coded) -> Coded:
         """The stored readings of the blocks of the batch's sensor-days (codes into its names)."""
-        day = np.floor_divide(readings.time_us, DAY_US)
         params = {
             "ids": readings.names,
-            "d0": _date(int(day.min())),
-            "d1": _date(int(day.max())),
+            "d0": _date(int(readings.time_us.min()) // DAY_US),
+            "d1": _date(int(readings.time_us.max()) // DAY_US),
         }
         with cur.connection.cursor(binary=True) as bcur:
             got = bcur.execute(STORED_BLOCKS, params).fetchall()
@@ -711,18 +802,17 @@ class PostgresStore(Store):
         found = _day_keys([position[g[0]] for g in got], [g[1] for g in got])
         wanted = np.isin(found, sensor_days(readings.codes, readings.time_us)).tolist()
         kept = [g for g, keep in zip(got, wanted, strict=True) if keep]
-        times, n = decode_arrays([g[2] for g in kept], "t")
-        values, _ = decode_arrays([g[3] for g in kept], "v")
+        values, n = decode_arrays([g[2] for g in kept], "v")
+        times = _block_times([g[3:] for g in kept])
         codes = np.repeat(np.array([position[g[0]] for g in kept], dtype=np.int64), n)
         return Coded(readings.names, codes, times, values)
 
     def _days_with_rows(self, cur: Any, readings: Coded) -> np.ndarray:
         """Which readings fall on a sensor-day that has rows in ``readings``."""
-        day = np.floor_divide(readings.time_us, DAY_US)
         params = {
             "ids": readings.names,
-            "t0": _pg_time(int(day.min()) * DAY_US),
-            "t1": _pg_time((int(day.max()) + 1) * DAY_US),
+            "t0": _pg_time(int(readings.time_us.min()) // DAY_US * DAY_US),
+            "t1": _pg_time((int(readings.time_us.max()) // DAY_US + 1) * DAY_US),
         }
         got = cur.execute(DAYS_WITH_ROWS, params).fetchall()
         if not got:
@@ -920,7 +1010,7 @@ class PostgresStore(Store):
                 f"FROM ({query}) x GROUP BY sensor, t::date"  # the session time zone is UTC
             )
 
-        def run() -> tuple[list[tuple[str, bytes, bytes]], list[tuple[str, bytes, bytes]]]:
+        def run() -> tuple[list[tuple[str, bytes, bytes]], list[tuple[Any, ...]]]:
             with self._r.transaction(), self._r.cursor(binary=True) as cur:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 # aggregates of a year of readings fit in memory; JIT only costs time for these plans
@@ -950,9 +1040,9 @@ class PostgresStore(Store):
             )
         if not packed:
             return stored, empty
-        t, n = decode_arrays([t for _, t, _ in packed], "t")
-        v, _ = decode_arrays([v for _, _, v in packed], "v")
-        k = np.repeat(np.array([position[s] for s, _, _ in packed], dtype=np.int32), n)
+        v, n = decode_arrays([g[1] for g in packed], "v")
+        t = _block_times([g[2:] for g in packed])
+        k = np.repeat(np.array([position[g[0]] for g in packed], dtype=np.int32), n)
         keep = (t >= _epoch_us_of(params["t0"])) & (t < _epoch_us_of(params["t1"]))
         if not keep.all():
             t, k, v = t[keep], k[keep], v[keep]
@@ -1013,7 +1103,7 @@ class PostgresStore(Store):
                 self._lock_windows(cur, [np.array([_epoch_us_of(at["cut"])])])
                 cur.execute(
                     "INSERT INTO readings SELECT b.sensor, u.time, u.value FROM blocks b "
-                    "CROSS JOIN LATERAL unnest(b.times, b.vals) AS u(time, value) "
+                    f"CROSS JOIN LATERAL {BLOCK_READINGS} "
                     "WHERE b.t0 < %(cut)s AND b.t1 >= %(cut)s AND u.time >= %(cut)s",
                     at,
                 )
