@@ -202,3 +202,54 @@ def test_pressure_is_accepted_exactly_when_its_si_value_is_in_range(value: float
         assert out.readings["value"].iloc[0] == pytest.approx(si)
     else:
         assert out.reasons() == {"out of range": 1}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "2021-01-01T00:05:00Z",
+                    "2021-01-01 01:00:00+02",
+                    "2021-01-01 00:10",
+                    "1 Jan 2021",
+                    "2021-02-30 00:00",
+                    "",
+                    None,
+                ]
+            ),
+            st.integers(1, 12),
+        ),
+        max_size=8,
+    ),
+    arrow=st.booleans(),
+)
+def test_times_parsed_once_per_run_read_as_times_parsed_one_by_one(
+    runs: list[tuple[str | None, int]], arrow: bool
+) -> None:
+    """A time-major batch repeats each time once per sensor; its times are parsed once per run of equal
+    text. Readings, reasons and the texts kept for rejected rows are those of parsing row by row."""
+    import importlib
+
+    import pyarrow as pa
+
+    module = importlib.import_module("tirta.telemetry.validate")
+    sensors = ["n1", "T1", "zz"]
+    rows = [
+        rec(sensors[i % 3], text, str(1.0 + i % 5), "m") for text, count in runs for i in range(count)
+    ]
+    raw = pd.DataFrame(rows, columns=["sensor", "time", "value", "unit"])
+    text = pa.schema([(c, pa.string()) for c in raw.columns])
+    records = pa.Table.from_pandas(raw, text, preserve_index=False) if arrow else raw
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "RUN_MIN", 1)  # always by run
+        by_run = validate(records, _registry(), source="t", now=NOW)
+        patch.setattr(module, "RUN_MIN", 10**9)  # never
+        one_by_one = validate(records, _registry(), source="t", now=NOW)
+    pd.testing.assert_frame_equal(by_run.readings, one_by_one.readings)
+    drop = ["received_at"]
+    pd.testing.assert_frame_equal(
+        by_run.quarantine.drop(columns=drop), one_by_one.quarantine.drop(columns=drop)
+    )
+    assert by_run.duplicates == one_by_one.duplicates

@@ -30,6 +30,7 @@ __all__ = [
 ]  # fmt: skip
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=5)
+RUN_MIN = 8  # readings per run of one time text, on average, for parsing times once per run
 _EPOCH_LIMIT_S = 253_402_300_800  # 10000-01-01: larger numbers are not Unix seconds
 
 
@@ -119,26 +120,26 @@ def _value_sql(kind: pa.DataType) -> str:
 CHECK = """
 CREATE OR REPLACE TEMP TABLE _chk AS
 SELECT _rn, pair, k, time, v * factor AS value,
-       CASE WHEN NOT known THEN 'unknown sensor'
+       CASE WHEN fault = 1 THEN 'unknown sensor'
             WHEN time IS NULL THEN 'bad timestamp'
             WHEN v IS NULL THEN 'not a number'
             WHEN NOT isfinite(v) THEN 'not finite'
-            WHEN unit_missing THEN 'unit missing'
+            WHEN fault = 2 THEN 'unit missing'
             WHEN factor IS NULL THEN 'unit not convertible'
             WHEN v * factor < valid_min OR v * factor > valid_max THEN 'out of range'
             WHEN time > $future THEN 'future'
             WHEN time < installed THEN 'before installed'
        END AS reason
 FROM (SELECT r._rn, r._key AS pair, CAST($k AS INTEGER[])[r._key + 1] AS k,
-             CAST($known AS BOOLEAN[])[r._key + 1] AS known,
-             CAST($unit_missing AS BOOLEAN[])[r._key + 1] AS unit_missing,
+             CAST($fault AS TINYINT[])[r._key + 1] AS fault,
              CAST($factor AS DOUBLE[])[r._key + 1] AS factor,
              CAST($valid_min AS DOUBLE[])[r._key + 1] AS valid_min,
              CAST($valid_max AS DOUBLE[])[r._key + 1] AS valid_max,
-             CAST($installed AS TIMESTAMPTZ[])[r._key + 1] AS installed,
-             {time} AS time, {value} AS v
+             {installed} AS installed, {time} AS time, {value} AS v
       FROM _raw r)
 """
+# each row's installation time, when some sensor of the batch has one
+INSTALLED = "CAST($installed AS TIMESTAMPTZ[])[r._key + 1]"
 # valid rows strictly ordered by (sensor, time) or by (time, sensor), checked row against previous
 # row in _chk's (input) order; ``in_order`` guards that assumption (false: group to be sure)
 ORDERED = """
@@ -258,21 +259,26 @@ def _pairs(raw: pa.Table, table: pd.DataFrame) -> tuple[pa.Table, pd.DataFrame]:
 
 
 def _pair_lists(pairs: pd.DataFrame) -> dict[str, list[Any]]:
-    """The pairs' attributes as lists (query parameters; NULL for a missing number or time)."""
+    """The pairs' attributes as lists (query parameters; NULL for a missing number or time). ``fault``
+    is 1 for an unknown sensor, 2 for a missing unit, else 0; ``installed`` is left out when no
+    sensor has an installation time."""
 
     def numbers(col: str) -> list[float | None]:
         return [None if np.isnan(x) else float(x) for x in pairs[col].to_numpy(float)]
 
+    known = pairs["known"].to_numpy(bool)
+    unit_missing = pairs["unit_missing"].to_numpy(bool)
     installed = pd.DatetimeIndex(pairs["installed"])
-    return {
+    lists: dict[str, list[Any]] = {
         "k": pairs["k"].astype(int).tolist(),
-        "known": pairs["known"].astype(bool).tolist(),
-        "unit_missing": pairs["unit_missing"].astype(bool).tolist(),
+        "fault": np.where(~known, 1, np.where(unit_missing, 2, 0)).tolist(),
         "factor": numbers("factor"),
         "valid_min": numbers("valid_min"),
         "valid_max": numbers("valid_max"),
-        "installed": [None if pd.isna(t) else t.to_pydatetime() for t in installed],
     }
+    if installed.notna().any():
+        lists["installed"] = [None if pd.isna(t) else t.to_pydatetime() for t in installed]
+    return lists
 
 
 def valid_rows(round_: int | None = None) -> str:
@@ -370,15 +376,22 @@ def check(
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
     received_at = now if received_at is None else pd.Timestamp(received_at)
     raw, pairs = _pairs(raw, table)
+    time_sql = _time_sql(raw.schema.field("time").type)
+    parsed = _times_by_run(con, raw["time"], time_sql)
+    if parsed is not None:
+        raw, time_sql = raw.append_column("_t", parsed), "r._t"
     con.register("_raw", raw)
     con.register("_pairs_in", pairs)
     con.execute("CREATE OR REPLACE TEMP TABLE _pairs AS SELECT * FROM _pairs_in")
     con.unregister("_pairs_in")
     schema = raw.schema
+    lists = _pair_lists(pairs)
     sql = CHECK.format(
-        time=_time_sql(schema.field("time").type), value=_value_sql(schema.field("value").type)
+        time=time_sql,
+        value=_value_sql(schema.field("value").type),
+        installed=INSTALLED if "installed" in lists else "CAST(NULL AS TIMESTAMPTZ)",
     )
-    con.execute(sql, {"future": (now + FUTURE_TOLERANCE).to_pydatetime(), **_pair_lists(pairs)})
+    con.execute(sql, {"future": (now + FUTURE_TOLERANCE).to_pydatetime(), **lists})
     order, rounds = _order(con), 1
     if order is None:
         for statement in REPEATS:
@@ -386,7 +399,7 @@ def check(
         rounds = 1 + int(con.execute("SELECT coalesce(max(round), 0) FROM _rep").fetchone()[0])
     counts = con.execute("SELECT coalesce(reason, '\x00'), count(*) FROM _chk GROUP BY ALL").fetchall()
     by_reason = {str(r): int(n) for r, n in counts}
-    fields = [n for n in raw.column_names if n not in ("_rn", "_key")]  # as received
+    fields = [n for n in raw.column_names if n not in ("_rn", "_key", "_t")]  # as received
     text = {n: f"coalesce(CAST(r.{_quote(n)} AS VARCHAR), '')" for n in RAW_COLUMNS}
     if "payload" in fields:
         payload = "coalesce(CAST(r.payload AS VARCHAR), '')"
@@ -408,6 +421,50 @@ def check(
         order=order,
         rounds=rounds,
     )
+
+
+def _times_by_run(
+    con: duckdb.DuckDBPyConnection, column: pa.ChunkedArray, time_sql: str
+) -> pa.ChunkedArray | None:
+    """Text times parsed once per run of equal values, by the same SQL as the rules (``time_sql`` over
+    ``r.time``), as a UTC timestamp column chunked like ``column`` (NULL where unparsable). A
+    time-major file repeats each time once per sensor: 12.6 M times are 105 k runs. None when the
+    times are not text or runs are short (the first chunk tells)."""
+    if not pa.types.is_string(column.type) or not column.num_chunks:
+        return None
+    starts, texts = [], []
+    for i, chunk in enumerate(column.chunks):
+        n = len(chunk)
+        if n == 0:
+            starts.append(np.zeros(0, np.int64))
+            continue
+        change = pc.fill_null(pc.not_equal(chunk.slice(1), chunk.slice(0, n - 1)), True)
+        first = np.concatenate([[0], np.flatnonzero(change.to_numpy(zero_copy_only=False)) + 1])
+        if i == 0 and len(first) * RUN_MIN > n:
+            return None
+        starts.append(first)
+        texts.append(chunk.take(pa.array(first)))
+    con.register("_runs", pa.table({"time": pa.chunked_array(texts, pa.string())}))
+    try:
+        us = con.sql(f"SELECT epoch_us({time_sql}) AS t FROM _runs r").to_arrow_table()["t"]
+    finally:
+        con.unregister("_runs")
+    us = us.combine_chunks() if isinstance(us, pa.ChunkedArray) else us
+    values = us.fill_null(0).to_numpy(zero_copy_only=False)
+    valid = us.is_valid().to_numpy(zero_copy_only=False)
+    out, at = [], 0
+    for chunk, first in zip(column.chunks, starts, strict=True):
+        lengths = np.diff(np.append(first, len(chunk)))
+        k = slice(at, at + len(first))
+        out.append(
+            pa.array(
+                np.repeat(values[k], lengths),
+                mask=np.repeat(~valid[k], lengths),
+                type=pa.timestamp("us", tz="UTC"),
+            )
+        )
+        at += len(first)
+    return pa.chunked_array(out, pa.timestamp("us", tz="UTC"))
 
 
 def _order(con: duckdb.DuckDBPyConnection) -> str | None:
