@@ -430,18 +430,19 @@ def _times_by_run(
     ``r.time``), as a UTC timestamp column chunked like ``column`` (NULL where unparsable). A
     time-major file repeats each time once per sensor: 12.6 M times are 105 k runs. None when the
     times are not text or runs are short (the first chunk tells)."""
-    if not pa.types.is_string(column.type) or not column.num_chunks:
+    if not pa.types.is_string(column.type) or not len(column):
         return None
-    starts, texts = [], []
-    for i, chunk in enumerate(column.chunks):
+    starts, texts, judged = [], [], False
+    for chunk in column.chunks:
         n = len(chunk)
         if n == 0:
             starts.append(np.zeros(0, np.int64))
             continue
         change = pc.fill_null(pc.not_equal(chunk.slice(1), chunk.slice(0, n - 1)), True)
         first = np.concatenate([[0], np.flatnonzero(change.to_numpy(zero_copy_only=False)) + 1])
-        if i == 0 and len(first) * RUN_MIN > n:
+        if not judged and len(first) * RUN_MIN > n:
             return None
+        judged = True
         starts.append(first)
         texts.append(chunk.take(pa.array(first)))
     con.register("_runs", pa.table({"time": pa.chunked_array(texts, pa.string())}))

@@ -293,19 +293,19 @@ def _by_sensor(
     or just a transpose when every time step holds the same sensors. With ``round_``, only those of
     that round of corrections within the batch; ``all_valid`` says no row of the check is rejected."""
     rows = "_chk" if all_valid and round_ is None else valid_rows(round_)
+    n = int(con.execute(f"SELECT count(*) FROM {rows}").fetchall()[0][0])
     select = f"SELECT k, epoch_us(time) AS t, value FROM {rows}"
     if order is None:  # DuckDB sorts on every core
         select += " ORDER BY k, t"
-    k, t, v = _fetch_columns(con, select, [np.int32, np.int64, np.float64])
+    k, t, v = _fetch_columns(con, select, n, [np.int32, np.int64, np.float64])
     if order == "time" and len(k):
         k, t, v = _time_to_sensor_major(k, t, v, len(names))
     return Coded(names, k.astype(np.int64, copy=False), t, v)
 
 
-def _fetch_columns(con: Any, sql: str, dtypes: list[Any]) -> list[np.ndarray]:
-    """The columns of a DuckDB query without NULLs as NumPy arrays, batch after batch into arrays
+def _fetch_columns(con: Any, sql: str, n: int, dtypes: list[Any]) -> list[np.ndarray]:
+    """The ``n`` rows of a DuckDB query without NULLs as NumPy arrays, batch after batch into arrays
     made once: a whole Arrow table would be copied again, and fresh memory is slow to touch."""
-    n = int(con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0])
     out = [np.empty(n, dtype) for dtype in dtypes]
     at = 0
     for batch in con.sql(sql).fetch_arrow_reader(1 << 17):
