@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -253,3 +254,34 @@ def test_times_parsed_once_per_run_read_as_times_parsed_one_by_one(
         by_run.quarantine.drop(columns=drop), one_by_one.quarantine.drop(columns=drop)
     )
     assert by_run.duplicates == one_by_one.duplicates
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    run=st.lists(st.sampled_from(["a", "b", "c", "d", " a", ""]), min_size=1, max_size=5, unique=True),
+    repeats=st.integers(1, 6),
+    change=st.one_of(st.none(), st.tuples(st.integers(0, 40), st.sampled_from(["a", "z"]))),
+    cuts=st.lists(st.integers(0, 40), max_size=4),
+)
+def test_codes_of_a_repeating_column_are_those_of_hashing_it(
+    run: list[str], repeats: int, change: tuple[int, str] | None, cuts: list[int]
+) -> None:
+    """A time-major file's sensor column repeats one run of sensors; its codes, told by comparing the
+    column with itself shifted, are those hashing gives, however the column is chunked or broken."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from tirta.telemetry.validate import _codes
+
+    values = run * repeats
+    if change is not None and change[0] < len(values):
+        values[change[0]] = change[1]
+    bounds = sorted({0, len(values), *(c for c in cuts if c < len(values))})
+    column = pa.chunked_array(
+        [pa.array(values[a:b], pa.string()) for a, b in itertools.pairwise(bounds)],
+        pa.string(),
+    )
+    codes, names = _codes(column)
+    encoded = pc.dictionary_encode(pa.array(values, pa.string()))
+    assert names == encoded.dictionary.to_pylist()
+    assert codes.tolist() == encoded.indices.to_pylist()
