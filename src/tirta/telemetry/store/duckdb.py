@@ -152,19 +152,22 @@ def _merge_sql(
         w.execute(FRESH.format(src=src))
         return out
     cut = {"cut": newest[0]}
-    if newest[0] < t1:  # some readings are later than anything stored
+    older, scope = f"(SELECT * FROM {src} WHERE time <= $cut)", cut
+    if newest[0] < t1:  # some readings are later than anything stored: appended; the earlier ones
+        # (a stream's batch overlapping the last one by a time step, say: few) are set apart once
         w.execute(FRESH.format(src=f"(SELECT * FROM {src} WHERE time > $cut)"), cut)
-    older = f"(SELECT * FROM {src} WHERE time <= $cut)"
-    w.execute(MERGE[0].format(src=older), {"t0": t0, "t1": newest[0], **cut})
+        w.execute(f"CREATE OR REPLACE TEMP TABLE _o AS SELECT * FROM {older}", cut)
+        older, scope = "_o", {}
+    w.execute(MERGE[0].format(src=older), {"t0": t0, "t1": newest[0], **scope})
     rows = w.execute(COUNT).fetchall()
     if not rows:  # nothing stored yet for these keys: a plain append
-        w.execute(FRESH.format(src=older), cut)
+        w.execute(FRESH.format(src=older), scope)
     else:
         now = pd.Timestamp.now(tz="UTC").tz_localize(None)
         w.execute(MERGE[1], {"now": now, "sources": sources})
         w.execute(MERGE[2])
-        w.execute(MERGE[3].format(src=older), cut)
-    w.execute("DROP TABLE _m")
+        w.execute(MERGE[3].format(src=older), scope)
+    w.execute("DROP TABLE _m; DROP TABLE IF EXISTS _o")
     for b, dup, fixed in rows:
         out[int(b)] = (total[int(b)] - dup - fixed, dup, fixed)
     return out
