@@ -59,6 +59,10 @@ def test_valid_records_are_converted_to_si_and_utc(registry: SensorRegistry) -> 
         (rec("n1'); DROP TABLE readings; --", "2021-01-01", 1.0, "m"), "unknown sensor"),
         (rec("n1", "yesterday", 1.0, "m"), "bad timestamp"),
         (rec("n1", "2021-13-45 00:00", 1.0, "m"), "bad timestamp"),
+        (rec("n1", "0001-01-01", 1.0, "m"), "bad timestamp"),  # no sensor logged before 1900
+        (rec("n1", "-infinity", 1.0, "m"), "bad timestamp"),
+        (rec("n1", "infinity", 1.0, "m"), "bad timestamp"),
+        (rec("n1", -4_000_000_000, 1.0, "m"), "bad timestamp"),  # epoch seconds: 1843
         (rec("n1", "2021-01-01", "12.3.4", "m"), "not a number"),
         (rec("n1", "2021-01-01", "", "m"), "not a number"),
         (rec("n1", "2021-01-01", None, "m"), "not a number"),

@@ -30,6 +30,7 @@ __all__ = [
 ]  # fmt: skip
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=5)
+EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")  # earlier times are bad timestamps, as infinite ones
 RUN_MIN = 8  # readings per run of one time text, on average, for parsing times once per run
 PERIOD_MAX = 100_000  # sensors per time step looked for in a time-major file
 _EPOCH_LIMIT_S = 253_402_300_800  # 10000-01-01: larger numbers are not Unix seconds
@@ -122,7 +123,7 @@ CHECK = """
 CREATE OR REPLACE TEMP TABLE _chk AS
 SELECT _rn, pair, k, time, v * factor AS value,
        CASE WHEN fault = 1 THEN 'unknown sensor'
-            WHEN time IS NULL THEN 'bad timestamp'
+            WHEN time IS NULL OR NOT isfinite(time) OR time < $earliest THEN 'bad timestamp'
             WHEN v IS NULL THEN 'not a number'
             WHEN NOT isfinite(v) THEN 'not finite'
             WHEN fault = 2 THEN 'unit missing'
@@ -173,7 +174,8 @@ REPEATS = [
 ]
 DETAIL = """CASE c.reason
     WHEN 'unknown sensor' THEN 'sensor ''' || {sensor} || ''' is not registered'
-    WHEN 'bad timestamp' THEN 'cannot parse time ''' || {time} || ''''
+    WHEN 'bad timestamp' THEN CASE WHEN c.time IS NULL THEN 'cannot parse time ''' || {time} || ''''
+        ELSE 'time ''' || {time} || ''' is infinite or before 1900' END
     WHEN 'not a number' THEN 'value ''' || {value} || ''' is not a number'
     WHEN 'not finite' THEN 'value ''' || {value} || ''' is not finite'
     WHEN 'unit missing' THEN 'unit missing for a ' || coalesce(p.quantity, '?') || ' reading'
@@ -415,7 +417,8 @@ def check(
         value=_value_sql(schema.field("value").type),
         installed=INSTALLED if "installed" in lists else "CAST(NULL AS TIMESTAMPTZ)",
     )
-    con.execute(sql, {"future": (now + FUTURE_TOLERANCE).to_pydatetime(), **lists})
+    future = (now + FUTURE_TOLERANCE).to_pydatetime()
+    con.execute(sql, {"future": future, "earliest": EARLIEST.to_pydatetime(), **lists})
     order, rounds = _order(con), 1
     if order is None:
         for statement in REPEATS:
