@@ -662,3 +662,30 @@ def test_blocks_of_an_older_tirta_gain_the_step_column_and_stay_readable(
     assert tables(postgres_db) == {"rows": 0, "packed": 3 * len(TIMES), "twice": 0}
     with psycopg.connect(postgres_db) as con:
         assert con.execute("SELECT count(*) FROM blocks WHERE step_us IS NULL").fetchone()[0] == 0
+
+
+@pytest.mark.service
+def test_the_all_readings_view_shows_rows_and_blocks_as_one_table(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For psql and GIS users: every reading, whether kept as a row or in a block, in one view."""
+    import psycopg
+
+    from tirta.telemetry.store.postgres import PostgresStore
+
+    monkeypatch.setattr(PostgresStore, "block_rows", 500)
+    with open_store(postgres_db) as store:
+        store.add_sensors(SENSORS)
+        store.write(frame(1.5, TIMES[:288]), source="file")  # a bulk load: blocks
+        store.write(frame(2.5, TIMES[288:290]), source="mqtt")  # a small batch: rows
+    assert tables(postgres_db)["rows"] == 6
+    with psycopg.connect(postgres_db) as con:
+        got = con.execute(
+            "SELECT sensor, count(*), min(time), max(time), sum(value) FROM all_readings "
+            "GROUP BY sensor ORDER BY sensor"
+        ).fetchall()
+    assert [(s, n) for s, n, *_ in got] == [("s0", 290), ("s1", 290), ("s2", 290)]
+    assert all(lo == TIMES[0] and hi == TIMES[289] for _, _, lo, hi, _ in got)
+    assert [round(total, 6) for *_, total in got] == [
+        round(i * 290 + 1.5 * 288 + 2.5 * 2, 6) for i in range(3)
+    ]

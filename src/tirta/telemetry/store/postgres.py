@@ -217,6 +217,14 @@ def _all_readings(sensors: bool) -> str:
     )
 
 
+# every reading, rows and blocks alike, for SQL and GIS tools (created once: replacing a view waits
+# for the queries that read it)
+ALL_READINGS = f"""
+CREATE VIEW all_readings AS
+SELECT sensor, time, value FROM readings
+UNION ALL
+SELECT b.sensor, u.time, u.value FROM blocks b CROSS JOIN LATERAL {BLOCK_READINGS}
+"""
 # rows of whole days before %(before)s (from %(lo)s) packed into blocks, merged with stored blocks
 COMPACT_MOVE = """
 WITH moved AS (DELETE FROM readings WHERE time >= %(lo)s AND time < %(before)s
@@ -455,6 +463,8 @@ class PostgresStore(Store):
                 self._w.execute(SCHEMA)
                 self._tune_blocks()
                 self.timescale = not self.partitioned and self._hypertable()
+                if self._w.execute("SELECT to_regclass('all_readings')").fetchone() == (None,):
+                    self._w.execute(ALL_READINGS)
             with self._w.transaction():
                 self._w.execute(STAGING)
         except psycopg.Error as exc:
