@@ -4,6 +4,8 @@ arithmetic against plain oracles, and the store's guarantees when rows, blocks a
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from tirta.network.sensors import make_sensor
 from tirta.server.jobs import CompactJob
 from tirta.server.writes import SerialStore
 from tirta.telemetry.store import open_store
+from tirta.telemetry.store.base import Store
 from tirta.telemetry.store.pgblocks import (
     BLOCK_READINGS,
     DAY_US,
@@ -298,6 +301,18 @@ def frame(values: float | np.ndarray = 0.0, times: pd.DatetimeIndex = TIMES) -> 
     )
 
 
+@contextmanager
+def blocks_store(url: str, monkeypatch: pytest.MonkeyPatch, block_rows: int) -> Iterator[Store]:
+    """The PostgreSQL store at ``url`` with sensors s0..s2, packing batches of ``block_rows`` or more
+    readings into blocks."""
+    from tirta.telemetry.store.postgres import PostgresStore
+
+    monkeypatch.setattr(PostgresStore, "block_rows", block_rows)
+    with open_store(url) as store:
+        store.add_sensors(SENSORS)
+        yield store
+
+
 def tables(url: str) -> dict[str, int]:
     """Readings as rows, readings in blocks, and (sensor, time) keys stored more than once."""
     import psycopg
@@ -317,11 +332,8 @@ def tables(url: str) -> dict[str, int]:
 def test_bulk_loads_land_in_blocks_and_read_back_like_rows(
     postgres_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tirta.telemetry.store.postgres import PostgresStore
 
-    monkeypatch.setattr(PostgresStore, "block_rows", 1000)
-    with open_store(postgres_db) as store:
-        store.add_sensors(SENSORS)
+    with blocks_store(postgres_db, monkeypatch, 1000) as store:
         wave = np.sin(np.arange(len(TIMES)) / 20.0)
         first = store.write(frame(wave), source="file")  # 2,592 readings: a bulk batch
         assert first.inserted == 3 * len(TIMES)
@@ -577,9 +589,7 @@ def test_a_cut_inside_a_block_keeps_its_later_readings(
     called directly) deletes the block's earlier readings and keeps the later ones as rows."""
     from tirta.telemetry.store.postgres import PostgresStore
 
-    monkeypatch.setattr(PostgresStore, "block_rows", 1)
-    with open_store(postgres_db) as store:
-        store.add_sensors(SENSORS)
+    with blocks_store(postgres_db, monkeypatch, 1) as store:
         store.write(frame(), source="file")
         assert isinstance(store, PostgresStore)
         deleted = store._prune(pd.Timestamp("2021-01-02 12:00", tz="UTC"))
@@ -640,8 +650,6 @@ def test_blocks_of_an_older_tirta_gain_the_step_column_and_stay_readable(
 ) -> None:
     import psycopg
 
-    from tirta.telemetry.store.postgres import PostgresStore
-
     with psycopg.connect(postgres_db) as con:  # the table as tirta made it before steps
         con.execute(
             'CREATE TABLE blocks (sensor text COLLATE "C" NOT NULL, day date NOT NULL, '
@@ -652,9 +660,7 @@ def test_blocks_of_an_older_tirta_gain_the_step_column_and_stay_readable(
             "INSERT INTO blocks VALUES ('s0', '2021-01-01', %s, %s, 2, %s, ARRAY[7.0, 8.0])",
             [TIMES[0], TIMES[2], [TIMES[0], TIMES[2]]],
         )
-    monkeypatch.setattr(PostgresStore, "block_rows", 1)
-    with open_store(postgres_db) as store:
-        store.add_sensors(SENSORS)
+    with blocks_store(postgres_db, monkeypatch, 1) as store:
         assert store.read(["s0"], TIMES[0], TIMES[3])["s0"].tolist() == [7.0, 8.0]
         got = store.write(frame(), source="file")  # merged with the old block, and new days
         assert (got.inserted, got.duplicate, got.corrected) == (3 * len(TIMES) - 2, 0, 2)
@@ -671,11 +677,7 @@ def test_the_all_readings_view_shows_rows_and_blocks_as_one_table(
     """For psql and GIS users: every reading, whether kept as a row or in a block, in one view."""
     import psycopg
 
-    from tirta.telemetry.store.postgres import PostgresStore
-
-    monkeypatch.setattr(PostgresStore, "block_rows", 500)
-    with open_store(postgres_db) as store:
-        store.add_sensors(SENSORS)
+    with blocks_store(postgres_db, monkeypatch, 500) as store:
         store.write(frame(1.5, TIMES[:288]), source="file")  # a bulk load: blocks
         store.write(frame(2.5, TIMES[288:290]), source="mqtt")  # a small batch: rows
     assert tables(postgres_db)["rows"] == 6
