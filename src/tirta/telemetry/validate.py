@@ -423,7 +423,7 @@ def check(
     if order is None:
         for statement in REPEATS:
             con.execute(statement)
-        rounds = 1 + int(con.execute("SELECT coalesce(max(round), 0) FROM _rep").fetchone()[0])
+        rounds = 1 + int(con.execute("SELECT coalesce(max(round), 0) FROM _rep").fetchall()[0][0])
     counts = con.execute("SELECT coalesce(reason, '\x00'), count(*) FROM _chk GROUP BY ALL").fetchall()
     by_reason = {str(r): int(n) for r, n in counts}
     fields = [n for n in raw.column_names if n not in ("_rn", "_key", "_t")]  # as received

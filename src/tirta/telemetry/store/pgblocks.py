@@ -120,7 +120,7 @@ def block_rows(blocks: Blocks, chunk: int) -> Iterator[tuple[bytes, int]]:
     mid = mid_buf.view(_ARRAY_START)
     mid["len"], mid["ndim"], mid["nulls"], mid["oid"] = 20 + 12 * n, 1, 0, _FLOAT8
     mid["dim"], mid["lower"] = n, 1
-    mids = memoryview(mid_buf)
+    mids = mid_buf.data
     size = _ARRAY_START.itemsize
     # cut the blocks into runs of at least ``chunk`` readings (the last may hold fewer); blocks are
     # contiguous and in order
@@ -134,13 +134,13 @@ def block_rows(blocks: Blocks, chunk: int) -> Iterator[tuple[bytes, int]]:
         v_buf = np.empty(12 * (r1 - r0), np.uint8)
         v_el = v_buf.view(_ELEMENT_F8)  # written in place
         v_el["n"], v_el["x"] = 8, r.value[r0:r1]
-        v_mv = memoryview(v_buf)
+        v_mv = v_buf.data
         t_mv = memoryview(b"")
         if not all(even[first:last]):  # times are sent only for blocks that are not evenly spaced
             t_buf = np.empty(12 * (r1 - r0), np.uint8)
             t_el = t_buf.view(_ELEMENT_I8)
             t_el["n"], t_el["x"] = 8, r.time_us[r0:r1] - PG_EPOCH_US
-            t_mv = memoryview(t_buf)
+            t_mv = t_buf.data
         parts: list[Any] = []
         for i in range(first, last):
             lo, hi = 12 * (starts[i] - r0), 12 * (stops[i] - r0)

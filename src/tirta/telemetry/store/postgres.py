@@ -788,7 +788,7 @@ class PostgresStore(Store):
                 )
                 state["blocks"] += len(fresh.readings)
             counts += WriteCounts(len(fresh.readings), fresh.dropped, 0)
-            readings = subset(readings, with_rows) if with_rows.any() else subset(readings, [])
+            readings = subset(readings, with_rows if with_rows.any() else np.zeros(0, np.int64))
         if progress is not None:
             progress(state["done"], total)
         if len(readings) == 0:
