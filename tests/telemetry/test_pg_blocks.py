@@ -25,7 +25,6 @@ from tirta.telemetry.store.pgblocks import (
     DAY_US,
     block_rows,
     block_times,
-    decode_array,
     decode_arrays,
     merge,
     occurrences,
@@ -261,8 +260,8 @@ def test_decode_array_reads_postgres_binary_arrays() -> None:
     header = np.array([1, 0, 1184, 2, 1], dtype=">i4").tobytes()
     elements = np.empty(2, dtype=[("n", ">i4"), ("x", ">i8")])
     elements["n"], elements["x"] = 8, times - PG_EPOCH_US
-    assert (decode_array(header + elements.tobytes(), "t") == times).all()
-    assert len(decode_array(np.array([0, 0, 701], dtype=">i4").tobytes(), "v")) == 0
+    assert (decode_arrays([header + elements.tobytes()], "t")[0] == times).all()
+    assert len(decode_arrays([np.array([0, 0, 701], dtype=">i4").tobytes()], "v")[0]) == 0
 
 
 @given(st.lists(st.lists(st.integers(-(10**12), 10**12), max_size=5), max_size=6))
@@ -321,9 +320,7 @@ def tables(url: str) -> dict[str, int]:
         rows = con.execute("SELECT count(*) FROM readings").fetchone()[0]
         packed = con.execute("SELECT coalesce(sum(n), 0) FROM blocks").fetchone()[0]
         twice = con.execute(
-            "SELECT count(*) FROM (SELECT sensor, time FROM readings UNION ALL "
-            f"SELECT b.sensor, u.time FROM blocks b CROSS JOIN LATERAL {BLOCK_READINGS}) x "
-            "GROUP BY sensor, time HAVING count(*) > 1"
+            "SELECT count(*) FROM all_readings GROUP BY sensor, time HAVING count(*) > 1"
         ).fetchall()
     return {"rows": int(rows), "packed": int(packed), "twice": len(twice)}
 

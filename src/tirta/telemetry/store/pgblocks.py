@@ -24,7 +24,7 @@ from tirta.telemetry.store.pgcopy import PG_EPOCH_US, Coded
 
 __all__ = [
     "BLOCK_READINGS", "DAY_US", "PG_EPOCH_DAY", "Blocks", "Merged", "block_rows", "block_times",
-    "decode_array", "decode_arrays", "first_of_each", "merge",
+    "decode_arrays", "first_of_each", "merge",
     "occurrences", "pack", "sensor_days", "subset",
 ]  # fmt: skip
 
@@ -215,12 +215,6 @@ def block_times(
         listed, _ = decode_arrays([d for d in datas if d is not None], "t")
         out[np.repeat(~spaced, n)] = listed
     return out
-
-
-def decode_array(data: bytes, kind: str) -> np.ndarray:
-    """A one-dimensional array without NULLs from ``array_send``: int64 µs since the Unix epoch for
-    ``kind`` "t" (timestamptz[]), float64 for "v" (float8[])."""
-    return decode_arrays([data], kind)[0]
 
 
 def decode_arrays(datas: Sequence[bytes], kind: str) -> tuple[np.ndarray, np.ndarray]:

@@ -182,10 +182,13 @@ INSERT INTO reading_history (sensor, time, value, replaced_at, replaced_by)
 SELECT sensor, time, old, now(), %(source)s FROM _hist
 """
 BLOCK_COPY = "COPY {} (sensor, day, t0, t1, n, step_us, times, vals) FROM STDIN (FORMAT binary)"
-# a block's times as (array_send(times), t0 in µs since the Unix epoch, step_us, n): see block_times
-BLOCK_TIMES = "array_send(times), (extract(epoch FROM t0) * 1000000)::bigint, step_us, n"
+# a block fetched whole: sensor, values, then its times as array_send(times), t0 in µs since the Unix
+# epoch, step_us and n (see _unpack_blocks)
+BLOCK_FETCH = (
+    "sensor, array_send(vals), array_send(times), (extract(epoch FROM t0) * 1000000)::bigint, step_us, n"
+)
 STORED_BLOCKS = f"""
-SELECT sensor, day - date '2000-01-01', array_send(vals), {BLOCK_TIMES} FROM blocks
+SELECT {BLOCK_FETCH}, day - date '2000-01-01' FROM blocks
 WHERE sensor = ANY(%(ids)s::text[]) AND day >= %(d0)s AND day <= %(d1)s
 """
 DAYS_WITH_ROWS = """
@@ -195,11 +198,15 @@ WHERE sensor = ANY(%(ids)s::text[]) AND time >= %(t0)s AND time < %(t1)s
 
 
 BLOCKS_IN_RANGE = f"""
-SELECT sensor, array_send(vals), {BLOCK_TIMES} FROM blocks
+SELECT {BLOCK_FETCH} FROM blocks
 WHERE sensor = ANY(%(ids)s::text[]) AND day >= %(d0)s AND day <= %(d1)s AND t1 >= %(t0)s AND t0 < %(t1)s
 """
 ROWS_IN_RANGE = """(SELECT * FROM readings
     WHERE sensor = ANY(%(ids)s::text[]) AND time >= %(t0)s AND time < %(t1)s)"""
+
+
+# the readings of blocks ``b`` as rows (sensor, time, value); a WHERE may follow
+BLOCK_ROWS = f"SELECT b.sensor, u.time, u.value FROM blocks b CROSS JOIN LATERAL {BLOCK_READINGS}"
 
 
 def _all_readings(sensors: bool) -> str:
@@ -210,11 +217,7 @@ def _all_readings(sensors: bool) -> str:
     if sensors:
         rows += " AND r.sensor = ANY(%(ids)s::text[])"
         blocks += " AND b.sensor = ANY(%(ids)s::text[])"
-    return (
-        f"(SELECT r.sensor, r.time, r.value FROM {rows} UNION ALL "
-        "SELECT b.sensor, u.time, u.value FROM blocks b "
-        f"CROSS JOIN LATERAL {BLOCK_READINGS} WHERE {blocks})"
-    )
+    return f"(SELECT r.sensor, r.time, r.value FROM {rows} UNION ALL {BLOCK_ROWS} WHERE {blocks})"
 
 
 # every reading, rows and blocks alike, for SQL and GIS tools (created once: replacing a view waits
@@ -223,7 +226,7 @@ ALL_READINGS = f"""
 CREATE VIEW all_readings AS
 SELECT sensor, time, value FROM readings
 UNION ALL
-SELECT b.sensor, u.time, u.value FROM blocks b CROSS JOIN LATERAL {BLOCK_READINGS}
+{BLOCK_ROWS}
 """
 # rows of whole days before %(before)s (from %(lo)s) packed into blocks, merged with stored blocks
 COMPACT_MOVE = """
@@ -413,17 +416,22 @@ def _day_keys(codes: list[int], pg_days: list[int]) -> np.ndarray:
     return sensor_days(np.asarray(codes, dtype=np.int64), days * DAY_US)
 
 
-def _block_times(rows: Sequence[tuple[Any, ...]]) -> np.ndarray:
-    """The times of blocks fetched as :data:`BLOCK_TIMES`, one block after the other."""
+def _unpack_blocks(rows: Sequence[tuple[Any, ...]], position: dict[str, int]) -> Coded:
+    """Readings of blocks fetched as :data:`BLOCK_FETCH` (columns after those are ignored), one block
+    after the other; codes from ``position`` (sensor id to code)."""
+    names = list(position)
     if not rows:
-        return np.zeros(0, np.int64)
-    datas, t0, step, n = zip(*rows, strict=True)
-    return block_times(
-        datas,
+        return Coded(names, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    sensors, vals, times, t0, step, n = (list(c) for c in zip(*(r[:6] for r in rows), strict=True))
+    values, counts = decode_arrays(vals, "v")
+    time_us = block_times(
+        times,
         np.array(t0, dtype=np.int64),
         np.array([-1 if x is None else x for x in step], dtype=np.int64),
         np.array(n, dtype=np.int64),
     )
+    codes = np.repeat(np.array([position[s] for s in sensors], dtype=np.int64), counts)
+    return Coded(names, codes, time_us, values)
 
 
 def _date(unix_day: int) -> Any:
@@ -809,13 +817,9 @@ class PostgresStore(Store):
         if not got:
             return Coded(readings.names, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
         position = {name: i for i, name in enumerate(readings.names)}
-        found = _day_keys([position[g[0]] for g in got], [g[1] for g in got])
+        found = _day_keys([position[g[0]] for g in got], [g[6] for g in got])
         wanted = np.isin(found, sensor_days(readings.codes, readings.time_us)).tolist()
-        kept = [g for g, keep in zip(got, wanted, strict=True) if keep]
-        values, n = decode_arrays([g[2] for g in kept], "v")
-        times = _block_times([g[3:] for g in kept])
-        codes = np.repeat(np.array([position[g[0]] for g in kept], dtype=np.int64), n)
-        return Coded(readings.names, codes, times, values)
+        return _unpack_blocks([g for g, keep in zip(got, wanted, strict=True) if keep], position)
 
     def _days_with_rows(self, cur: Any, readings: Coded) -> np.ndarray:
         """Which readings fall on a sensor-day that has rows in ``readings``."""
@@ -1050,9 +1054,8 @@ class PostgresStore(Store):
             )
         if not packed:
             return stored, empty
-        v, n = decode_arrays([g[1] for g in packed], "v")
-        t = _block_times([g[2:] for g in packed])
-        k = np.repeat(np.array([position[g[0]] for g in packed], dtype=np.int32), n)
+        blocks = _unpack_blocks(packed, position)
+        k, t, v = blocks.codes.astype(np.int32), blocks.time_us, blocks.value
         keep = (t >= _epoch_us_of(params["t0"])) & (t < _epoch_us_of(params["t1"]))
         if not keep.all():
             t, k, v = t[keep], k[keep], v[keep]
@@ -1112,8 +1115,7 @@ class PostgresStore(Store):
                 # keeps its later readings as rows
                 self._lock_windows(cur, [np.array([_epoch_us_of(at["cut"])])])
                 cur.execute(
-                    "INSERT INTO readings SELECT b.sensor, u.time, u.value FROM blocks b "
-                    f"CROSS JOIN LATERAL {BLOCK_READINGS} "
+                    f"INSERT INTO readings {BLOCK_ROWS} "
                     "WHERE b.t0 < %(cut)s AND b.t1 >= %(cut)s AND u.time >= %(cut)s",
                     at,
                 )
