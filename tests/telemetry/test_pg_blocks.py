@@ -688,3 +688,38 @@ def test_the_all_readings_view_shows_rows_and_blocks_as_one_table(
     assert [round(total, 6) for *_, total in got] == [
         round(i * 290 + 1.5 * 288 + 2.5 * 2, 6) for i in range(3)
     ]
+
+
+@pytest.mark.service
+def test_compaction_keeps_the_step_of_evenly_spaced_days(postgres_db: str) -> None:
+    """Live rows packed by ``compact`` get the same form as bulk loads: a whole 5-minute day its step,
+    a day with an off-grid reading its list of times, a lone reading step 0."""
+    import psycopg
+
+    with open_store(postgres_db) as store:
+        store.add_sensors(SENSORS)
+        store.write(frame(0.5, TIMES[:288]), source="mqtt")  # day 1, every sensor: rows
+        odd = pd.DataFrame(
+            {
+                "sensor": ["s0", "s1"],
+                "time": [TIMES[290] + pd.Timedelta("1min"), TIMES[300]],
+                "value": [7.0, 8.0],
+            }
+        )
+        store.write(pd.concat([frame(0.5, TIMES[288:300]), odd.iloc[:1]]), source="mqtt")
+        store.write(odd.iloc[1:].assign(time=[TIMES[2 * 288]]), source="mqtt")  # one on day 3
+        before = store.read(["s0", "s1", "s2"], TIMES[0], TIMES[-1] + pd.Timedelta("5min"))
+        assert store.compact("2021-01-04") == 3 * 288 + 3 * 12 + 2
+        after = store.read(["s0", "s1", "s2"], TIMES[0], TIMES[-1] + pd.Timedelta("5min"))
+        pd.testing.assert_frame_equal(before, after)
+    assert tables(postgres_db) == {"rows": 0, "packed": 3 * 288 + 3 * 12 + 2, "twice": 0}
+    with psycopg.connect(postgres_db) as con:
+        kinds = dict(
+            ((s, d), (step, listed))
+            for s, d, step, listed in con.execute(
+                "SELECT sensor, day - date '2021-01-01', step_us, times IS NOT NULL FROM blocks"
+            ).fetchall()
+        )
+    assert kinds[("s2", 0)] == (FIVE_MIN, False) and kinds[("s2", 1)] == (FIVE_MIN, False)
+    assert kinds[("s0", 1)] == (None, True)  # the off-grid reading
+    assert kinds[("s1", 2)] == (0, False)  # a lone reading

@@ -234,16 +234,23 @@ WITH moved AS (DELETE FROM readings WHERE time >= %(lo)s AND time < %(before)s
                RETURNING sensor, time, value)
 INSERT INTO _mv SELECT * FROM moved
 """
+# evenly spaced days (one distinct gap, or a single reading) keep the step, as bulk loads do
 COMPACT_PACK = f"""
 INSERT INTO blocks (sensor, day, t0, t1, n, step_us, times, vals)
-SELECT sensor, day, min(time), max(time), count(*), NULL, array_agg(time ORDER BY time),
-       array_agg(value ORDER BY time)
-FROM (SELECT sensor, time::date AS day, time, value FROM _mv
-      UNION ALL
-      SELECT b.sensor, b.day, u.time, u.value
-      FROM blocks b CROSS JOIN LATERAL {BLOCK_READINGS}
-      WHERE (b.sensor, b.day) IN (SELECT DISTINCT sensor, time::date FROM _mv)) x
-GROUP BY sensor, day
+SELECT sensor, day, t0, t1, n, CASE WHEN gaps <= 1 THEN step_us END,
+       CASE WHEN gaps > 1 THEN times END, vals
+FROM (SELECT sensor, day, min(time) AS t0, max(time) AS t1, count(*) AS n,
+             count(DISTINCT gap) AS gaps,
+             coalesce((extract(epoch FROM max(gap)) * 1000000)::bigint, 0) AS step_us,
+             array_agg(time ORDER BY time) AS times, array_agg(value ORDER BY time) AS vals
+      FROM (SELECT sensor, day, time, value,
+                   time - lag(time) OVER (PARTITION BY sensor, day ORDER BY time) AS gap
+            FROM (SELECT sensor, time::date AS day, time, value FROM _mv
+                  UNION ALL
+                  SELECT b.sensor, b.day, u.time, u.value
+                  FROM blocks b CROSS JOIN LATERAL {BLOCK_READINGS}
+                  WHERE (b.sensor, b.day) IN (SELECT DISTINCT sensor, time::date FROM _mv)) x) y
+      GROUP BY sensor, day) g
 ON CONFLICT (sensor, day) DO UPDATE SET t0 = excluded.t0, t1 = excluded.t1, n = excluded.n,
     step_us = excluded.step_us, times = excluded.times, vals = excluded.vals
 """
