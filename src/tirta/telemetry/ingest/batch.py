@@ -66,9 +66,12 @@ def _connection() -> duckdb.DuckDBPyConnection:
 
 def warm_up() -> None:
     """Open this thread's connection and parse a tiny batch, so that the first real batch does not pay
-    for setting DuckDB up (tens of milliseconds)."""
+    for setting DuckDB up (tens of milliseconds). Once per thread."""
+    if getattr(_local, "warm", False):
+        return
     parse_common([b'{"sensor":"s","t":"2000-01-01T00:00:00Z","v":0,"unit":"m"}', b'{"x":1}'], 100)
     parse_common([b'{"sensor":"s","t":"2000-01-01T00:00:00Z","v":0,"unit":"m"}'], 100)
+    _local.warm = True
 
 
 def _plain(text: pa.Array) -> pa.BooleanArray:

@@ -273,7 +273,9 @@ class MqttIngester:
 
     # --- lifecycle --------------------------------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> None:
-        """Connect (retrying until ``timeout_s``) and start the network thread."""
+        """Set DuckDB's JSON reader up (so the first batch does not wait for it), connect (retrying until
+        ``timeout_s``) and start the network thread."""
+        warm_up()
         deadline = time.monotonic() + timeout_s
         while True:
             try:
