@@ -27,6 +27,7 @@ demo-build: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src/tirta
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

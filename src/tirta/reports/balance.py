@@ -197,10 +197,10 @@ def dma_html(report: Mapping[str, Any]) -> str:
             v = m.get(key)
             if digits == "pct":
                 row.append(_f(100 * v if v is not None else None, 1))
-            elif digits is None:
-                row.append(v)
-            else:
+            elif isinstance(digits, int):
                 row.append(_f(v, digits))
+            else:  # the period label
+                row.append(v)
         table.append(row)
     notes = [f"inflow = {report['inflow_formula']} (m³/s, signed by link direction)"]
     notes += list(report["notes"])
