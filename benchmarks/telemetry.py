@@ -166,6 +166,16 @@ def reference_mqtt(broker: Mosquitto, data: bytes, messages: int) -> float:
     return time.perf_counter() - t0
 
 
+def forget_session(broker: Mosquitto, client_id: str) -> None:
+    """End the broker's persistent session of ``client_id``: otherwise the broker (with no limit on
+    queued messages) keeps queueing every later stream for the offline client, and later runs pay."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    client.disconnect()
+    client.loop_stop()
+
+
 def tirta_mqtt(
     broker: Mosquitto, store: Store, data: bytes, messages: int, readings: int, tag: str
 ) -> float:
@@ -183,6 +193,7 @@ def tirta_mqtt(
     publish(broker, data)
     runner.join(600)
     elapsed = time.perf_counter() - t0
+    forget_session(broker, cfg.client_id)
     got = done["r"]
     if got.accepted != readings:
         raise RuntimeError(f"MQTT ingest committed {got.to_dict()}, expected {readings} accepted")
@@ -206,7 +217,7 @@ def ceiling_mqtt(broker: Mosquitto, data: bytes, messages: int, stage: str, db: 
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2,
         client_id=f"ceiling-{db.stem}",
-        clean_session=False,
+        clean_session=True,  # the session ends with the connection: later runs do not pay for it
         manual_ack=True,
     )
     client.max_inflight_messages_set(1000)
