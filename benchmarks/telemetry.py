@@ -9,7 +9,8 @@
     drifts during a run).
 (b) MQTT, publish to committed: the same stream published by ``mosquitto_pub -l -q 1`` to a local
     mosquitto, as single-reading messages and as 500-reading JSON arrays; tirta's ingester commits to
-    DuckDB. Reference: ``mosquitto_sub -q 1`` receiving the same stream and doing nothing.
+    DuckDB. Reference: ``mosquitto_sub -q 1`` receiving the same stream and doing nothing. Best of
+    ``--repeats`` for both, each tirta run right after a reference run (the stream is short: ~0.5 s).
     Ceilings of the stack on this machine, same stream, same run: a bare paho client (QoS 1, manual
     acknowledgements, two worker threads) that only receives and acknowledges; one that also parses each
     message with DuckDB's JSON reader (the same ``from_json`` tirta uses); one that also appends the
@@ -291,7 +292,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="30 days instead of one year, fewer messages")
     ap.add_argument("--days", type=int, default=None, help="days of data instead of one year")
     ap.add_argument(
-        "--repeats", type=int, default=2, help="file imports (and references) to take the best of"
+        "--repeats",
+        type=int,
+        default=2,
+        help="runs of each workload (and reference) to take the best of",
     )
     ap.add_argument("--no-duckdb", action="store_true")
     ap.add_argument("--no-postgres", action="store_true")
@@ -387,10 +391,13 @@ def main() -> None:
                 ):
                     data = payloads(n, per, n_sensors)
                     messages = -(-n // per)
-                    ref = reference_mqtt(broker, data, messages)
-                    with open_store(f"duckdb://{tmp}/mqtt-{per}.duckdb") as store:
-                        store.add_sensors(sensors(n_sensors))
-                        ours = tirta_mqtt(broker, store, data, messages, n, str(per))
+                    refs, runs = [], []  # the best of --repeats, each run next to its reference
+                    for k in range(args.repeats):
+                        refs.append(reference_mqtt(broker, data, messages))
+                        with open_store(f"duckdb://{tmp}/mqtt-{per}-{k}.duckdb") as store:
+                            store.add_sensors(sensors(n_sensors))
+                            runs.append(tirta_mqtt(broker, store, data, messages, n, str(per)))
+                    ref, ours = min(refs), min(runs)
                     target = "≥ 50 % of ref" if per > 1 else ""
                     row(
                         f"MQTT {label} → DuckDB",
@@ -406,8 +413,11 @@ def main() -> None:
                             ("parse", "+ DuckDB JSON parse"),
                             ("insert", "+ append to a bare table"),
                         ):
-                            took = ceiling_mqtt(
-                                broker, data, messages, stage, tmp / f"ceiling-{stage}.duckdb"
+                            took = min(
+                                ceiling_mqtt(
+                                    broker, data, messages, stage, tmp / f"ceiling-{stage}-{k}.duckdb"
+                                )
+                                for k in range(args.repeats)
                             )
                             row(f"  ceiling: {what}", "readings/s", n / took, n / ref, "", True)
             finally:
