@@ -209,8 +209,8 @@ def ceiling_mqtt(broker: Mosquitto, data: bytes, messages: int, stage: str, db: 
     looked up). Two worker threads, 200 messages at a time, acknowledged in any order. Publish to last ack.
     """
     shape = '[{"sensor":"VARCHAR","t":"VARCHAR","v":"DOUBLE","unit":"VARCHAR"}]'
-    rows_sql = f"(SELECT unnest(from_json(payload, '{shape}'), recursive := true) FROM _m)"
-    insert_sql = f"INSERT INTO readings SELECT sensor, t::TIMESTAMPTZ, v FROM {rows_sql}"
+    rows_sql = f"SELECT unnest(from_json(payload, '{shape}'), recursive := true) FROM _m"
+    insert_sql = f"INSERT INTO readings SELECT sensor, t::TIMESTAMPTZ, v FROM ({rows_sql})"
     pending: list[tuple[bytes, int]] = []
     lock = threading.Lock()
     subscribed, ready = threading.Event(), threading.Event()
@@ -258,7 +258,7 @@ def ceiling_mqtt(broker: Mosquitto, data: bytes, messages: int, stage: str, db: 
             if stage != "receive":
                 con.register("_m", pa.table({"payload": pa.array([p for p, _ in batch], pa.string())}))
                 if stage == "parse":
-                    rows = con.sql(rows_sql[1:-1]).to_arrow_table().num_rows
+                    rows = con.sql(rows_sql).to_arrow_table().num_rows
                 else:
                     rows = con.execute(insert_sql).fetchall()[0][0]
                 con.unregister("_m")
