@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from tirta.network.sensors import Sensor, make_sensor
 from tirta.telemetry.ingest import ingest_file
+from tirta.telemetry.ingest.batch import _SHAPE as JSON_SHAPE  # the shape tirta parses
 from tirta.telemetry.ingest.mqtt import MqttConfig, MqttIngester
 from tirta.telemetry.store import Store, open_store
 
@@ -208,8 +209,7 @@ def ceiling_mqtt(broker: Mosquitto, data: bytes, messages: int, stage: str, db: 
     table in the DuckDB file ``db``, as the file-import reference does: no validation, no repeats
     looked up). Two worker threads, 200 messages at a time, acknowledged in any order. Publish to last ack.
     """
-    shape = '[{"sensor":"VARCHAR","t":"VARCHAR","v":"DOUBLE","unit":"VARCHAR"}]'
-    rows_sql = f"SELECT unnest(from_json(payload, '{shape}'), recursive := true) FROM _m"
+    rows_sql = f"SELECT unnest(from_json(payload, '{JSON_SHAPE}'), recursive := true) FROM _m"
     insert_sql = f"INSERT INTO readings SELECT sensor, t::TIMESTAMPTZ, v FROM ({rows_sql})"
     pending: list[tuple[bytes, int]] = []
     lock = threading.Lock()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Sequence
 
 import duckdb
 import pandas as pd
@@ -172,3 +174,26 @@ def test_a_large_batch_keeps_message_order() -> None:
     assert table is not None
     assert table["value"].to_pylist() == [v for i in range(3000) for v in (float(i), float(-i))]
     assert table["sensor"].to_pylist() == ["n1", "p227"] * 3000
+
+
+def test_warm_up_parses_once_per_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ingester warms up in start() and again in run(): the second call in a thread costs nothing,
+    and a new thread warms its own connection."""
+    calls: list[str] = []
+    real = batch.parse_common
+
+    def counting(payloads: Sequence[bytes], max_bytes: int) -> pa.Table | None:
+        calls.append(threading.current_thread().name)
+        return real(payloads, max_bytes)
+
+    monkeypatch.setattr(batch, "parse_common", counting)
+
+    def fresh_thread() -> None:
+        batch.warm_up()
+        batch.warm_up()
+
+    worker = threading.Thread(target=fresh_thread, name="fresh")
+    worker.start()
+    worker.join()
+    assert calls == ["fresh", "fresh"]  # two tiny batches, once: the second warm_up parsed nothing
+    assert batch._connection() is not None
