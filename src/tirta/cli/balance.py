@@ -258,3 +258,22 @@ def report_cmd(
     if csv_out is not None:
         csv_out.write_text(rows_to_csv(audit_rows(result)), encoding="utf-8")
     typer.echo(f"wrote {out}" + (f" and {pdf}" if pdf else ""))
+
+
+@app.command("template")
+def template(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of standard output")
+    ] = None,
+) -> None:
+    """A commented audit file to fill in: every key with its unit, margin, method and grade."""
+    from tirta.balance.audit import audit_template
+
+    text = audit_template()
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    if out.exists():
+        raise InputError("file exists; remove it or choose another --out", file=out)
+    out.write_text(text, encoding="utf-8")
+    Console(stderr=True).print(f"wrote {out}; check it with: tirta balance compute {out}", markup=False)
