@@ -15,7 +15,10 @@ from tirta.balance.audit import audit_template, load_audit, run_audit
 def test_template_piped_into_compute_gives_a_balance(tmp_path: Path) -> None:
     """The contract: ``tirta balance template > audit.toml`` then ``compute audit.toml --json``."""
     made = subprocess.run(
-        [sys.executable, "-m", "tirta", "balance", "template"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "tirta", "balance", "template"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     path = tmp_path / "audit.toml"
     path.write_text(made.stdout, encoding="utf-8")

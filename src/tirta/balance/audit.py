@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import tomllib
-from importlib.resources import files
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
