@@ -136,3 +136,21 @@ def export(
     Console(stderr=True).print(
         f"wrote {summary.path} ({summary.format}, {where}): {layers}", markup=False
     )
+
+
+@app.command("synth")
+def synth(
+    nodes: Annotated[int, typer.Option("--nodes", help="Number of junctions (at least 50)")],
+    out: Annotated[Path, typer.Option("--out", help="Model to write, e.g. city.inp")],
+    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same files")] = 0,
+) -> None:
+    """A synthetic city: street grid, trunk mains, pressure zones with PRVs, DMAs and sensors."""
+    from tirta.network.synth import synth_city, write_city
+
+    with Console(stderr=True).status(f"generating {nodes:,} junctions"):
+        city = synth_city(nodes, seed)
+        inp, dma_file, sensor_file = write_city(city, out)
+    typer.echo(
+        f"wrote {inp}: {city.junctions:,} junctions, {city.zones} pressure zones, {city.dmas} DMAs, "
+        f"{city.connections:,} connections; DMAs in {dma_file.name}, sensors in {sensor_file.name}"
+    )

@@ -13,6 +13,7 @@ from rich.table import Table
 from tirta.hydraulics.simulate import SimulationConfig, SimulationResult, parse_leak_count, simulate
 from tirta.network import load_network, load_sensors
 from tirta.network.model import Network
+from tirta.network.sensors import sensors_beside
 
 
 def run_with_progress(
@@ -71,8 +72,8 @@ def simulate_cmd(
 
     console = Console(stderr=True)
     net = load_network(inp)
-    if sensors is None and net.path.with_name("sensors.json").is_file():
-        sensors = net.path.with_name("sensors.json")
+    if sensors is None:
+        sensors = sensors_beside(net.path)
     cfg = SimulationConfig(
         days=days,
         train_days=train_days,
