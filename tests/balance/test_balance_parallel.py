@@ -76,3 +76,30 @@ def test_cli_balances_every_dma(pg_ltown: str, capsys: pytest.CaptureFixture[str
     reports = json.loads(out)
     assert sorted(reports) == ["A", "B", "C"]
     assert "total" in reports["A"] and "total" in reports["C"] and "error" in reports["B"]
+
+
+@pytest.mark.slow
+@pytest.mark.service
+def test_nightly_job_fans_dmas_out_on_postgres(pg_ltown: str) -> None:
+    """``tirta serve``'s nightly balance with TIRTA_BALANCE_WORKERS: each DMA a task of the pool."""
+    import pandas as pd
+
+    from tirta.network import load_dmas, load_network
+    from tirta.server.jobs import Analytics, BalanceJob
+
+    net = load_network(LTOWN)
+    analytics = Analytics()
+    with open_store(pg_ltown) as store:
+        job = BalanceJob(
+            store,
+            net,
+            load_dmas(DMAS, net),
+            lambda: pd.Timestamp("2021-01-04T03:00Z"),
+            analytics,
+            days=3.0,
+        )
+        job.fan_out = (pg_ltown, str(DMAS), str(LTOWN), ProcessExecutor(2))
+        summary = job()
+        job.fan_out = None
+        alone = job()
+    assert summary["dmas"] == ["A", "C"] == alone["dmas"] and "B" in summary["errors"]

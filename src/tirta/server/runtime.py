@@ -105,6 +105,15 @@ class Runtime:
         balance = BalanceJob(
             store, network, dmas, self.clock, self.analytics, days=cfg.balance_days, billing=cfg.billing
         )
+        inner = getattr(store, "store", store)
+        if isinstance(inner, PostgresStore) and (cfg.balance_workers > 1 or cfg.dask_scheduler):
+            from tirta.hydraulics.executors import make_executor
+
+            executor = make_executor(
+                cfg.balance_workers if not cfg.dask_scheduler else None, cfg.dask_scheduler
+            )
+            paths = state.settings
+            balance.fan_out = (inner.url, str(paths.dmas), str(paths.network), executor)
         jobs = [
             Job("detect", detect, every_s=cfg.detect_every_s, disabled=detect_off),
             Job("nightly_balance", balance, daily_at=cfg.nightly_at, run_at_start=False),
