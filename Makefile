@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,dask]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/leaks.py --json bench-results/leaks.json
 	$(BIN)/python benchmarks/telemetry.py --json bench-results/telemetry.json
 	$(BIN)/python benchmarks/web.py --json bench-results/web.json
+	$(BIN)/python benchmarks/scale.py --json bench-results/scale.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -27,6 +27,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def _register() -> None:
     from tirta.cli import (
+        alerts,
         balance,
         demo,
         ingest,
@@ -51,6 +52,7 @@ def _register() -> None:
     app.add_typer(balance.app, name="balance")
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
+    app.add_typer(alerts.app, name="alerts")
 
 
 _register()
