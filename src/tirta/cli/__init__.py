@@ -38,6 +38,7 @@ def _register() -> None:
         serve,
         simulate,
         users,
+        waste,
     )
 
     app.add_typer(network.app, name="network")
@@ -51,6 +52,7 @@ def _register() -> None:
     app.add_typer(balance.app, name="balance")
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
+    app.add_typer(waste.app, name="waste")
 
 
 _register()
