@@ -93,7 +93,9 @@ def test_batch_of_landfills_equals_one_by_one():
 def test_own_case_by_hand():
     """Two cohorts, k 0.1, L0 100: year 2 = both cohorts' sections summed by hand."""
     sections = sum(math.exp(-0.1 * j / 10) for j in range(1, 11))
-    by_hand = 0.1 * 100 * (1000 / 10) * (math.exp(-0.1 * 1) * sections) + 0.1 * 100 * (2000 / 10) * sections
+    by_hand = (
+        0.1 * 100 * (1000 / 10) * (math.exp(-0.1 * 1) * sections) + 0.1 * 100 * (2000 / 10) * sections
+    )
     q = methane_generation(np.array([1000.0, 2000.0, 0.0]), 0.1, 100.0)
     assert q[2] == pytest.approx(by_hand, rel=1e-12)
 

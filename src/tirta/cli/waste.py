@@ -12,8 +12,12 @@ from rich.console import Console
 from rich.table import Table
 
 from tirta.waste import landfill_years, load_landfill
+from tirta.waste.kpis import tonnage_kpis
+from tirta.waste.tonnage import load_sites_file, load_tonnage
 
-app = typer.Typer(help="Solid waste: tonnage and diversion, landfill gas (LandGEM) and power.", no_args_is_help=True)
+app = typer.Typer(
+    help="Solid waste: tonnage and diversion, landfill gas (LandGEM) and power.", no_args_is_help=True
+)
 
 
 def _clean(value: Any) -> Any:
@@ -36,7 +40,9 @@ def echo_json(data: Any) -> None:
 
 @app.command("landgem")
 def landgem(
-    input_file: Annotated[Path, typer.Argument(metavar="INPUT.toml", help="Landfill file (LandGEM inputs)")],
+    input_file: Annotated[
+        Path, typer.Argument(metavar="INPUT.toml", help="Landfill file (LandGEM inputs)")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Yearly methane, landfill gas, CO2, NMOC, electric power and energy from opening to ≥ 30 years after closure."""
@@ -75,3 +81,59 @@ def landgem(
             f"{r.energy_mwh:,.0f}",
         )
     Console().print(table)
+
+
+@app.command("kpis")
+def kpis(
+    tonnage: Annotated[
+        Path, typer.Argument(metavar="TONNAGE.csv", help="Long CSV date,site,stream,tonnes")
+    ],
+    population: Annotated[
+        float | None, typer.Option("--population", min=1, help="People served, for kg/capita/day")
+    ] = None,
+    sites: Annotated[
+        Path | None, typer.Option("--sites", help="TOML with [[site]] tables; other sites are rejected")
+    ] = None,
+    quarantine: Annotated[
+        bool,
+        typer.Option("--quarantine", help="Set faulty rows aside with their reason instead of stopping"),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Totals per stream, t/day, kg/capita/day and diversion, recycling, landfill and sorting rates (%),
+    for the whole period, per month and per year, city-wide and per site."""
+    known = load_sites_file(sites) if sites is not None else None
+    data = load_tonnage(tonnage, known, strict=not quarantine)
+    result = tonnage_kpis(data.records, population, known)
+    result["accepted"] = len(data.records)
+    result["quarantined"] = len(data.quarantine)
+    result["reasons"] = data.reasons()
+    if quarantine:
+        result["quarantine"] = data.quarantine[["line", "reason", "field", "detail"]].to_dict("records")
+    if as_json:
+        echo_json(result)
+        return
+    console = Console()
+    period = result["period"] or {}
+    table = Table(title=f"Waste KPIs: {tonnage.name} ({period.get('from')} to {period.get('to')})")
+    for col in ("month", "total t", "t/day", "diversion %", "recycling %", "composting %", "landfill %"):
+        table.add_column(col, justify="right")
+    for m in [*result["months"], {"period": "all", **result}]:
+        table.add_row(
+            m["period"] if isinstance(m["period"], str) else "all",
+            _f(m["total_t"], 0),
+            _f(m["t_per_day"], 1),
+            _f(m["diversion_pct"], 1),
+            _f(m["recycling_pct"], 1),
+            _f(m["composting_pct"], 1),
+            _f(m["landfill_pct"], 1),
+        )
+    console.print(table)
+    if result["kg_per_capita_day"] is not None:
+        console.print(f"collected {result['kg_per_capita_day']:.3f} kg per capita per day")
+    if data.quarantine.shape[0]:
+        console.print(f"{len(data.quarantine)} rows quarantined: {result['reasons']}")
+
+
+def _f(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"

@@ -71,6 +71,7 @@ class Landfill:
     band: tuple[float, float] = DEFAULT_BAND
     engines: tuple[Engine, ...] = field(default_factory=tuple)
     source: str | None = None
+    recorded_years: tuple[int, ...] = ()  # years whose waste came from tonnage records
 
 
 def landfill_years(lf: Landfill) -> pd.DataFrame:
@@ -112,7 +113,30 @@ def load_landfill(path: str | Path, tonnage_t: pd.Series | None = None) -> Landf
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         raise InputError(f"invalid TOML: {exc}", file=p, line=line) from None
+    spec = data.get("tonnage")
+    if tonnage_t is None and isinstance(spec, Mapping):
+        tonnage_t = _recorded(spec, p, text)
     return parse_landfill(data, source=str(p), text=text, tonnage_t=tonnage_t)
+
+
+def _recorded(spec: Mapping[str, Any], path: Path, text: str) -> pd.Series:
+    """Landfilled t per complete year of ``[tonnage] file, site`` (the file relative to INPUT.toml)."""
+    from tirta.waste.tonnage import load_tonnage, waste_history
+
+    line = _line(text, "tonnage")
+    for key in ("file", "site"):
+        if not isinstance(spec.get(key), str):
+            raise InputError("expected a text value", file=path, line=line, field=f"tonnage.{key}")
+    records = load_tonnage(path.parent / spec["file"]).records
+    history = waste_history(records, spec["site"])
+    if history.empty:
+        raise InputError(
+            f"no complete year of landfilled records for site '{spec['site']}'",
+            file=path,
+            line=line,
+            field="tonnage.site",
+        )
+    return history
 
 
 def _line(text: str | None, key: str) -> int | None:
@@ -192,6 +216,7 @@ def parse_landfill(
         band=(lo, hi),
         engines=_engines(values.get("engine", []), at),
         source=source,
+        recorded_years=tuple(int(str(y)) for y in tonnage_t.index) if tonnage_t is not None else (),
     )
 
 
@@ -204,14 +229,18 @@ def _default_set(data: Mapping[str, Any], fail: Any) -> dict[str, Any]:
         raise fail(f"unknown default set {name!r}; expected one of {sorted(sets)}", "defaults")
     kind = data.get("landfill_type", "conventional")
     if kind not in sets[name]:
-        raise fail(f"unknown landfill type {kind!r}; expected one of {sorted(sets[name])}", "landfill_type")
+        raise fail(
+            f"unknown landfill type {kind!r}; expected one of {sorted(sets[name])}", "landfill_type"
+        )
     return dict(sets[name][kind])
 
 
 def _year(value: Any, key: str, at: Any) -> int:
     number = as_number(value, key, *at(key))
     if number != int(number) or not 1800 <= number <= 2300:
-        raise InputError(f"expected a calendar year, got {value!r}", file=at(key)[0], line=at(key)[1], field=key)
+        raise InputError(
+            f"expected a calendar year, got {value!r}", file=at(key)[0], line=at(key)[1], field=key
+        )
     return int(number)
 
 
@@ -219,7 +248,10 @@ def _fraction(value: Any, key: str, at: Any) -> float:
     number = as_number(value, key, *at(key))
     if not 0.0 <= number <= 1.0:
         raise InputError(
-            f"expected a fraction between 0 and 1, got {value!r}", file=at(key)[0], line=at(key)[1], field=key
+            f"expected a fraction between 0 and 1, got {value!r}",
+            file=at(key)[0],
+            line=at(key)[1],
+            field=key,
         )
     return number
 
@@ -227,7 +259,9 @@ def _fraction(value: Any, key: str, at: Any) -> float:
 def _nonneg(value: Any, key: str, at: Any) -> float:
     number = as_number(value, key, *at(key))
     if number < 0:
-        raise InputError(f"must not be negative, got {value!r}", file=at(key)[0], line=at(key)[1], field=key)
+        raise InputError(
+            f"must not be negative, got {value!r}", file=at(key)[0], line=at(key)[1], field=key
+        )
     return number
 
 
@@ -248,7 +282,10 @@ def _waste(
                 year = int(year_text)
             except ValueError:
                 raise InputError(
-                    f"expected a year as key, got {year_text!r}", file=at(fld)[0], line=at(fld)[1], field=fld
+                    f"expected a year as key, got {year_text!r}",
+                    file=at(fld)[0],
+                    line=at(fld)[1],
+                    field=fld,
                 ) from None
             if not open_year <= year <= close_year:
                 raise InputError(
@@ -262,24 +299,29 @@ def _waste(
         waste = pd.Series(_nonneg(value, key, at), index=years)
     if tonnage_t is not None:
         for year, tonnes in tonnage_t.items():
-            year = int(year)  # type: ignore[call-overload]
-            if not open_year <= year <= close_year:
+            y = int(str(year))
+            if not open_year <= y <= close_year:
                 raise InputError(
-                    f"tonnage records of {year} fall outside {open_year}..{close_year}", field=key
+                    f"tonnage records of {y} fall outside the open..close years {open_year}..{close_year}",
+                    file=at("tonnage")[0],
+                    line=at("tonnage")[1],
+                    field="tonnage.site",
                 )
-            if value is not None and waste.get(year, 0.0) > 0:
-                raise InputError(f"year {year} is given both in the file and by tonnage records", field=key)
-            waste[year] = float(tonnes)
+            waste[y] = float(tonnes)  # a recorded year replaces the planned figure
     return waste.astype(float)
 
 
 def _engines(value: Any, at: Any) -> tuple[Engine, ...]:
     if not isinstance(value, list):
-        raise InputError("expected [[engine]] tables", file=at("engine")[0], line=at("engine")[1], field="engine")
+        raise InputError(
+            "expected [[engine]] tables", file=at("engine")[0], line=at("engine")[1], field="engine"
+        )
     out = []
     for rec in value:
         try:
-            out.append(Engine(str(rec["id"]), str(rec["gas_flow"]), str(rec["methane"]), str(rec["power"])))
+            out.append(
+                Engine(str(rec["id"]), str(rec["gas_flow"]), str(rec["methane"]), str(rec["power"]))
+            )
         except (KeyError, TypeError) as exc:
             raise InputError(
                 f"each [[engine]] needs id, gas_flow, methane and power sensor ids (missing {exc})",

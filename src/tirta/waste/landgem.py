@@ -48,7 +48,9 @@ def _sections(k: np.ndarray) -> np.ndarray:
     return np.exp(-np.multiply.outer(k, SUBSTEPS)).sum(axis=-1)
 
 
-def methane_generation(mass_t: np.ndarray, k: np.ndarray | float, l0_m3_per_t: np.ndarray | float) -> np.ndarray:
+def methane_generation(
+    mass_t: np.ndarray, k: np.ndarray | float, l0_m3_per_t: np.ndarray | float
+) -> np.ndarray:
     """Methane generated (m³/yr) per landfill and calculation year from waste accepted per year.
 
     ``mass_t`` is (landfills, years) or (years,), the waste accepted in each year of a common timeline;
@@ -82,9 +84,7 @@ def methane_loop(mass_t: list[float], k: float, l0_m3_per_t: float) -> list[floa
     return out
 
 
-def methane_by_year(
-    waste_t: pd.Series, k: float, l0_m3_per_t: float, end_year: int
-) -> pd.DataFrame:
+def methane_by_year(waste_t: pd.Series, k: float, l0_m3_per_t: float, end_year: int) -> pd.DataFrame:
     """Yearly methane (m³) and waste in place (t) from waste accepted per year (index: year) to ``end_year``."""
     if waste_t.empty:
         raise InputError("no waste accepted in any year", field="waste_t_per_year")
