@@ -11,8 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tirta.cli.ingest import StoreOption
+from tirta.config import settings
+from tirta.telemetry.store import open_store
 from tirta.waste import landfill_years, load_landfill
 from tirta.waste.kpis import tonnage_kpis
+from tirta.waste.operations import operations_by_year, synthetic_engine_readings
 from tirta.waste.tonnage import load_sites_file, load_tonnage
 
 app = typer.Typer(
@@ -137,3 +141,65 @@ def kpis(
 
 def _f(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
+
+
+@app.command("simulate-engines")
+def simulate_engines(
+    input_file: Annotated[
+        Path, typer.Argument(metavar="INPUT.toml", help="Landfill file with [[engine]] tables")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Long CSV to write: sensor,time,value,unit")],
+    start: Annotated[
+        str, typer.Option("--from", help="First hour (UTC), e.g. 2024-01-01")
+    ] = "2024-01-01",
+    end: Annotated[str, typer.Option("--to", help="End, exclusive (UTC)")] = "2026-01-01",
+    capture: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of modelled methane burnt")
+    ] = 0.7,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+) -> None:
+    """Hourly engine telemetry (gas flow m³/h, methane %, kW) consistent with the model, for trying the
+    operations view: load it with `tirta ingest file OUT --sensors INPUT.toml`."""
+    lf = load_landfill(input_file)
+    frame = synthetic_engine_readings(lf, start, end, capture=capture, seed=seed)
+    frame.assign(time=frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(out, index=False)
+    typer.echo(f"wrote {len(frame):,} readings of {len(lf.engines)} engines to {out}")
+
+
+@app.command("operations")
+def operations(
+    input_file: Annotated[
+        Path, typer.Argument(metavar="INPUT.toml", help="Landfill file with [[engine]] tables")
+    ],
+    store: StoreOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Actual against modelled per year: collected methane and collection efficiency, energy and power."""
+    lf = load_landfill(input_file)
+    with open_store(settings(store_url=store).store_url) as st:
+        years = operations_by_year(st, lf)
+    if as_json:
+        echo_json({"landfill": lf.name, "years": years})
+        return
+    table = Table(title=f"Gas to power: {lf.name}")
+    for col in (
+        "year",
+        "coverage %",
+        "CH4 collected m³",
+        "collection eff. %",
+        "MWh",
+        "modelled MWh",
+        "ratio",
+    ):
+        table.add_column(col, justify="right")
+    for y in years:
+        table.add_row(
+            str(y["year"]),
+            _f(100 * y["coverage"], 1),
+            _f(y["collected_methane_m3"], 0),
+            _f(None if y["collection_efficiency"] is None else 100 * y["collection_efficiency"], 1),
+            _f(y["energy_mwh"], 0),
+            _f(y["modelled_energy_mwh"], 0),
+            _f(y["energy_ratio"], 2),
+        )
+    Console().print(table)
