@@ -5,17 +5,49 @@ Tonnage records are validated like readings; landfill gas follows EPA LandGEM wi
 
 from __future__ import annotations
 
+from tirta.waste.city import WasteCity, city_report, load_city, public_waste
+from tirta.waste.kpis import summarise, tonnage_kpis
 from tirta.waste.landfill import Engine, Landfill, landfill_years, load_landfill, parse_landfill
 from tirta.waste.landgem import landgem_defaults, methane_by_year, methane_generation, methane_loop
+from tirta.waste.operations import engine_sensors, operations_by_year, synthetic_engine_readings
+from tirta.waste.tonnage import (
+    CATEGORIES,
+    STREAMS,
+    Site,
+    Tonnage,
+    load_sites,
+    load_sites_file,
+    load_tonnage,
+    parse_tonnage,
+    waste_history,
+)
 
 __all__ = [
+    "CATEGORIES",
+    "STREAMS",
     "Engine",
     "Landfill",
+    "Site",
+    "Tonnage",
+    "WasteCity",
+    "city_report",
+    "engine_sensors",
     "landfill_years",
     "landgem_defaults",
+    "load_city",
     "load_landfill",
+    "load_sites",
+    "load_sites_file",
+    "load_tonnage",
     "methane_by_year",
     "methane_generation",
     "methane_loop",
+    "operations_by_year",
     "parse_landfill",
+    "parse_tonnage",
+    "public_waste",
+    "summarise",
+    "synthetic_engine_readings",
+    "tonnage_kpis",
+    "waste_history",
 ]

@@ -28,7 +28,7 @@ def summarise(records: pd.DataFrame, days: float, population: float | None = Non
     by_cat = records.groupby("category")["tonnes"].sum()
     total = float(records["tonnes"].sum())
     cat = {c: float(by_cat.get(c, 0.0)) for c in CATEGORIES}
-    mixed = float(by_stream.get("mixed", 0.0))
+    sorted_t = float(by_stream.drop("mixed", errors="ignore").sum())  # not total − mixed: no −0.0
     per_day = total / days if days > 0 else None
     out: dict[str, Any] = {
         "days": days,
@@ -45,7 +45,7 @@ def summarise(records: pd.DataFrame, days: float, population: float | None = Non
         "energy_recovery_pct": _pct(cat["energy_recovery"], total),
         "landfill_pct": _pct(cat["landfill"], total),
         "landfill_diversion_pct": _pct(total - cat["landfill"], total),
-        "sorting_pct": _pct(total - mixed, total),
+        "sorting_pct": _pct(sorted_t, total),
     }
     return out
 

@@ -26,6 +26,7 @@ __all__ = [
     "Site",
     "Tonnage",
     "load_sites",
+    "load_sites_file",
     "load_tonnage",
     "parse_tonnage",
     "waste_history",
