@@ -6,6 +6,7 @@ accepted in year y contributes from year Y > y with ages t = (Y − y − 1) + j
 
 from __future__ import annotations
 
+import math
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -79,7 +80,7 @@ def methane_loop(mass_t: list[float], k: float, l0_m3_per_t: float) -> list[floa
         for i in range(year):
             for j in range(1, 11):
                 t = (year - i - 1) + j / 10.0
-                total += k * l0_m3_per_t * (mass_t[i] / 10.0) * float(np.exp(-k * t))
+                total += k * l0_m3_per_t * (mass_t[i] / 10.0) * math.exp(-k * t)
         out.append(total)
     return out
 
