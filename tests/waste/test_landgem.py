@@ -161,3 +161,14 @@ def test_missing_field(tmp_path: Path):
     with pytest.raises(InputError) as err:
         load_landfill(f)
     assert err.value.field == "engine_efficiency" and "missing" in err.value.message
+
+
+def test_ipcc_fod_worked_example():
+    """landfill-gas.md §4 [D]: W 100,000 t, DOC 0.15, DOCf 0.5, MCF 1, F 0.5, k 0.17 → 781.7, 659.5,
+    556.4 t CH4 in years 1–3; tolerance ±0.1 t."""
+    from tirta.waste import ipcc_fod_methane_t
+
+    ch4 = ipcc_fod_methane_t(np.array([100_000.0, 0, 0, 0]), k=0.17, doc=0.15)
+    assert ch4[0] == 0.0
+    np.testing.assert_allclose(ch4[1:], [781.7, 659.5, 556.4], atol=0.1)
+    assert math.log(2) / 0.17 == pytest.approx(4.08, abs=0.01)  # half-life, years

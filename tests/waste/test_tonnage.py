@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tirta.errors import InputError
 from tirta.waste.kpis import tonnage_kpis
-from tirta.waste.tonnage import Site, load_tonnage, parse_tonnage, waste_history
+from tirta.waste.tonnage import STREAMS, Site, load_tonnage, parse_tonnage, waste_history
 
 SITES = {s: Site(s, s, k) for s, k in (("lf", "landfill"), ("mrf", "sorting"), ("cp", "composting"))}
 GOOD = """# a comment line
@@ -118,3 +120,31 @@ def test_sample_file_is_valid_and_feeds_landgem():
     years = landfill_years(lf).set_index("year")
     assert 20e6 < years.loc[2024, "waste_in_place_t"] < 35e6  # "> 20 Mt in place" (landfill-gas.md §2.1)
     assert 15 < years.loc[2024, "power_mw"] < 30  # anchor: LFG + gasification ≈ 25–26 MW
+
+
+_ROW = st.tuples(
+    st.dates(min_value=pd.Timestamp("2020-01-01").date(), max_value=pd.Timestamp("2026-12-31").date()),
+    st.sampled_from(sorted(SITES)),
+    st.sampled_from(sorted(STREAMS)),
+    st.decimals(min_value=0, max_value=10_000, places=1, allow_nan=False),
+)
+
+
+@given(
+    rows=st.lists(_ROW, min_size=1, max_size=40, unique_by=lambda r: (r[0], r[1], r[2])), bad=st.data()
+)
+@settings(max_examples=40, deadline=None)
+def test_parser_keeps_every_good_row_and_stops_at_a_bad_one(rows, bad):
+    text = "date,site,stream,tonnes\n" + "".join(f"{d},{s},{k},{t}\n" for d, s, k, t in rows)
+    data = parse_tonnage(text, "t.csv", SITES)
+    assert len(data.records) == len(rows)
+    assert data.records["tonnes"].sum() == pytest.approx(float(sum(r[3] for r in rows)))
+    i = bad.draw(st.integers(0, len(rows) - 1))
+    lines = text.splitlines()
+    d, s, k, _ = rows[i]
+    lines[i + 1] = f"{d},{s},{k},-{bad.draw(st.integers(1, 99))}"
+    with pytest.raises(InputError) as err:
+        parse_tonnage("\n".join(lines) + "\n", "t.csv", SITES)
+    assert (err.value.line, err.value.field) == (i + 2, "tonnes")
+    lenient = parse_tonnage("\n".join(lines) + "\n", "t.csv", SITES, strict=False)
+    assert len(lenient.records) == len(rows) - 1 and list(lenient.quarantine["line"]) == [i + 2]

@@ -8,7 +8,13 @@ from __future__ import annotations
 from tirta.waste.city import WasteCity, city_report, load_city, public_waste
 from tirta.waste.kpis import summarise, tonnage_kpis
 from tirta.waste.landfill import Engine, Landfill, landfill_years, load_landfill, parse_landfill
-from tirta.waste.landgem import landgem_defaults, methane_by_year, methane_generation, methane_loop
+from tirta.waste.landgem import (
+    ipcc_fod_methane_t,
+    landgem_defaults,
+    methane_by_year,
+    methane_generation,
+    methane_loop,
+)
 from tirta.waste.operations import engine_sensors, operations_by_year, synthetic_engine_readings
 from tirta.waste.tonnage import (
     CATEGORIES,
@@ -32,6 +38,7 @@ __all__ = [
     "WasteCity",
     "city_report",
     "engine_sensors",
+    "ipcc_fod_methane_t",
     "landfill_years",
     "landgem_defaults",
     "load_city",

@@ -21,6 +21,7 @@ __all__ = [
     "CH4_DENSITY_KG_M3",
     "CH4_LHV_MJ_M3",
     "SUBSTEPS",
+    "ipcc_fod_methane_t",
     "landgem_defaults",
     "methane_by_year",
     "methane_generation",
@@ -119,3 +120,28 @@ def as_number(value: Any, field: str, file: str | None, line: int | None) -> flo
     if not np.isfinite(number):
         raise InputError(f"expected a finite number, got {value!r}", file=file, line=line, field=field)
     return number
+
+
+def ipcc_fod_methane_t(
+    waste_t: np.ndarray,
+    k: float,
+    doc: float,
+    docf: float = 0.5,
+    mcf: float = 1.0,
+    f: float = 0.5,
+) -> np.ndarray:
+    """Methane generated (t/yr) by the IPCC 2006 first-order decay (Vol. 5 ch. 3, no delay term).
+
+    DDOCm deposited = W·DOC·DOCf·MCF; accumulated DDOCma_T = DDOCmd_T + DDOCma_(T−1)·e^(−k); decomposed
+    DDOCma_(T−1)·(1 − e^(−k)); CH4 = decomposed · F · 16/12. Year T of ``waste_t`` holds the waste deposited
+    in T; like LandGEM's convention A, it starts decaying the year after.
+    """
+    deposited = np.asarray(waste_t, dtype=float) * doc * docf * mcf
+    keep = math.exp(-k)
+    out = np.zeros_like(deposited)
+    stock = 0.0
+    for year, d in enumerate(deposited):
+        decomposed = stock * (1.0 - keep)
+        out[year] = decomposed * f * 16.0 / 12.0
+        stock = stock * keep + d
+    return out
