@@ -121,8 +121,9 @@ def test_waste_page_in_chromium(browser: Any, waste_server: str):
     page.goto(f"{waste_server}/public")
     wait_js(page, "document.getElementById('public-waste') !== null")
     text = page.inner_text("#public-waste")
-    assert "recycled or composted" in text and "MWh (2025)" in text
+    assert "recycled or composted" in text and "MWh (2025)" in text and "(illustrative)" in text
     mwh = float(page.inner_text("#pw-mwh").replace(",", ""))
     assert 100_000 < mwh < 250_000  # two blocks, ~20 MW for a year
+    page.screenshot(path=str(shots / "public-waste.png"), full_page=True)
     page.close()
     assert errors == []

@@ -94,6 +94,7 @@ def public_waste(report: dict[str, Any]) -> dict[str, Any]:
     energy = [(o["year"], o["energy_mwh"]) for lf in report["landfills"] for o in lf["operations"]]
     last_energy_year = max((y for y, _ in energy), default=None)
     return {
+        "name": report["name"],
         "year": latest["period"] if latest else None,
         "diversion_pct": latest["diversion_pct"] if latest else None,
         "landfill_pct": latest["landfill_pct"] if latest else None,
