@@ -81,9 +81,9 @@ def main() -> None:
         f"LandGEM benchmark, {m['date']}, {m['cpu']}, {m['cores']} cores, {m['memory']}, Python {m['python']}"
     )
     print(f"{args.landfills} landfills x {args.years} years; results agree (rtol 1e-9)")
-    print(f"{'workload':36} {'seconds':>10} {'speed-up':>9}")
+    print(f"{'workload':36} {'ms':>10} {'speed-up':>9}")
     for row in result["rows"]:
-        print(f"{row['workload']:36} {row['seconds']:10.4f} {row['ratio']:8.0f}x")
+        print(f"{row['workload']:36} {1000 * row['seconds']:10.2f} {row['ratio']:8.0f}x")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))

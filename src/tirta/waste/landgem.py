@@ -51,13 +51,18 @@ def _sections(k: np.ndarray) -> np.ndarray:
 
 
 def methane_generation(
-    mass_t: np.ndarray, k: np.ndarray | float, l0_m3_per_t: np.ndarray | float
+    mass_t: np.ndarray,
+    k: np.ndarray | float,
+    l0_m3_per_t: np.ndarray | float,
+    *,
+    method: str = "auto",
 ) -> np.ndarray:
     """Methane generated (m³/yr) per landfill and calculation year from waste accepted per year.
 
     ``mass_t`` is (landfills, years) or (years,), the waste accepted in each year of a common timeline;
-    the result has the same shape, year Y holding the methane generated in Y (convention A). Vectorised:
-    one (landfills, years, years) decay tensor instead of a loop over cohorts.
+    the result has the same shape, year Y holding the methane generated in Y (convention A). The cohort
+    sum factors as e^(−k(Y−1))·Σ_(y<Y) M_y·e^(k·y), one cumulative sum over the years (``cumsum``); where
+    e^(k·y) would overflow (k·years > 600) a recurrence over years, vectorised across landfills, is used.
     """
     mass = np.asarray(mass_t, dtype=float)
     single = mass.ndim == 1
@@ -65,11 +70,22 @@ def methane_generation(
     n, years = m2.shape
     kk = np.broadcast_to(np.asarray(k, dtype=float), (n,))
     l0 = np.broadcast_to(np.asarray(l0_m3_per_t, dtype=float), (n,))
-    lag = np.arange(years)[:, None] - np.arange(years)[None, :] - 1  # Y − y − 1
-    valid = lag >= 0
-    decay = np.exp(-kk[:, None, None] * np.where(valid, lag, 0)[None]) * valid[None]
-    scale = kk * l0 * _sections(kk) / 10.0
-    q = np.einsum("nyc,nc->ny", decay, m2) * scale[:, None]
+    if method == "auto":
+        method = "cumsum" if float(kk.max(initial=0.0)) * years <= 600.0 else "recurrence"
+    stock = np.zeros((n, years))  # Σ_(y<Y) M_y·e^(−k(Y−y−1)), the decaying waste seen by year Y
+    if method == "cumsum":
+        t = np.arange(years, dtype=float)
+        grown = np.cumsum(m2 * np.exp(np.outer(kk, t)), axis=1)
+        stock[:, 1:] = grown[:, :-1] * np.exp(-np.outer(kk, t[:-1]))
+    elif method == "recurrence":
+        keep = np.exp(-kk)
+        acc = np.zeros(n)
+        for year in range(years):
+            stock[:, year] = acc
+            acc = acc * keep + m2[:, year]
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    q = stock * (kk * l0 * _sections(kk) / 10.0)[:, None]
     return q[0] if single else q
 
 
