@@ -145,6 +145,7 @@ GOOD = {
         ("L0_m3_per_t", '"lots"', "L0_m3_per_t", "expected a number"),
         ("collection_efficiency", "75", "collection_efficiency", "between 0 and 1"),
         ("open_year", "2010.5", "open_year", "calendar year"),
+        ("open_year", "true", "open_year", "expected a number"),
     ],
 )
 def test_bad_input_names_file_line_and_field(tmp_path: Path, key, value, field, words):
@@ -164,6 +165,22 @@ def test_bad_year_in_table_names_its_line(tmp_path: Path):
     with pytest.raises(InputError) as err:
         load_landfill(f)
     assert err.value.field == "waste_t_per_year.2011" and err.value.line == len(GOOD) + 2
+
+
+def test_end_year_at_least_30_years_after_closure(tmp_path: Path):
+    f = tmp_path / "lf.toml"
+    base = "".join(f"{k} = {v}\n" for k, v in GOOD.items())
+    for value, words in (("2040", "at least 30 years"), ('"later"', "expected a number")):
+        f.write_text(base + f"end_year = {value}\n")
+        with pytest.raises(InputError) as err:
+            load_landfill(f)
+        assert (
+            err.value.field == "end_year"
+            and err.value.line == len(GOOD) + 1
+            and words in err.value.message
+        )
+    f.write_text(base + "end_year = 2100\n")
+    assert landfill_years(load_landfill(f))["year"].iloc[-1] == 2100
 
 
 def test_missing_field(tmp_path: Path):

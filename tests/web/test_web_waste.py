@@ -42,6 +42,13 @@ def test_waste_page_server_side(make_web):
         assert 'href="/waste" class="on"' in html and "Mamak (Ankara), sample" in html
         assert 'data-site="cankaya-mrf"' in html and "no engine telemetry" not in html
         assert '<script src="/static/waste.js" defer>' in html
+        for url in (
+            "/sensors",
+            "/sensors/mamak_a_kw",
+            "/api/v1/dashboard/sensors",
+            "/api/v1/network/map",
+        ):
+            assert client.get(url).status_code == 200, url  # engine sensors sit beside the network's
         public = client.get("/public").text
         assert 'id="public-waste"' in public and "(2025)" in public
 

@@ -188,7 +188,7 @@ def parse_landfill(
         )
     }
     waste = _waste(values.get("waste_t_per_year"), open_year, close_year, at, tonnage_t)
-    end_year = int(values.get("end_year", close_year + YEARS_AFTER_CLOSE))
+    end_year = _year(values.get("end_year", close_year + YEARS_AFTER_CLOSE), "end_year", at)
     if end_year < close_year + YEARS_AFTER_CLOSE:
         raise fail(f"must be at least {YEARS_AFTER_CLOSE} years after closure", "end_year")
     band = values.get("collection_efficiency_band", list(DEFAULT_BAND))
