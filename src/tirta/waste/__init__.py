@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from tirta.waste.city import WasteCity, city_report, load_city, public_waste
 from tirta.waste.kpis import summarise, tonnage_kpis
-from tirta.waste.landfill import Engine, Landfill, landfill_years, load_landfill, parse_landfill
+from tirta.waste.landfill import (
+    Engine,
+    Landfill,
+    landfill_from_text,
+    landfill_years,
+    load_landfill,
+    parse_landfill,
+)
 from tirta.waste.landgem import (
     ipcc_fod_methane_t,
     landgem_defaults,
@@ -39,6 +46,7 @@ __all__ = [
     "city_report",
     "engine_sensors",
     "ipcc_fod_methane_t",
+    "landfill_from_text",
     "landfill_years",
     "landgem_defaults",
     "load_city",

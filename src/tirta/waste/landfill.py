@@ -27,7 +27,14 @@ from tirta.waste.landgem import (
     methane_by_year,
 )
 
-__all__ = ["Engine", "Landfill", "landfill_years", "load_landfill", "parse_landfill"]
+__all__ = [
+    "Engine",
+    "Landfill",
+    "landfill_from_text",
+    "landfill_years",
+    "load_landfill",
+    "parse_landfill",
+]
 
 SECONDS_PER_YEAR = 8760 * 3600.0
 #: years modelled after closure when the file gives no ``end_year`` (the CLI contract asks ≥ 30)
@@ -119,6 +126,19 @@ def load_landfill(path: str | Path, tonnage_t: pd.Series | None = None) -> Landf
     return parse_landfill(data, source=str(p), text=text, tonnage_t=tonnage_t)
 
 
+def landfill_from_text(text: str, source: str = "body") -> Landfill:
+    """A landfill from INPUT.toml text (an API body); ``[tonnage]`` files are not read from text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(
+            f"invalid TOML: {exc}", file=source, line=getattr(exc, "lineno", None)
+        ) from None
+    if "tonnage" in data:
+        raise InputError("tonnage files cannot be named in a request body", file=source, field="tonnage")
+    return parse_landfill(data, source=source, text=text)
+
+
 def _recorded(spec: Mapping[str, Any], path: Path, text: str) -> pd.Series:
     """Landfilled t per complete year of ``[tonnage] file, site`` (the file relative to INPUT.toml)."""
     from tirta.waste.tonnage import load_tonnage, waste_history
@@ -174,8 +194,8 @@ def parse_landfill(
     close_year = _year(values["close_year"], "close_year", at)
     if close_year < open_year:
         raise fail(f"close year {close_year} is before the open year {open_year}", "close_year")
-    k = check_positive(values["k"], "k", *at("k"))
-    l0 = check_positive(values["L0_m3_per_t"], "L0_m3_per_t", *at("L0_m3_per_t"))
+    k = check_positive(values["k"], "k", *at("k"), upper=10.0)  # 1/yr; wet cells ~0.7
+    l0 = check_positive(values["L0_m3_per_t"], "L0_m3_per_t", *at("L0_m3_per_t"), upper=1000.0)
     ch4 = check_positive(values["methane_pct"], "methane_pct", *at("methane_pct"))
     if ch4 > 100:
         raise fail(f"a percentage must be at most 100, got {values['methane_pct']}", "methane_pct")
@@ -208,10 +228,12 @@ def parse_landfill(
         collection_efficiency=fractions["collection_efficiency"],
         engine_efficiency=fractions["engine_efficiency"],
         availability=fractions["availability"],
-        nmoc_ppmv=_nonneg(values.get("nmoc_ppmv", 4000.0), "nmoc_ppmv", at),
+        nmoc_ppmv=_nonneg(values.get("nmoc_ppmv", 4000.0), "nmoc_ppmv", at, 1e6),
         end_year=end_year,
-        lhv_mj_m3=check_positive(values.get("lhv_mj_m3", CH4_LHV_MJ_M3), "lhv_mj_m3", *at("lhv_mj_m3")),
-        gwp_ch4=_nonneg(values.get("gwp_ch4", GWP_CH4), "gwp_ch4", at),
+        lhv_mj_m3=check_positive(
+            values.get("lhv_mj_m3", CH4_LHV_MJ_M3), "lhv_mj_m3", *at("lhv_mj_m3"), upper=100.0
+        ),
+        gwp_ch4=_nonneg(values.get("gwp_ch4", GWP_CH4), "gwp_ch4", at, 1e4),
         grid_t_co2_per_mwh=_nonneg(values.get("grid_t_co2_per_mwh", 0.0), "grid_t_co2_per_mwh", at),
         band=(lo, hi),
         engines=_engines(values.get("engine", []), at),
@@ -225,10 +247,10 @@ def _default_set(data: Mapping[str, Any], fail: Any) -> dict[str, Any]:
     if name is None:
         return {}
     sets = landgem_defaults()
-    if name not in sets:
+    if not isinstance(name, str) or name not in sets:
         raise fail(f"unknown default set {name!r}; expected one of {sorted(sets)}", "defaults")
     kind = data.get("landfill_type", "conventional")
-    if kind not in sets[name]:
+    if not isinstance(kind, str) or kind not in sets[name]:
         raise fail(
             f"unknown landfill type {kind!r}; expected one of {sorted(sets[name])}", "landfill_type"
         )
@@ -256,8 +278,16 @@ def _fraction(value: Any, key: str, at: Any) -> float:
     return number
 
 
-def _nonneg(value: Any, key: str, at: Any) -> float:
+def _nonneg(value: Any, key: str, at: Any, upper: float = 1e10) -> float:
+    """A finite number in [0, ``upper``] (default upper: 10 Gt, beyond any landfill's yearly waste)."""
     number = as_number(value, key, *at(key))
+    if number > upper:
+        raise InputError(
+            f"implausibly large: {value} (at most {upper:g})",
+            file=at(key)[0],
+            line=at(key)[1],
+            field=key,
+        )
     if number < 0:
         raise InputError(
             f"must not be negative, got {value!r}", file=at(key)[0], line=at(key)[1], field=key

@@ -120,11 +120,17 @@ def methane_by_year(waste_t: pd.Series, k: float, l0_m3_per_t: float, end_year: 
     )
 
 
-def check_positive(value: Any, field: str, file: str | None, line: int | None) -> float:
-    """A finite number > 0 or an :class:`InputError` naming ``field``."""
+def check_positive(
+    value: Any, field: str, file: str | None, line: int | None, upper: float = 1e12
+) -> float:
+    """A finite number in (0, ``upper``] or an :class:`InputError` naming ``field``."""
     number = as_number(value, field, file, line)
     if not number > 0:
         raise InputError(f"must be greater than 0, got {value}", file=file, line=line, field=field)
+    if number > upper:
+        raise InputError(
+            f"implausibly large: {value} (at most {upper:g})", file=file, line=line, field=field
+        )
     return number
 
 
