@@ -65,6 +65,16 @@ def test_report_and_public_with_a_waste_file(tmp_path: Path):
         assert public["year"] == "2025" and public["energy_mwh"] == pytest.approx(ops["energy_mwh"])
 
 
+def test_landgem_post_json(api):
+    doc = {"open_year": 2021, "close_year": 2030, "waste_t_per_year": 1e5, "defaults": "inventory"}
+    doc |= {"collection_efficiency": 0.75, "engine_efficiency": 0.38}
+    r = api.client.post("/api/v1/waste/landgem", json=doc, headers=api.headers("viewer"))
+    years = {y["year"]: y for y in r.json()["years"]}
+    assert years[2031]["methane_m3"] == pytest.approx(3_290_210, abs=1)  # landfill-gas.md §1.4
+    bad = api.client.post("/api/v1/waste/landgem", json=[1], headers=api.headers("viewer"))
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "body"
+
+
 def test_not_configured(api):
     assert api.client.get("/api/v1/waste/report", headers=api.headers("viewer")).status_code == 404
     assert api.client.get("/api/v1/waste/public").json()["diversion_pct"] is None

@@ -200,3 +200,41 @@ def test_ipcc_fod_worked_example():
     assert ch4[0] == 0.0
     np.testing.assert_allclose(ch4[1:], [781.7, 659.5, 556.4], atol=0.1)
     assert math.log(2) / 0.17 == pytest.approx(4.08, abs=0.01)  # half-life, years
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@given(
+    doc=st.fixed_dictionaries(
+        {},
+        optional={
+            key: _VALUES
+            for key in (
+                *GOOD,
+                "defaults",
+                "landfill_type",
+                "end_year",
+                "engine",
+                "collection_efficiency_band",
+            )
+        },
+    ),
+    base=st.booleans(),
+)
+@settings(max_examples=150, deadline=None)
+def test_any_document_gives_a_result_or_an_input_error(doc, base):
+    """Whatever an API client posts, the parser answers with a landfill or an InputError, nothing else."""
+    from tirta.waste import parse_landfill
+
+    start = {k: float(v) if "." in v else int(v) for k, v in GOOD.items()} if base else {}
+    try:
+        lf = parse_landfill({**start, **doc}, source="body")
+    except InputError:
+        return
+    years = landfill_years(lf)
+    assert np.isfinite(years.drop(columns="year").to_numpy()).all()

@@ -3,6 +3,7 @@ public figures (no key needed)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,7 +12,14 @@ from pydantic import BaseModel
 from tirta.api.deps import StateDep, StoreDep, Viewer
 from tirta.api.errors import ApiError, NotFoundError
 from tirta.errors import InputError, TirtaError
-from tirta.waste import city_report, landfill_from_text, landfill_years, load_city, public_waste
+from tirta.waste import (
+    city_report,
+    landfill_from_text,
+    landfill_years,
+    load_city,
+    parse_landfill,
+    public_waste,
+)
 
 router = APIRouter(prefix="/waste", tags=["waste"])
 
@@ -20,7 +28,11 @@ _TOML_BODY = {
         "required": True,
         "description": "INPUT.toml text: open_year, close_year, waste_t_per_year, k, L0_m3_per_t, methane_pct, "
         "collection_efficiency, engine_efficiency (or defaults = 'caa' | 'inventory').",
-        "content": {"application/toml": {"schema": {"type": "string"}}},
+        "content": {
+            "application/toml": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
     }
 }
 
@@ -64,12 +76,24 @@ class WastePublic(BaseModel):
 
 @router.post("/landgem", response_model=LandgemPublic, openapi_extra=_TOML_BODY)
 async def landgem(request: Request, _: Viewer) -> Any:
-    """Yearly methane, landfill gas, CO2, NMOC, power and energy of the posted landfill file."""
+    """Yearly methane, landfill gas, CO2, NMOC, power and energy of the posted landfill file (TOML text,
+    or the same keys as a JSON object)."""
     try:
         text = (await request.body()).decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("the landfill file is not UTF-8 text", field="body") from None
-    lf = landfill_from_text(text)
+    if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() == "application/json":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON: {exc.msg}", line=exc.lineno, field="body") from None
+        if not isinstance(doc, dict) or "tonnage" in doc:
+            raise InputError(
+                "expected a JSON object with the landfill's keys (no tonnage)", field="body"
+            )
+        lf = parse_landfill(doc, source="body")
+    else:
+        lf = landfill_from_text(text)
     return {"landfill": lf.name, "years": landfill_years(lf).to_dict("records")}
 
 
