@@ -116,3 +116,23 @@ def test_kpis_unknown_site_with_sites_file(capsys, tmp_path: Path):
     f.write_text("date,site,stream,tonnes\n2025-01-01,mamak,mixed,5\n2025-01-02,elsewhere,mixed,3\n")
     code, _, stderr = inproc(capsys, "waste", "kpis", f, "--sites", SAMPLE / "city.toml", "--json")
     assert code == 2 and f"{f}:3: field 'site': unknown site 'elsewhere'" in stderr
+
+
+def test_kpis_quarantine_into_the_store(capsys, tmp_path: Path):
+    from tirta.telemetry.store import open_store
+
+    f = tmp_path / "t.csv"
+    f.write_text(
+        "date,site,stream,tonnes\n2025-01-01,a,mixed,5\n2025-01-02,a,rubble,3\n2025-01-03,a,mixed,x\n"
+    )
+    url = f"duckdb:///{tmp_path / 's.duckdb'}"
+    code, _, stderr = inproc(capsys, "waste", "kpis", f, "--store", url)
+    assert code == 2 and "--quarantine" in stderr
+    for _ in range(2):  # a second run records the same rows again, not new ones
+        code, _, _ = inproc(capsys, "waste", "kpis", f, "--quarantine", "--store", url, "--json")
+        assert code == 0
+    with open_store(url) as st:
+        q = st.quarantined(source=str(f)).sort_values("detail")
+    assert list(q["reason"]) == ["unknown stream", "not a number"]
+    assert list(q["sensor"]) == ["tonnage:a/rubble", "tonnage:a/mixed"]
+    assert list(q["detail"].str[:7]) == ["line 3:", "line 4:"] and list(q["times_seen"]) == [2, 2]

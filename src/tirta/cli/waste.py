@@ -7,12 +7,14 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from tirta.cli.ingest import StoreOption
 from tirta.config import settings
+from tirta.errors import InputError
 from tirta.telemetry.store import open_store
 from tirta.waste import landfill_years, load_landfill
 from tirta.waste.kpis import tonnage_kpis
@@ -102,16 +104,30 @@ def kpis(
         bool,
         typer.Option("--quarantine", help="Set faulty rows aside with their reason instead of stopping"),
     ] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="With --quarantine: also record the set-aside rows in this store's quarantine",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Totals per stream, t/day, kg/capita/day and diversion, recycling, landfill and sorting rates (%),
     for the whole period, per month and per year, city-wide and per site."""
+    if store is not None and not quarantine:
+        raise InputError("--store records quarantined rows: give --quarantine too", field="--store")
     known = load_sites_file(sites) if sites is not None else None
     data = load_tonnage(tonnage, known, strict=not quarantine)
     result = tonnage_kpis(data.records, population, known)
     result["accepted"] = len(data.records)
     result["quarantined"] = len(data.quarantine)
     result["reasons"] = data.reasons()
+    if store is not None and len(data.quarantine):
+        with open_store(settings(store_url=store).store_url) as st:
+            no_readings = pd.DataFrame({"sensor": [], "time": [], "value": []})
+            st.write(no_readings, source=data.source, quarantine=data.store_quarantine())
     if quarantine:
         result["quarantine"] = data.quarantine[["line", "reason", "field", "detail"]].to_dict("records")
     if as_json:

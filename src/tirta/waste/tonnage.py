@@ -71,6 +71,31 @@ class Tonnage:
         """Quarantined rows counted by reason."""
         return {str(k): int(v) for k, v in self.quarantine["reason"].value_counts().items()}
 
+    def store_quarantine(self, received_at: pd.Timestamp | None = None) -> pd.DataFrame:
+        """The quarantined rows in the telemetry store's quarantine shape (received_at, source, sensor,
+        payload, reason, detail), ``sensor`` naming the site and stream, ``detail`` the line."""
+        q = self.quarantine
+        when = received_at if received_at is not None else pd.Timestamp.now(tz="UTC")
+        site_stream = [_site_stream(str(p)) for p in q["payload"]]
+        return pd.DataFrame(
+            {
+                "received_at": [when] * len(q),
+                "source": q["source"].astype(str).to_numpy(object),
+                "sensor": site_stream,
+                "payload": q["payload"].to_numpy(object),
+                "reason": q["reason"].to_numpy(object),
+                "detail": [f"line {n}: {d}" for n, d in zip(q["line"], q["detail"], strict=True)],
+            }
+        )
+
+
+def _site_stream(raw: str) -> str:
+    """``tonnage:site/stream`` of a raw CSV line, as far as it can be read."""
+    fields = next(csv.reader([raw]), [])
+    site = fields[1].strip() if len(fields) > 1 else ""
+    stream = fields[2].strip() if len(fields) > 2 else ""
+    return f"tonnage:{site}/{stream}"
+
 
 def load_sites(sites: list[Mapping[str, Any]], source: str | None = None) -> dict[str, Site]:
     """Sites from ``[[site]]`` tables (id, name, kind, population); errors name the field."""
