@@ -136,3 +136,11 @@ def test_kpis_quarantine_into_the_store(capsys, tmp_path: Path):
     assert list(q["reason"]) == ["unknown stream", "not a number"]
     assert list(q["sensor"]) == ["tonnage:a/rubble", "tonnage:a/mixed"]
     assert list(q["detail"].str[:7]) == ["line 3:", "line 4:"] and list(q["times_seen"]) == [2, 2]
+
+
+def test_city_json(capsys):
+    code, stdout, _ = inproc(capsys, "waste", "city", SAMPLE / "city.toml", "--json")
+    assert code == 0
+    report = json.loads(stdout)
+    assert report["public"]["year"] == "2025" and report["landfills"][0]["operations"] == []
+    assert report["kpis"]["sites"]["cankaya-mrf"]["recycling_pct"] > 0

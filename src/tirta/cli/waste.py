@@ -16,7 +16,7 @@ from tirta.cli.ingest import StoreOption
 from tirta.config import settings
 from tirta.errors import InputError
 from tirta.telemetry.store import open_store
-from tirta.waste import landfill_years, load_landfill
+from tirta.waste import city_report, landfill_years, load_city, load_landfill, public_waste
 from tirta.waste.kpis import tonnage_kpis
 from tirta.waste.operations import operations_by_year, synthetic_engine_readings
 from tirta.waste.tonnage import load_sites_file, load_tonnage
@@ -219,3 +219,52 @@ def operations(
             _f(y["energy_ratio"], 2),
         )
     Console().print(table)
+
+
+@app.command("city")
+def city(
+    waste_file: Annotated[
+        Path, typer.Argument(metavar="WASTE.toml", help="Population, sites, tonnage, landfills")
+    ],
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", help="Store with engine telemetry (none: model only)", show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """What the waste page shows: tonnage KPIs city-wide and per site, each landfill's model and actuals,
+    and the public figures."""
+    config = load_city(waste_file)
+    if store is not None:
+        with open_store(settings(store_url=store).store_url) as st:
+            report = city_report(config, st)
+    else:
+        report = city_report(config)
+    report["public"] = public_waste(report)
+    if as_json:
+        echo_json(report)
+        return
+    console = Console()
+    k = report["kpis"] or {}
+    console.print(
+        f"{report['name']}: {_f(k.get('t_per_day'), 0)} t/day, {_f(k.get('kg_per_capita_day'), 2)} kg/capita/day, "
+        f"diversion {_f(k.get('diversion_pct'), 1)} %, landfilled {_f(k.get('landfill_pct'), 1)} %"
+    )
+    for lf in report["landfills"]:
+        years = dict(zip(lf["years"]["year"], lf["years"]["power_mw"], strict=True))
+        ops = {o["year"]: o for o in lf["operations"]}
+        table = Table(title=f"{lf['name']}: modelled power and engine actuals")
+        for col in ("year", "modelled MW", "actual MW", "collection eff. %"):
+            table.add_column(col, justify="right")
+        for year in sorted(ops) or list(years)[::10]:  # without telemetry: the model every 10 years
+            o = ops.get(year, {})
+            eff = o.get("collection_efficiency")
+            table.add_row(
+                str(year),
+                _f(years.get(year), 2),
+                _f(o.get("power_mw"), 2),
+                _f(None if eff is None else 100 * eff, 1),
+            )
+        console.print(table)
