@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/telemetry.py --json bench-results/telemetry.json
 	$(BIN)/python benchmarks/web.py --json bench-results/web.json
 	$(BIN)/python benchmarks/scale.py --json bench-results/scale.json
+	$(BIN)/python benchmarks/landgem.py --json bench-results/landgem.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -16,6 +16,7 @@ PACKAGES = [
     "tirta.api",
     "tirta.server",
     "tirta.web",
+    "tirta.waste",
     "tirta.units",
     "tirta.errors",
 ]

@@ -1,7 +1,7 @@
 """Units at the edges: parse a unit name and convert values to and from SI.
 
 SI inside tirta: metres of head for pressure, m³/s for flow, m for level and length, m³ for volume,
-seconds for time. Factors follow EPANET's conventions (1 psi = 0.70307 m of water head).
+seconds for time, W for power. Factors follow EPANET's conventions (1 psi = 0.70307 m of water head).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Unit:
     """A unit of one quantity with its factor to the SI unit of that quantity."""
 
     name: str
-    quantity: str  # pressure, flow, length, volume, time, dimensionless
+    quantity: str  # pressure, flow, length, volume, time, power, dimensionless
     factor: float  # value_in_si = value * factor
 
     def to_si(self, value: float) -> float:
@@ -83,6 +83,10 @@ _TABLE: list[tuple[str, str, float, tuple[str, ...]]] = [
     ("min", "time", 60.0, ("min", "minute", "minutes")),
     ("h", "time", 3600.0, ("h", "hr", "hour", "hours")),
     ("d", "time", 86400.0, ("d", "day", "days")),
+    # electric power (landfill-gas engines)
+    ("W", "power", 1.0, ("w", "watt", "watts")),
+    ("kW", "power", 1e3, ("kw", "kwe")),
+    ("MW", "power", 1e6, ("mw", "mwe")),
     # ratios
     ("%", "dimensionless", 0.01, ("%", "percent", "pct")),
     ("1", "dimensionless", 1.0, ("1", "-", "ratio", "fraction")),

@@ -39,6 +39,7 @@ def _register() -> None:
         serve,
         simulate,
         users,
+        waste,
     )
 
     app.add_typer(network.app, name="network")
@@ -53,6 +54,7 @@ def _register() -> None:
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
     app.add_typer(alerts.app, name="alerts")
+    app.add_typer(waste.app, name="waste")
 
 
 _register()

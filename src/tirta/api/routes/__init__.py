@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tirta.api.routes import balance, events, network, public, telemetry, users
+from tirta.api.routes import balance, events, network, public, telemetry, users, waste
 
 __all__ = ["ROUTERS"]
 
@@ -13,4 +13,5 @@ ROUTERS = (
     balance.router,
     public.router,
     users.router,
+    waste.router,
 )
