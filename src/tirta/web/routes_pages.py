@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tirta.api import services
+from tirta.api import opendata, services
 from tirta.api.deps import get_state
 from tirta.api.errors import ApiError
 from tirta.errors import TirtaError
@@ -183,4 +183,13 @@ def public(request: Request) -> Response:
     kpis = services.public_kpis(state.store, state.settings.audit_file)
     trend = [{"period": m["period"], "nrw_pct": m["nrw_pct"]} for m in overview_data(request)["trend"]]
     zone = trend[-1] if trend else None
-    return render(request, "public.html", user=None, page="public", kpis=kpis, trend=trend, zone=zone)
+    return render(
+        request,
+        "public.html",
+        user=None,
+        page="public",
+        kpis=kpis,
+        trend=trend,
+        zone=zone,
+        open_data=opendata.public_page(state.settings.kpis_file),
+    )

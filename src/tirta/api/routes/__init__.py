@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tirta.api.routes import balance, events, network, public, telemetry, users
+from tirta.api.routes import balance, events, network, opendata, public, telemetry, users
 
 __all__ = ["ROUTERS"]
 
@@ -12,5 +12,6 @@ ROUTERS = (
     events.router,
     balance.router,
     public.router,
+    opendata.router,
     users.router,
 )
