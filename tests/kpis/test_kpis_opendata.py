@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import threading
 import time
@@ -26,6 +27,7 @@ from tirta.network.model import builtin_network_path
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "tirta" / "data" / "kpis"
 ACCOUNTS = [f"ACC-{i:04d}-PRIVATE" for i in range(6)]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "public-kpis.png"
 DOWNLOADS = ("kpis.csv", "kpis.json", "dma-nrw.csv", "dma-nrw.json")
 
 
@@ -194,5 +196,9 @@ def test_public_page_in_chromium(served: str, browser: Any, tmp_path: Path) -> N
     info.value.save_as(path)
     assert path.read_text().startswith("utility,from,to,days,id,name,value,unit")
     assert not errors, errors
-    page.screenshot(path=str(tmp_path / "public-kpis.png"), full_page=True)
+    page.locator("#open-kpis").scroll_into_view_if_needed()
+    shot = (
+        SCREENSHOT if os.environ.get("TIRTA_UPDATE_SCREENSHOTS") == "1" else tmp_path / "public-kpis.png"
+    )
+    page.screenshot(path=str(shot), full_page=True)
     page.close()
