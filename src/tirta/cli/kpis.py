@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from tirta.errors import InputError
-from tirta.kpis import compute_kpis, load_utility
+from tirta.kpis import KpiSet, UtilityInputs, compute_kpis, load_utility
 from tirta.kpis.compare import compare, load_peers
 from tirta.reports.kpis import write_compare_report
 
@@ -28,9 +29,28 @@ def compute_cmd(
         Path, typer.Argument(help="UTILITY.toml: utility, from, to and the input variables")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Complete missing volumes from this store's DMA balances (duckdb:///… or postgresql://…)",
+            show_default=False,
+        ),
+    ] = None,
+    dmas: Annotated[
+        Path | None, typer.Option("--dmas", help="DMA file (with --store; default L-Town's)")
+    ] = None,
+    network: Annotated[
+        Path | None, typer.Option("--network", help="EPANET model (with --store)")
+    ] = None,
+    billing: Annotated[Path | None, typer.Option("--billing", help="Billing CSV (with --store)")] = None,
 ) -> None:
     """Every indicator with unit, period, inputs used and flags; no value (and the reason) when impossible."""
-    kpis = compute_kpis(load_utility(utility))
+    inputs = load_utility(utility)
+    if store is None:
+        kpis = compute_kpis(inputs)
+    else:
+        kpis = _with_store(inputs, store, dmas, network, billing)
     if as_json:
         typer.echo(json.dumps(kpis.to_dict(), indent=2))
         return
@@ -40,7 +60,38 @@ def compute_cmd(
     for kid, v in kpis.indicators.items():
         note = v.reason or ", ".join(v.flags)
         table.add_row(kid, v.name, v.display or "-", v.unit, note)
-    Console(width=max(Console().width, 130)).print(table)
+    console = Console(width=max(Console().width, 130))
+    console.print(table)
+    for note in kpis.notes:
+        console.print(f"note: {note}", markup=False)
+
+
+def _with_store(
+    inputs: UtilityInputs, url: str, dmas: Path | None, network: Path | None, billing: Path | None
+) -> KpiSet:
+    """The KPI set with the volumes the file lacks read from the store's DMA balances (progress bar)."""
+    from tirta.balance import load_billing
+    from tirta.cli.balance import _default_dmas
+    from tirta.config import settings
+    from tirta.kpis.fromstore import kpis_with_store
+    from tirta.network import load_dmas, load_network
+    from tirta.telemetry.store import open_store
+
+    with open_store(settings(store_url=url).store_url) as st:
+        net = load_network(network) if network is not None else None
+        dma_file = dmas
+        if dma_file is None:
+            dma_file, inp = _default_dmas(st)
+            net = net or load_network(inp)
+        if net is None:
+            raise InputError("give the EPANET model with --network", field="--network")
+        zones = load_dmas(dma_file, net)
+        bills = load_billing(billing) if billing is not None else None
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("DMA balances", total=len(zones))
+            return kpis_with_store(
+                inputs, st, net, zones, bills, lambda done, _: bar.update(task, completed=done)
+            )
 
 
 def _parse_fx(items: list[str]) -> dict[str, float]:

@@ -52,6 +52,8 @@ class KpiSet:
     data_validity: dict[str, Any]
     indicators: dict[str, KpiValue]
     inputs: dict[str, float] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # input → "file" or "store: …"
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``tirta kpis compute --json``."""
@@ -65,6 +67,8 @@ class KpiSet:
             "licence": self.licence,
             "data_validity": self.data_validity,
             "inputs": dict(self.inputs),
+            "input_sources": dict(self.sources),
+            "notes": list(self.notes),
             "indicators": {
                 k: {
                     "name": v.name,
@@ -112,14 +116,19 @@ def _variables(inputs: UtilityInputs) -> dict[str, float]:
     return v
 
 
-def compute_indicator(ind: Indicator, v: dict[str, float], inputs: UtilityInputs) -> KpiValue:
-    """One indicator from the variables ``v`` (inputs plus derived); None with a reason when impossible."""
+def compute_indicator(
+    ind: Indicator, v: dict[str, float], inputs: UtilityInputs, incomplete: frozenset[str] = frozenset()
+) -> KpiValue:
+    """One indicator from the variables ``v`` (inputs plus derived); None with a reason when impossible.
+    ``incomplete``: inputs read from data that do not cover the whole period (flagged ``partial_data``)."""
     period = f"{inputs.start.isoformat()}/{inputs.end.isoformat()}"
     needed = ind.inputs()
     used = {k: inputs.values[k] for k in needed if k in inputs.values}
     flags: list[str] = []
     if inputs.days < FULL_YEAR_DAYS:
         flags.append("partial_period")
+    if incomplete & set(needed):
+        flags.append("partial_data")
     graded = [inputs.grades[k] for k in needed if k in inputs.grades]
     grade = min(graded) if graded else None
 
@@ -146,7 +155,8 @@ def compute_indicator(ind: Indicator, v: dict[str, float], inputs: UtilityInputs
         notes.append(f"raw value {value:.4f} is above {ind.cap:g}; shown capped")
     if ind.notes is not None:
         for flag, note in ind.notes(v):
-            flags.append(flag)
+            if flag not in flags:
+                flags.append(flag)
             notes.append(note)
     fx = inputs.values.get("fx_usd")
     usd = value / fx if ind.money and fx else None
@@ -181,8 +191,13 @@ def data_validity(inputs: UtilityInputs) -> dict[str, Any]:
     }
 
 
-def compute_kpis(inputs: UtilityInputs) -> KpiSet:
-    """The whole indicator set of one utility and period."""
+def compute_kpis(
+    inputs: UtilityInputs,
+    sources: dict[str, str] | None = None,
+    notes: list[str] | None = None,
+    incomplete: frozenset[str] = frozenset(),
+) -> KpiSet:
+    """The whole indicator set of one utility and period (``sources``: where each input came from)."""
     v = _variables(inputs)
     return KpiSet(
         utility=inputs.utility,
@@ -193,6 +208,8 @@ def compute_kpis(inputs: UtilityInputs) -> KpiSet:
         fx_usd=inputs.values.get("fx_usd"),
         licence=inputs.licence,
         data_validity=data_validity(inputs),
-        indicators={ind.id: compute_indicator(ind, v, inputs) for ind in INDICATORS},
+        indicators={ind.id: compute_indicator(ind, v, inputs, incomplete) for ind in INDICATORS},
         inputs=dict(inputs.values),
+        sources=dict(sources) if sources is not None else {k: "file" for k in inputs.values},
+        notes=list(notes or []),
     )

@@ -130,6 +130,13 @@ def _rl_notes(v: Vars) -> list[tuple[str, str]]:
         notes.append(
             ("intermittent_supply", f"intermittent supply ({24 * v['T']:g} h/day): per pressurised day")
         )
+    if v["carl"] < 0:
+        notes.append(
+            (
+                "negative_real_losses",
+                "real losses are negative: consumption over-estimated or inflow under-measured",
+            )
+        )
     return notes
 
 
