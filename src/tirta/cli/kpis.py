@@ -47,10 +47,7 @@ def compute_cmd(
 ) -> None:
     """Every indicator with unit, period, inputs used and flags; no value (and the reason) when impossible."""
     inputs = load_utility(utility)
-    if store is None:
-        kpis = compute_kpis(inputs)
-    else:
-        kpis = _with_store(inputs, store, dmas, network, billing)
+    kpis = compute_kpis(inputs) if store is None else _with_store(inputs, store, dmas, network, billing)
     if as_json:
         typer.echo(json.dumps(kpis.to_dict(), indent=2))
         return
