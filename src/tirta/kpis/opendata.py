@@ -4,9 +4,12 @@ the monthly NRW per DMA, as JSON and CSV rows. Only aggregates are published, ne
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
+
+import pandas as pd
 
 from tirta.errors import InputError
 from tirta.kpis.compute import KpiSet, compute_kpis
@@ -25,7 +28,15 @@ DEFAULT_LICENCE: Final = "CC-BY-4.0"
 #: indicators the history chart shows first (NRW and the IWA real-loss PIs beside it, reference §2)
 HISTORY_KPIS: Final = ("6.1", "6.2", "6.3", "RL", "ILI", "15.1", "23.2", "OCC")
 #: the only fields of a DMA month that are published (aggregate volumes; nothing per customer or meter)
-DMA_FIELDS: Final = ("inflow_m3", "billed_m3", "nrw_m3", "nrw_pct", "real_losses_m3", "data_coverage")
+DMA_FIELDS: Final = (
+    "inflow_m3",
+    "billed_m3",
+    "nrw_m3",
+    "nrw_pct",
+    "nrw_pct_12m",
+    "real_losses_m3",
+    "data_coverage",
+)
 
 
 def load_published(path: str | Path) -> list[KpiSet]:
@@ -111,14 +122,17 @@ def dma_nrw_rows(
     months_by_dma: Mapping[str, Iterable[Mapping[str, Any]]], licence: str = DEFAULT_LICENCE
 ) -> list[dict[str, Any]]:
     """Monthly NRW per DMA from the DMA balances' months (keys ``period``, ``system_input_volume``,
-    ``billed_authorised`` or ``billed_metered``, ``non_revenue_water``, ``real_losses``); aggregates only."""
+    ``billed_authorised``, ``non_revenue_water``, ``real_losses``, ``coverage``); aggregates only. NRW over
+    the 12 months up to each month (billing lags production) is given once 12 consecutive months exist."""
     rows = []
     for dma, months in months_by_dma.items():
-        for m in months:
+        window: list[tuple[str, float, float]] = []  # (month, inflow, nrw) of the months with a balance
+        for m in sorted(months, key=lambda m: str(m["period"])):
             inflow = m.get("system_input_volume")
             if inflow is None:
                 continue
             nrw = m.get("non_revenue_water")
+            window = [*window, (str(m["period"]), inflow, nrw if nrw is not None else math.nan)][-12:]
             rows.append(
                 {
                     "dma": dma,
@@ -127,6 +141,7 @@ def dma_nrw_rows(
                     "billed_m3": m.get("billed_authorised", m.get("billed_metered")),
                     "nrw_m3": nrw,
                     "nrw_pct": 100.0 * nrw / inflow if nrw is not None and inflow > 0 else None,
+                    "nrw_pct_12m": _rolling_nrw_pct(window),
                     "real_losses_m3": m.get("real_losses"),
                     "data_coverage": m.get("coverage"),  # share of the month with readings
                     "flags": "negative_losses" if (nrw is not None and nrw < 0) else "",
@@ -134,3 +149,15 @@ def dma_nrw_rows(
                 }
             )
     return rows
+
+
+def _rolling_nrw_pct(window: Sequence[tuple[str, float, float]]) -> float | None:
+    """NRW % of 12 consecutive months (None until there are 12, or with a gap or a missing NRW)."""
+    if len(window) < 12:
+        return None
+    first = pd.Period(window[0][0], freq="M")
+    if pd.Period(window[-1][0], freq="M") - first != 11 * first.freq:
+        return None
+    inflow = sum(w[1] for w in window)
+    nrw = sum(w[2] for w in window)
+    return 100.0 * nrw / inflow if inflow > 0 and math.isfinite(nrw) else None
