@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from browser import wait_js
-from tirta.api import create_app
+from tirta.api import api_settings, create_app
 from tirta.cli import main
 from tirta.kpis import INDICATORS
 from tirta.network import load_network, load_sensors
@@ -157,20 +157,24 @@ def test_serve_refuses_a_bad_kpis_file(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 @pytest.fixture
-def served(make_web: Callable[..., Any], history: Path) -> Iterator[str]:
-    with make_web(kpis_file=history) as web:
-        app = create_app(web.settings)
-        srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        thread = threading.Thread(target=srv.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not srv.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        port = srv.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-        srv.should_exit = True
-        thread.join(timeout=15)
+def served(web_store: tuple[str, Path, int], history: Path, tmp_path: Path) -> Iterator[str]:
+    """uvicorn serving the app (own copy of the store, KPI history published) on a free loopback port."""
+    dst = tmp_path / "served.duckdb"
+    shutil.copy(web_store[0].removeprefix("duckdb:///"), dst)
+    cfg = api_settings(
+        store_url=f"duckdb:///{dst}", users_db=tmp_path / "u.sqlite", kpis_file=history, env={}
+    )
+    srv = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = srv.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=15)
 
 
 def test_public_page_in_chromium(served: str, browser: Any, tmp_path: Path) -> None:
