@@ -121,6 +121,10 @@ def test_bad_peer_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     neg.write_text("utility,year,v_produced\nPeer C,2023,-5\n")
     code, _, err = _run(["kpis", "compare", str(neg)], capsys)
     assert code == 2 and f"{neg}:2: field 'v_produced': must not be negative" in err
+    dates = tmp_path / "dates.csv"
+    dates.write_text("utility,from,to,6.1\nPeer C,2023-12-31,2023-01-01,20\n")
+    code, _, err = _run(["kpis", "compare", str(dates)], capsys)
+    assert code == 2 and f"{dates}:2: field 'to': 'to' (2023-01-01) is before 'from'" in err
     js = tmp_path / "x.json"
     js.write_text(
         '{"utility": "X", "from": "2025-01-01", "to": "2025-12-31", "indicators": {"6.1": {"value": "a"}}}'

@@ -126,7 +126,8 @@ def _load_csv(path: Path) -> list[dict[str, Any]]:
             if inputs:
                 doc = _recompute({**head, "inputs": inputs}, path, line)
             else:
-                doc = {**head, "days": None, "fx_usd": None, "source": "as published", "indicators": {}}
+                days = _recompute({**head, "inputs": {}}, path, line)["days"]  # checks the dates
+                doc = {**head, "days": days, "fx_usd": None, "source": "as published", "indicators": {}}
             for kid, value in given.items():  # published values fill what the inputs cannot give
                 if value is not None and doc["indicators"].get(kid, {}).get("value") is None:
                     ind = indicator(kid)
