@@ -102,3 +102,13 @@ def test_missing_file_and_bad_toml(tmp_path: Path, capsys: pytest.CaptureFixture
     bad.write_text('utility = "x"\nfrom = 2025-01-01\nto = = 3\n')
     code, _, err = _run(["kpis", "compute", str(bad)], capsys)
     assert code == 2 and f"{bad}:3:" in err and len(err.strip().splitlines()) == 1
+
+
+def test_definitions_list_every_indicator_with_its_formula(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["kpis", "definitions", "--json"], capsys)
+    assert code == 0
+    rows = {r["id"]: r for r in json.loads(out)["indicators"]}
+    assert len(rows) == 40 and all(r["formula"] for r in rows.values())
+    assert rows["6.1"]["inputs"] == ["v_produced", "v_exported", "v_sold"]
+    assert rows["9.1"]["annualised"] and rows["1.1"]["display_cap"] == 100.0
+    assert rows["12.WW"]["zero_denominator"] == "n_conn_ww"

@@ -162,6 +162,9 @@ def test_compare_report_in_chromium_and_pdf(
         assert page.inner_text('#kpi-table tr[data-kpi="ILI"] td:nth-child(5)').startswith("34.1567")
         assert "ecam: Unsatisfactory" in page.inner_text('#kpi-table tr[data-kpi="E2"] td:nth-child(6)')
         page.wait_for_selector("#chart-ILI .main-svg")
+        assert (
+            page.get_attribute('#kpi-table tr[data-kpi="ILI"] td:nth-child(2)', "title") == "carl/UARL"
+        )
         # one chart per indicator with a value, each with a trace per utility and a bar per period
         assert page.locator(".chart .js-plotly-plot").count() == 40
         bars = page.evaluate("document.getElementById('chart-6_1').data.map(t => [t.name, t.x.length])")

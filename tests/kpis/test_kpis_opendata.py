@@ -187,6 +187,9 @@ def test_public_page_in_chromium(served: str, browser: Any, tmp_path: Path) -> N
     assert page.locator("#kpi-table tr[data-kpi]").count() == len(INDICATORS)
     row = page.inner_text("#kpi-table tr[data-kpi='ILI']")
     assert "34.1567" in row and "uarl uncertain" in row and "wbi_developing: D" in row
+    assert page.get_attribute("#kpi-table tr[data-kpi='6.1'] td:nth-child(2)", "title") == (
+        "100·(v_produced − v_exported − v_sold)/(v_produced − v_exported)"
+    )
     assert (
         page.inner_text("#kpi-table tr[data-kpi='ILI'] td:nth-child(5)") == "4"
     )  # weakest graded input

@@ -12,7 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from tirta.errors import InputError
-from tirta.kpis import KpiSet, UtilityInputs, compute_kpis, load_utility
+from tirta.kpis import INDICATORS, KpiSet, UtilityInputs, compute_kpis, load_utility
 from tirta.kpis.compare import compare, load_peers
 from tirta.reports.kpis import write_compare_report
 
@@ -89,6 +89,38 @@ def _with_store(
             return kpis_with_store(
                 inputs, st, net, zones, bills, lambda done, _: bar.update(task, completed=done)
             )
+
+
+@app.command("definitions")
+def definitions_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """The indicator definitions: id, name, unit, formula, inputs, edge rules and source."""
+    rows: list[dict[str, Any]] = [
+        {
+            "id": i.id,
+            "name": i.name,
+            "unit": i.unit,
+            "formula": i.formula_text,
+            "inputs": list(i.inputs()),
+            "zero_denominator": i.denominator_text,
+            "annualised": i.annualised,
+            "money": i.money,
+            "display_cap": i.cap,
+            "periods": i.periods,
+            "source": i.source,
+        }
+        for i in INDICATORS
+    ]
+    if as_json:
+        typer.echo(json.dumps({"indicators": rows}, indent=2))
+        return
+    table = Table(title="Indicator definitions (D = days in the period)")
+    for col in ("id", "indicator", "unit", "formula", "source"):
+        table.add_column(col)
+    for i in INDICATORS:
+        table.add_row(i.id, i.name, i.unit, i.formula_text, i.source)
+    Console(width=max(Console().width, 160)).print(table)
 
 
 def _parse_fx(items: list[str]) -> dict[str, float]:

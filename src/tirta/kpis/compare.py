@@ -232,6 +232,7 @@ def compare(sets: Sequence[Mapping[str, Any]], fx: Mapping[str, float] | None = 
                 "name": known.name if known else first.get("name", kid),
                 "unit": unit,
                 "money": bool(known and known.money),
+                "formula": known.formula_text if known else "",
                 "cells": [_cell(kid, s, r) for s, r in zip(ordered, rates, strict=True)],
             }
         )

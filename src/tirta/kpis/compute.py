@@ -36,6 +36,7 @@ class KpiValue:
     display: str | None = None  # what a page shows (capped coverage)
     grade: float | None = None  # weakest data-validity grade (1–10) of the inputs used
     bands: list[dict[str, str]] = field(default_factory=list)
+    formula: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class KpiSet:
                     "display": v.display,
                     "grade": v.grade,
                     "bands": list(v.bands),
+                    "formula": v.formula,
                 }
                 for k, v in self.indicators.items()
             },
@@ -134,7 +136,17 @@ def compute_indicator(
 
     def empty(reason: str, flag: str) -> KpiValue:
         return KpiValue(
-            ind.id, ind.name, None, ind.unit, period, used, [*flags, flag], [], reason, grade=grade
+            ind.id,
+            ind.name,
+            None,
+            ind.unit,
+            period,
+            used,
+            [*flags, flag],
+            [],
+            reason,
+            grade=grade,
+            formula=ind.formula_text,
         )
 
     missing = [k for k in needed if k not in inputs.values]
@@ -175,6 +187,7 @@ def compute_indicator(
         display_value(value, ind.cap),
         grade,
         bands,
+        ind.formula_text,
     )
 
 

@@ -15,7 +15,15 @@ from typing import Final
 
 from tirta.balance import SystemData, real_losses_l_per_conn_day, uarl_m3, uarl_validity
 
-__all__ = ["DERIVED", "INDICATORS", "INPUT_VARIABLES", "MONEY_INPUTS", "Indicator", "indicator"]
+__all__ = [
+    "DERIVED",
+    "FORMULAS",
+    "INDICATORS",
+    "INPUT_VARIABLES",
+    "MONEY_INPUTS",
+    "Indicator",
+    "indicator",
+]
 
 Vars = Mapping[str, float]
 
@@ -94,6 +102,11 @@ class Indicator:
     higher_is_better: bool | None = None
     source: str = ""
     notes: Callable[[Vars], list[tuple[str, str]]] | None = None  # (flag, note) pairs
+
+    @property
+    def formula_text(self) -> str:
+        """The formula as the reference writes it (D = days in the period)."""
+        return FORMULAS.get(self.id, "")
 
     def inputs(self) -> tuple[str, ...]:
         """The input variables of reference §3 this indicator needs (derived ones expanded)."""
@@ -297,6 +310,50 @@ INDICATORS: Final[tuple[Indicator, ...]] = (
          source="ECAM (IWA/GIZ WaCCliM)"),
 )
 # fmt: on
+
+#: each indicator's formula as the reference writes it (§2), published next to its value
+FORMULAS: Final[dict[str, str]] = {
+    "1.1": "100·(pop_hc + pop_pwp)/pop_area",
+    "1.2": "100·pop_hc/pop_area",
+    "1.3": "100·pop_pwp/pop_area",
+    "2.1": "100·pop_sew/pop_area",
+    "3.1": "1000·(v_produced − v_exported)/((pop_hc + pop_pwp)·D)",
+    "3.2": "(v_produced − v_exported)/(n_conn_w·D·12/365)",
+    "4.1": "1000·v_sold/((pop_hc + pop_pwp)·D)",
+    "6.1": "100·(v_produced − v_exported − v_sold)/(v_produced − v_exported)",
+    "6.2": "(v_produced − v_exported − v_sold)/(len_mains_km·D)",
+    "6.3": "(v_produced − v_exported − v_sold)/(n_conn_w·D)",
+    "RL": "1000·carl/(n_conn_w·D·hours_supply/24)",
+    "UARL": "(18·len_mains_km + 0.8·n_conn_w + 25·len_private_km)·p_avg_m·D·hours_supply/24/1000",
+    "ILI": "carl/UARL",
+    "CD": "n_conn_w/len_mains_km",
+    "7.1": "100·n_conn_metered/n_conn_w",
+    "7.2": "100·v_sold_metered/v_sold",
+    "9.1": "n_breaks·(365/D)/len_mains_km",
+    "10.1": "n_blockages·(365/D)/len_sewer_km",
+    "15.1": "hours_supply",
+    "15.2": "100·n_cust_intermittent/n_cust",
+    "15.3": "100·tests_done/tests_required",
+    "15.4": "100·tests_pass/tests_done",
+    "16.1": "100·n_complaints·(365/D)/(n_conn_w + n_conn_ww)",
+    "17.1": "100·(v_ww_primary_only + v_ww_secondary)/v_ww_collected",
+    "17.2": "100·v_ww_primary_only/v_ww_collected",
+    "17.3": "100·v_ww_secondary/v_ww_collected",
+    "11.1": "opex/v_sold",
+    "11.2": "opex/v_produced",
+    "12.1": "staff_w/(n_conn_w/1000)",
+    "12.WW": "staff_ww/(n_conn_ww/1000)",
+    "12.T": "(staff_w + staff_ww)/((n_conn_w + n_conn_ww)/1000)",
+    "13.1": "100·cost_labour/opex",
+    "13.2": "100·cost_energy/opex",
+    "18.1": "rev_op/v_sold",
+    "18.2": "rev_op·(365/D)/n_conn_w",
+    "23.1": "ar_end/rev_op·D",
+    "23.2": "100·cash_collected/rev_op",
+    "OCC": "rev_op/opex",
+    "E1": "kwh_total/v_produced",
+    "E2": "kwh_pump/(v_pumped·head_m/100)",
+}
 
 _BY_ID: Final = {i.id: i for i in INDICATORS}
 
