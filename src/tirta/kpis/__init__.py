@@ -17,6 +17,7 @@ from tirta.kpis.compute import (
 )
 from tirta.kpis.definitions import (
     DERIVED,
+    E2_MINIMUM,
     INDICATORS,
     INPUT_VARIABLES,
     MONEY_INPUTS,
@@ -36,6 +37,7 @@ from tirta.kpis.utility import UtilityInputs, load_utility, parse_utility
 __all__ = [
     "DEFAULT_LICENCE",
     "DERIVED",
+    "E2_MINIMUM",
     "INDICATORS",
     "INPUT_VARIABLES",
     "MONEY_INPUTS",

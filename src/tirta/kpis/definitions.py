@@ -17,6 +17,7 @@ from tirta.balance import SystemData, real_losses_l_per_conn_day, uarl_m3, uarl_
 
 __all__ = [
     "DERIVED",
+    "E2_MINIMUM",
     "FORMULAS",
     "INDICATORS",
     "INPUT_VARIABLES",
@@ -165,6 +166,22 @@ def _ili_notes(v: Vars) -> list[tuple[str, str]]:
     return notes
 
 
+#: theoretical minimum of standardised pumping energy: 1000·9.81·100/3.6e6 kWh/m³/100 m (reference §2, ECAM)
+E2_MINIMUM: Final = 1000.0 * 9.81 * 100.0 / 3.6e6
+
+
+def _e2_notes(v: Vars) -> list[tuple[str, str]]:
+    value = v["kwh_pump"] / (v["v_pumped"] * v["head_m"] / 100.0)
+    if value < E2_MINIMUM:
+        return [
+            (
+                "below_theoretical_minimum",
+                f"below the theoretical minimum {E2_MINIMUM:.4f}: check the inputs",
+            )
+        ]
+    return []
+
+
 def _pct(num: Callable[[Vars], float], den: Callable[[Vars], float]) -> Callable[[Vars], float]:
     return lambda v: 100.0 * num(v) / den(v)
 
@@ -307,7 +324,7 @@ INDICATORS: Final[tuple[Indicator, ...]] = (
     _ind("E2", "Standardised pumping energy", "kWh/m³/100 m", ("kwh_pump", "v_pumped", "head_m"),
          lambda v: v["kwh_pump"] / (v["v_pumped"] * v["head_m"] / 100.0),
          lambda v: v["v_pumped"] * v["head_m"], "v_pumped · head_m", higher_is_better=False,
-         source="ECAM (IWA/GIZ WaCCliM)"),
+         source="ECAM (IWA/GIZ WaCCliM)", notes=_e2_notes),
 )
 # fmt: on
 
