@@ -129,6 +129,7 @@ def test_example_a_flags_and_bands() -> None:
     assert ("wasreb", "not acceptable") in {(b["scheme"], b["label"]) for b in k["6.1"].bands}
     assert not any("partial_period" in v.flags for v in k.values())  # full year
     assert k["ILI"].grade == 4.0  # weakest graded input (carl)
+    assert k["1.1"].flags == ["assumption"] and "6.6 persons per connection" in k["1.1"].notes[0]
 
 
 def test_example_b_partial_year_is_annualised_and_flagged() -> None:

@@ -38,6 +38,7 @@ INPUT_VARIABLES: Final[dict[str, str]] = {
     "n_conn_metered": "count",
     "n_conn_ww": "count",
     "n_accounts": "count",
+    "persons_per_connection": "persons/conn",  # household-size assumption behind pop_hc, published with 1.x
     "len_mains_km": "km",
     "len_sewer_km": "km",
     "len_private_km": "km",
@@ -170,6 +171,13 @@ def _ili_notes(v: Vars) -> list[tuple[str, str]]:
 E2_MINIMUM: Final = 1000.0 * 9.81 * 100.0 / 3.6e6
 
 
+def _coverage_notes(v: Vars) -> list[tuple[str, str]]:
+    if "persons_per_connection" in v:
+        ppc = v["persons_per_connection"]
+        return [("assumption", f"population served assumes {ppc:g} persons per connection")]
+    return []
+
+
 def _e2_notes(v: Vars) -> list[tuple[str, str]]:
     value = v["kwh_pump"] / (v["v_pumped"] * v["head_m"] / 100.0)
     if value < E2_MINIMUM:
@@ -204,10 +212,10 @@ S1 = "IBNET toolkit indicator pages (World Bank)"
 INDICATORS: Final[tuple[Indicator, ...]] = (
     _ind("1.1", "Water coverage", "%", ("pop_hc", "pop_pwp", "pop_area"),
          _pct(lambda v: v["pop_served"], lambda v: v["pop_area"]), lambda v: v["pop_area"], "pop_area",
-         cap=100.0, higher_is_better=True, source=S1),
+         cap=100.0, higher_is_better=True, source=S1, notes=_coverage_notes),
     _ind("1.2", "Water coverage by house connection", "%", ("pop_hc", "pop_area"),
          _pct(lambda v: v["pop_hc"], lambda v: v["pop_area"]), lambda v: v["pop_area"], "pop_area",
-         cap=100.0, higher_is_better=True, source=S1),
+         cap=100.0, higher_is_better=True, source=S1, notes=_coverage_notes),
     _ind("1.3", "Water coverage by public water point", "%", ("pop_pwp", "pop_area"),
          _pct(lambda v: v["pop_pwp"], lambda v: v["pop_area"]), lambda v: v["pop_area"], "pop_area",
          cap=100.0, source=S1),
