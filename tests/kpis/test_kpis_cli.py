@@ -112,3 +112,27 @@ def test_definitions_list_every_indicator_with_its_formula(capsys: pytest.Captur
     assert rows["6.1"]["inputs"] == ["v_produced", "v_exported", "v_sold"]
     assert rows["9.1"]["annualised"] and rows["1.1"]["display_cap"] == 100.0
     assert rows["12.WW"]["zero_denominator"] == "n_conn_ww"
+
+
+def test_supply_zones_give_connection_weighted_hours(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (DATA / "example-a.toml").read_text().replace("hours_supply = 18\n", "")
+    text = text.replace(
+        "[grades]",
+        "[supply_zones]\nnorth = { connections = 250_000, hours = 12 }\n"
+        "south = { connections = 750_000, hours = 20 }\n\n[grades]",
+    )
+    path = tmp_path / "zones.toml"
+    path.write_text(text)
+    code, out, _ = _run(["kpis", "compute", str(path), "--json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["indicators"]["15.1"]["value"] == pytest.approx((250_000 * 12 + 750_000 * 20) / 1e6)  # 18
+    assert doc["indicators"]["ILI"]["value"] == pytest.approx(34.1567, abs=1e-4)  # same T as example A
+    path.write_text(text.replace("hours = 20 }", "hours = 30 }"))
+    code, _, err = _run(["kpis", "compute", str(path)], capsys)
+    line = text.splitlines().index("south = { connections = 750_000, hours = 20 }") + 1
+    assert code == 2 and err.startswith(
+        f"error: {path}:{line}: field 'supply_zones.south': hours must be at most 24"
+    )

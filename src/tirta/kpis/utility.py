@@ -22,7 +22,7 @@ from tirta.kpis.definitions import INPUT_VARIABLES
 __all__ = ["UtilityInputs", "load_utility", "parse_utility"]
 
 _TEXT_KEYS = ("utility", "currency", "licence", "notes")
-_SECTIONS = ("grades",)
+_SECTIONS = ("grades", "supply_zones")
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,9 @@ def parse_utility(
         if not 1 <= grade <= 10:
             raise r.error(f"grade must be within 1–10, got {grade:g}", key, "grades")
         grades[key] = grade
+    zones = _supply_zones(r, doc.get("supply_zones"))
+    if zones and "hours_supply" not in values:
+        values["hours_supply"] = zones
     return UtilityInputs(
         utility=str(texts["utility"]),
         start=start,
@@ -143,6 +146,26 @@ def parse_utility(
         licence=texts["licence"],
         path=file,
     )
+
+
+def _supply_zones(r: _Reader, raw: Any) -> float | None:
+    """Hours of supply per day weighted by connections over ``[supply_zones]`` (IBNET 15.1; reference §2:
+    Σ(conn_z·h_z)/Σconn_z), or None without zones. Each zone: ``name = {connections = n, hours = h}``."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise r.error("expected a table [supply_zones] of name = {connections, hours}", "supply_zones")
+    total = weighted = 0.0
+    for name, zone in raw.items():
+        if not isinstance(zone, Mapping) or set(zone) != {"connections", "hours"}:
+            raise r.error("expected {connections = n, hours = h}", name, "supply_zones")
+        conns = r.number(zone["connections"], name, "supply_zones")
+        hours = r.number(zone["hours"], name, "supply_zones")
+        if hours > 24:
+            raise r.error(f"hours must be at most 24, got {hours:g}", name, "supply_zones")
+        total += conns
+        weighted += conns * hours
+    return weighted / total if total > 0 else None
 
 
 def load_utility(path: str | Path) -> UtilityInputs:
