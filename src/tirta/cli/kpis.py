@@ -15,6 +15,7 @@ from tirta.errors import InputError
 from tirta.kpis import INDICATORS, KpiSet, UtilityInputs, compute_kpis, load_utility
 from tirta.kpis.compare import compare, load_peers
 from tirta.reports.kpis import write_compare_report
+from tirta.reports.render import write_pdf
 
 app = typer.Typer(help="Performance indicators (IBNET ids), peer benchmarking.", no_args_is_help=True)
 
@@ -154,7 +155,16 @@ def compare_cmd(
     """The side-by-side table of the utilities and periods; money in US$ at each period's rate."""
     comparison = compare(load_peers(files), _parse_fx(fx or []))
     if report is not None or pdf is not None:
-        write_compare_report(comparison, report or pdf.with_suffix(".html"), pdf)  # type: ignore[union-attr]
+        html = report if report is not None else Path(str(pdf)).with_suffix(".html")
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("report: charts", total=len(comparison.rows) + (1 if pdf else 0))
+            write_compare_report(
+                comparison, html, None, lambda done, _: bar.update(task, completed=done)
+            )
+            if pdf is not None:
+                bar.update(task, description="report: printing the PDF (Chromium)")
+                write_pdf(html, pdf)
+                bar.update(task, completed=len(comparison.rows) + 1)
     if as_json:
         typer.echo(json.dumps(comparison.to_dict(), indent=2))
         return

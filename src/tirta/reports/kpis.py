@@ -6,6 +6,7 @@ Plotly.js is inlined (works offline) and the page prints to PDF with headless Ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,18 @@ def _chart(row: dict[str, Any], columns: list[dict[str, Any]]) -> str | None:
 
 
 def compare_html(
-    comparison: Comparison, title: str = "Performance indicators: peers side by side"
+    comparison: Comparison,
+    title: str = "Performance indicators: peers side by side",
+    progress: Callable[[int, int], None] | None = None,
 ) -> str:
     """HTML of the comparison report (table, rates used, bands, one chart per indicator)."""
-    charts = [c for c in (_chart(r, comparison.columns) for r in comparison.rows) if c]
+    charts: list[str] = []
+    for n, row in enumerate(comparison.rows, start=1):
+        chart = _chart(row, comparison.columns)
+        if chart:
+            charts.append(chart)
+        if progress is not None:
+            progress(n, len(comparison.rows))
     return render(
         "kpis_compare.html.j2",
         {
@@ -60,10 +69,15 @@ def compare_html(
     )
 
 
-def write_compare_report(comparison: Comparison, out: str | Path, pdf: str | Path | None = None) -> Path:
-    """Write the HTML report to ``out`` and, when asked, print it to ``pdf``."""
+def write_compare_report(
+    comparison: Comparison,
+    out: str | Path,
+    pdf: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write the HTML report to ``out`` and, when asked, print it to ``pdf`` (``progress(done, total)``)."""
     path = Path(out)
-    path.write_text(compare_html(comparison), encoding="utf-8")
+    path.write_text(compare_html(comparison, progress=progress), encoding="utf-8")
     if pdf is not None:
         write_pdf(path, pdf)
     return path
