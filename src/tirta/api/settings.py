@@ -31,6 +31,9 @@ class ApiSettings:
     dmas: Path
     audit_file: Path | None = None  # published audit (AUDIT.toml) behind the public KPIs
     billing: Path | None = None  # billing CSV for DMA balances (else the AMR meters)
+    kpis_file: Path | None = (
+        None  # published KPI inputs: a UTILITY.toml or a directory of them (history)
+    )
     max_body_bytes: int = 10_000_000  # request bodies above this get 413
     ingest_per_minute: int = 120  # POST /readings per API key and minute; above it 429
     page_max: int = 10_000  # largest page a list endpoint returns
@@ -71,14 +74,15 @@ def api_settings(
     audit_file: str | Path | None = None,
     billing: str | Path | None = None,
     waste_file: str | Path | None = None,
+    kpis_file: str | Path | None = None,
     max_body_bytes: int | None = None,
     ingest_per_minute: int | None = None,
     env: Mapping[str, str] | None = None,
     base: Settings | None = None,
 ) -> ApiSettings:
     """API settings from explicit values, else ``TIRTA_USERS_DB``, ``TIRTA_NETWORK``, ``TIRTA_DMAS``,
-    ``TIRTA_AUDIT_FILE``, ``TIRTA_BILLING``, ``TIRTA_MAX_BODY_BYTES``, ``TIRTA_INGEST_PER_MINUTE``,
-    ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, ``TIRTA_WASTE_FILE``, else defaults
+    ``TIRTA_AUDIT_FILE``, ``TIRTA_BILLING``, ``TIRTA_KPIS_FILE``, ``TIRTA_MAX_BODY_BYTES``,
+    ``TIRTA_INGEST_PER_MINUTE``, ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, ``TIRTA_WASTE_FILE``, else defaults
     (L-Town's model and DMAs shipped with tirta)."""
     environ = os.environ if env is None else env
     url = (base or settings(store_url=store_url, env=environ)).store_url
@@ -91,6 +95,7 @@ def api_settings(
     audit = audit_file or environ.get("TIRTA_AUDIT_FILE") or None
     bills = billing or environ.get("TIRTA_BILLING") or None
     waste = waste_file or environ.get("TIRTA_WASTE_FILE") or None
+    kpis = kpis_file or environ.get("TIRTA_KPIS_FILE") or None
     return ApiSettings(
         store_url=url,
         users_db=Path(users_db or environ.get("TIRTA_USERS_DB") or default_users_db(url)),
@@ -98,6 +103,7 @@ def api_settings(
         dmas=Path(dma_path),
         audit_file=Path(audit) if audit else None,
         billing=Path(bills) if bills else None,
+        kpis_file=Path(kpis) if kpis else None,
         max_body_bytes=max_body_bytes or _positive(environ, "TIRTA_MAX_BODY_BYTES", 10_000_000, int),
         ingest_per_minute=ingest_per_minute or _positive(environ, "TIRTA_INGEST_PER_MINUTE", 120, int),
         session_ttl_s=_positive(environ, "TIRTA_SESSION_TTL_S", 8 * 3600.0, float),

@@ -32,6 +32,7 @@ def _register() -> None:
         demo,
         ingest,
         ingest_mqtt,
+        kpis,
         leaks,
         network,
         readings,
@@ -51,6 +52,7 @@ def _register() -> None:
     app.add_typer(sensors.app, name="sensors")
     app.add_typer(leaks.app, name="leaks")
     app.add_typer(balance.app, name="balance")
+    app.add_typer(kpis.app, name="kpis")
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
     app.add_typer(alerts.app, name="alerts")

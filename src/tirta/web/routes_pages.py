@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tirta.api import services
+from tirta.api import opendata, services
 from tirta.api.deps import get_state
 from tirta.api.errors import ApiError
 from tirta.errors import TirtaError
@@ -185,5 +185,13 @@ def public(request: Request) -> Response:
     zone = trend[-1] if trend else None
     waste = wastedata.public_block(request)
     return render(
-        request, "public.html", user=None, page="public", kpis=kpis, trend=trend, zone=zone, waste=waste
+        request,
+        "public.html",
+        user=None,
+        page="public",
+        kpis=kpis,
+        trend=trend,
+        zone=zone,
+        waste=waste,
+        open_data=opendata.public_page(state.settings.kpis_file),
     )

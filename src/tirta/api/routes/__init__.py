@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tirta.api.routes import balance, events, network, public, telemetry, users, waste
+from tirta.api.routes import balance, events, network, opendata, public, telemetry, users, waste
 
 __all__ = ["ROUTERS"]
 
@@ -12,6 +12,7 @@ ROUTERS = (
     events.router,
     balance.router,
     public.router,
+    opendata.router,
     users.router,
     waste.router,
 )
