@@ -33,6 +33,7 @@ def _register() -> None:
         ingest_mqtt,
         leaks,
         network,
+        plan,
         readings,
         sensors,
         serve,
@@ -51,6 +52,7 @@ def _register() -> None:
     app.add_typer(balance.app, name="balance")
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
+    app.add_typer(plan.app, name="plan")
 
 
 _register()

@@ -90,7 +90,9 @@ def day_state(engine: Engine) -> DayState:
 def _check_query(engine: Engine, node: str, residual_m: float, hour: int) -> None:
     if node not in engine.junction_ids:
         kind = "a tank or reservoir" if node in engine.node_ids else "not in the network"
-        raise InputError(f"node '{node}' is {kind}; capacity needs a junction", field="node")
+        raise InputError(
+            f"node '{node}' is {kind}; capacity needs a junction", file=engine.path, field="node"
+        )
     if not 0 <= hour <= 24:
         raise InputError(f"hour must be within 0–24, got {hour}", field="hour")
     if residual_m < 0 or not math.isfinite(residual_m):
