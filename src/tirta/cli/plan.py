@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tirta.network import load_network
+from tirta.network.model import builtin_network_path
 from tirta.planning.capacity import capacity
 from tirta.planning.design import DemandDesign, parse_connection, parse_new_pipe
 from tirta.planning.extension import extend
@@ -53,9 +55,9 @@ def capacity_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Largest extra demand (L/s) NODE takes at an hour while keeping the residual pressure."""
-    net = load_network(inp)
+    path = Path(inp) if Path(inp).exists() else builtin_network_path(inp)  # no wntr needed here
     with _working(f"capacity of {node}"):
-        result = capacity(net, node, residual_m=residual, hour=hour)
+        result = capacity(path, node, residual_m=residual, hour=hour)
     _print(result.as_dict(), as_json)
 
 

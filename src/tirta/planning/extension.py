@@ -91,7 +91,9 @@ def day_run(engine: Engine, pda: PDA) -> DayRun:
     engine.set_demand_model(None)
     wanted = engine.run(DAY_S, report_step_s=3600, quantities=("demand",)).demand_m3s
     engine.set_demand_model(pda)
-    res: Results = engine.run(DAY_S, report_step_s=3600, quantities=("pressure", "demand", "flow", "level"))
+    res: Results = engine.run(
+        DAY_S, report_step_s=3600, quantities=("pressure", "demand", "flow", "level")
+    )
     junctions = list(engine.junction_ids)
     return DayRun(
         res.pressure_m[junctions],
@@ -123,7 +125,9 @@ def _add_households(engine: Engine, node: str, households: int, design: DemandDe
 def _velocities(engine: Engine, flows: pd.DataFrame) -> tuple[float, str]:
     diameters = engine.link_diameters_m()
     pipes = [
-        i for i, (t, d) in enumerate(zip(engine.link_types(), diameters, strict=True)) if t == "pipe" and d > 0
+        i
+        for i, (t, d) in enumerate(zip(engine.link_types(), diameters, strict=True))
+        if t == "pipe" and d > 0
     ]
     area = math.pi * diameters[pipes] ** 2 / 4.0
     v = np.abs(flows.iloc[:, pipes].to_numpy()).max(axis=0) / area
