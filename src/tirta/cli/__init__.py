@@ -28,6 +28,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 def _register() -> None:
     from tirta.cli import (
         balance,
+        coverage,
         demo,
         ingest,
         ingest_mqtt,
@@ -53,6 +54,7 @@ def _register() -> None:
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
     app.add_typer(plan.app, name="plan")
+    app.add_typer(coverage.app, name="coverage")
 
 
 _register()
