@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -127,7 +128,7 @@ def _centroid(geom: dict[str, Any], where: dict[str, Any]) -> tuple[float, float
         raise InputError(f"expected a Polygon or MultiPolygon, got {kind!r}", field="geometry", **where)
     a_sum = cx = cy = 0.0
     for ring in rings:
-        for (x0, y0, *_), (x1, y1, *_) in zip(ring, ring[1:], strict=False):
+        for (x0, y0, *_), (x1, y1, *_) in itertools.pairwise(ring):
             cross = x0 * y1 - x1 * y0
             a_sum += cross
             cx += (x0 + x1) * cross
@@ -185,7 +186,8 @@ def load_districts(path: str | Path, *, default_year: int = 2025) -> Districts:
             )
         crs = _check_crs(str(name), p)
         for k, feat in enumerate(data.get("features") or []):
-            where = {"file": p, "line": _feature_line(text, k)}
+            feature_line = _feature_line(text, k)
+            where: dict[str, Any] = {"file": p, "line": feature_line}
             rec = _record(feat.get("properties") or {}, where, default_year)
             geom = feat.get("geometry")
             if geom:
@@ -193,7 +195,8 @@ def load_districts(path: str | Path, *, default_year: int = 2025) -> Districts:
                     rec["x"], rec["y"] = _centroid(geom, where)
                 geometry[rec["district"]] = geom
             records.append(rec)
-            lines[(rec["district"], rec["year"])] = where["line"]
+            if feature_line is not None:
+                lines[(rec["district"], rec["year"])] = feature_line
     else:
         raise InputError(f"unknown districts file type '{p.suffix}'; expected .csv or .geojson", file=p)
     if not records:
