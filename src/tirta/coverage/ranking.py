@@ -22,7 +22,7 @@ from tirta.hydraulics.engine import Engine
 from tirta.network.model import Network
 from tirta.planning.capacity import capacity_on, day_state
 
-__all__ = ["Siting", "headroom_lps", "locate", "rank"]
+__all__ = ["Siting", "headroom_lps", "locate", "outer_rings", "rank", "to_network_xy"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def _inside(points: np.ndarray, ring: Sequence[Sequence[float]]) -> np.ndarray:
     return inside
 
 
-def _outer_rings(geom: dict[str, Any]) -> list[Any]:
+def outer_rings(geom: dict[str, Any]) -> list[Any]:
     if geom.get("type") == "Polygon":
         return [geom["coordinates"][0]]
     if geom.get("type") == "MultiPolygon":
@@ -54,7 +54,7 @@ def _outer_rings(geom: dict[str, Any]) -> list[Any]:
     return []
 
 
-def _to_network(districts: Districts, network_crs: str | None) -> Any:
+def to_network_xy(districts: Districts, network_crs: str | None) -> Any:
     """A function mapping (x, y) arrays from the districts' CRS to the network's coordinates."""
     src = districts.crs
     if src in (None, MODEL_CRS) or src == network_crs:
@@ -76,7 +76,7 @@ def locate(districts: Districts, net: Network, network_crs: str | None = None) -
     junctions = net.nodes[net.nodes["type"] == "Junction"]
     pts = junctions[["x", "y"]].to_numpy(dtype=float)
     ids = junctions.index.to_numpy()
-    to_net = _to_network(districts, network_crs)
+    to_net = to_network_xy(districts, network_crs)
     out: dict[str, Siting] = {}
     latest = districts.latest
     for name, row in latest.iterrows():
@@ -97,7 +97,7 @@ def locate(districts: Districts, net: Network, network_crs: str | None = None) -
         distance = float(d[nearest])
         geom = districts.geometry.get(str(name))
         if geom is not None:
-            for ring in _outer_rings(geom):
+            for ring in outer_rings(geom):
                 rx, ry = to_net([p[0] for p in ring], [p[1] for p in ring])
                 inside = _inside(pts, list(zip(rx, ry, strict=True)))
                 if inside.any():
