@@ -18,6 +18,8 @@ PACKAGES = [
     "tirta.web",
     "tirta.units",
     "tirta.errors",
+    "tirta.coverage",
+    "tirta.planning",
 ]
 
 
