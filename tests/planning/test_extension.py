@@ -126,3 +126,24 @@ def test_ltown_prv_lowering_cuts_pressure_and_leakage():
     with pytest.raises(InputError) as exc:
         pressure_management(load_network(LTOWN), {"p257": 30.0})
     assert exc.value.field == "prv"
+
+
+@pytest.mark.slow
+def test_cli_pressure_management_json():
+    out = tirta(
+        "plan",
+        "pressure",
+        FIXTURES / "single_pipe_pm.inp",
+        "--source-head",
+        "R1:38",
+        "--n1",
+        "1.15",
+        "--leakage-m3h",
+        "13.6",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["leakage_after_m3h"] == pytest.approx(10.52, abs=0.01)
+    bad = tirta("plan", "pressure", FIXTURES / "single_pipe_pm.inp", "--prv", "P1:20", "--json")
+    assert bad.returncode == 2 and "field 'prv'" in bad.stderr
