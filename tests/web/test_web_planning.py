@@ -117,8 +117,8 @@ def test_planning_page_in_chromium(server, browser, tmp_path):
 
     # what-if: pick the first ranked district's node, then overload n54 so pressures fail
     page.locator("#ranking a.pick").first.click()
-    node = page.input_value("#wi-node")
-    assert node
+    assert page.input_value("#wi-node") == "n768"  # Tanjung's serving junction, ranked first
+    assert page.input_value("#wi-households") == "563"  # its 2,535.5 unserved people / 4.5
     page.fill("#wi-node", "n54")
     page.fill("#wi-households", "20000")
     page.click("#wi-run")

@@ -108,6 +108,7 @@ def project(table: pd.DataFrame, *, target_pct: float = 100.0, target_year: int 
             "unserved_population": float(last["unserved_population"]),
             "coverage_pct": float(last["coverage_pct"]),
             "piped_connections": conns,
+            "household_size": float(last["household_size"]),
             "connections_per_year": rate,
             "population_growth_per_year": growth,
             "population_target_year": pop_t,

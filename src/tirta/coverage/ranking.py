@@ -147,6 +147,7 @@ def rank(
             {
                 "district": str(name),
                 "unserved_population": unserved,
+                "unserved_households": round(unserved / float(row["household_size"])),
                 "coverage_pct": float(row["coverage_pct"]),
                 "node": site.node,
                 "distance_m": site.distance_m,
@@ -159,6 +160,7 @@ def rank(
     cols = [
         "district",
         "unserved_population",
+        "unserved_households",
         "coverage_pct",
         "node",
         "distance_m",

@@ -120,7 +120,12 @@ class _Probe:
         self.trials += 1
         with warnings.catch_warnings():  # far past capacity EPANET warns of negative pressures
             warnings.simplefilter("ignore")
-            return float(self.engine.solve_snapshot(self.time_s).pressure_m[self._pos])
+            try:
+                return float(self.engine.solve_snapshot(self.time_s).pressure_m[self._pos])
+            except Exception:  # EPANET cannot solve at all: certainly past the capacity
+                if extra_m3s == 0.0:
+                    raise
+                return -math.inf
 
     def restore(self) -> None:
         self.engine.set_base_demand(self.node, 0.0, category=self._category)
