@@ -8,10 +8,12 @@ import time
 
 import pytest
 import wntr
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cli_run import FIXTURES, tirta
 from helpers import LTOWN, NET3
-from tirta.errors import InputError
+from tirta.errors import InputError, SimulationError
 from tirta.hydraulics import Engine
 from tirta.planning import capacity, capacity_naive, day_state
 from tirta.planning.capacity import find_capacity
@@ -125,3 +127,30 @@ def test_cli_unknown_node_one_line_exit_2():
     assert len(lines) == 1
     assert lines[0].startswith("error: ") and "single_pipe_hw.inp" in lines[0]
     assert "field 'node'" in lines[0] and "J9" in lines[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    a=st.floats(15.0, 150.0),
+    k=st.floats(1.0, 1e5),
+    n=st.floats(1.5, 2.5),
+    residual=st.floats(0.0, 14.0),
+)
+def test_search_closes_on_any_head_loss_curve(a, k, n, residual):
+    calls = []
+
+    def p(q: float) -> float:
+        calls.append(q)
+        return a - k * q**n
+
+    q, pq, _p0, top = find_capacity(p, residual, rel_tol=0.002)
+    exact = ((a - residual) / k) ** (1 / n)
+    assert pq >= residual and q <= exact <= top and top - q <= 0.002 * top
+    assert len(calls) <= 30
+
+
+def test_search_that_cannot_close_is_an_error():
+    with pytest.raises(SimulationError):
+        find_capacity(
+            lambda q: 50.0 if q < 1e-3 else (5.0 if q > 1e-3 + 1e-15 else 50.0), 10.0, rel_tol=1e-20
+        )

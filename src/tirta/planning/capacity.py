@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tirta.errors import InputError
+from tirta.errors import InputError, SimulationError
 from tirta.hydraulics.engine import Engine
 from tirta.network.model import Network
 
@@ -185,6 +185,11 @@ def find_capacity(
         q = guess - nudge if guess - lo > hi - guess else guess + nudge
         if not lo < q < hi:
             q = 0.5 * (lo + hi)
+    if not (math.isfinite(hi) and hi - lo <= rel_tol * hi):
+        raise SimulationError(
+            f"capacity search did not close in on the residual pressure within {_MAX_TRIALS} solves "
+            f"(bracket {lo:.6g}–{hi:.6g} m³/s)"
+        )
     return lo, p_lo, p0, hi
 
 
