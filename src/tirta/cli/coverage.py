@@ -111,6 +111,13 @@ def report_cmd(
     """Coverage %, unserved population and connections needed a year, per district and in total."""
     dist = load_districts(districts)
     net = load_network(network) if network else None
+    if net is not None and network_crs is None:  # the CRS a DMA file beside the model declares
+        from tirta.cli.network import find_dma_file
+        from tirta.network import load_dmas
+
+        dma_file = find_dma_file(net)
+        dmas = load_dmas(dma_file, net) if dma_file else []
+        network_crs = next((d.crs for d in dmas if d.crs), None)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         bar.add_task("coverage, projection and hydraulic headroom", total=None)
@@ -127,7 +134,7 @@ def report_cmd(
     if html or pdf:
         from tirta.reports.planning import write_planning_report
 
-        write_planning_report(rep, net, html=html, pdf=pdf)
+        write_planning_report(rep, net, html=html, pdf=pdf, network_crs=network_crs)
     if as_json:
         typer.echo(json.dumps(rep.as_dict(), indent=2))
     else:

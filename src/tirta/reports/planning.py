@@ -168,7 +168,13 @@ def _f(value: Any, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-def planning_html(rep: CoverageReport, net: Network | None = None, *, charts: bool = True) -> str:
+def planning_html(
+    rep: CoverageReport,
+    net: Network | None = None,
+    *,
+    charts: bool = True,
+    network_crs: str | None = None,
+) -> str:
     """The planning report as one self-contained HTML page (Plotly.js inlined when ``charts``)."""
     import json
 
@@ -226,7 +232,7 @@ def planning_html(rep: CoverageReport, net: Network | None = None, *, charts: bo
         "districts": districts,
         "jmp": jmp,
         "ranking": ranking,
-        "map_json": json.dumps(district_map(rep, net)).replace("</", "<\\/"),
+        "map_json": json.dumps(district_map(rep, net, network_crs)).replace("</", "<\\/"),
         "trend_json": json.dumps(trend_figure(rep)).replace("</", "<\\/"),
         "plotly_js": plotly_js() if charts else "",
     }
@@ -234,10 +240,15 @@ def planning_html(rep: CoverageReport, net: Network | None = None, *, charts: bo
 
 
 def write_planning_report(
-    rep: CoverageReport, net: Network | None, *, html: Path | None = None, pdf: Path | None = None
+    rep: CoverageReport,
+    net: Network | None,
+    *,
+    html: Path | None = None,
+    pdf: Path | None = None,
+    network_crs: str | None = None,
 ) -> None:
     """Write the report as HTML and/or PDF (the PDF is printed from the HTML by headless Chromium)."""
-    page = planning_html(rep, net)
+    page = planning_html(rep, net, network_crs=network_crs)
     if html is not None:
         html.write_text(page, encoding="utf-8")
     if pdf is not None:

@@ -33,21 +33,23 @@ api_router = APIRouter()
 _lock = threading.Lock()
 
 
-def _report(request: Request) -> tuple[CoverageReport, Network] | None:
+def _report(request: Request) -> tuple[CoverageReport, Network, str | None] | None:
     """The coverage report of the settings' districts, computed once per file version (headroom is slow)."""
     state = get_state(request)
     path = state.settings.districts
     if path is None:
         return None
-    net, _ = state.model()
+    net, dmas = state.model()
+    crs = next((d.crs for d in dmas if d.crs), None)
     key = (str(path), path.stat().st_mtime_ns if path.exists() else 0)
     with _lock:
         cache: dict[Any, Any] = getattr(request.app.state, "tirta_planning", None) or {}
         request.app.state.tirta_planning = cache
         if key not in cache:
             cache.clear()
-            cache[key] = coverage_report(load_districts(path), net=net)
-        return cache[key], net
+            cache[key] = (coverage_report(load_districts(path), net=net, network_crs=crs), crs)
+        rep, _crs = cache[key]
+        return rep, net, crs
 
 
 @router.get("/planning")
@@ -56,8 +58,8 @@ def planning_page(request: Request, user: PageUser) -> Response:
     found = _report(request)
     if found is None:
         return render(request, "planning.html", user=user, page="planning", rep=None, data_json="null")
-    rep, net = found
-    data = {"map": district_map(rep, net), "trend": trend_figure(rep)}
+    rep, net, crs = found
+    data = {"map": district_map(rep, net, crs), "trend": trend_figure(rep)}
     return render(
         request,
         "planning.html",
