@@ -188,3 +188,51 @@ def test_unknown_node_in_districts_file(tmp_path):
     with pytest.raises(InputError) as exc:
         locate(load_districts(path), load_network("l-town"))
     assert (exc.value.line, exc.value.field) == (2, "node")
+
+
+@pytest.mark.slow
+def test_cli_reprojects_districts_to_the_network_crs_of_its_dma_file(tmp_path):
+    """L-Town declared (for this test) in UTM 48S by its DMA file; districts drawn in longitude/latitude."""
+    import shutil
+
+    from pyproj import Transformer
+
+    from tirta.network.model import builtin_network_path
+
+    inp = builtin_network_path("l-town")
+    shutil.copy(inp, tmp_path / "L-TOWN.inp")
+    toml = inp.with_name("L-TOWN.dmas.toml").read_text(encoding="utf-8")
+    (tmp_path / "L-TOWN.dmas.toml").write_text(
+        toml.replace('name = "A"', 'name = "A"\ncrs = "EPSG:32748"', 1)
+    )
+    to_lonlat = Transformer.from_crs("EPSG:32748", "EPSG:4326", always_xy=True)
+
+    def square(x0: float, y0: float, x1: float, y1: float) -> list[list[float]]:
+        corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+        return [list(to_lonlat.transform(x, y)) for x, y in corners]
+
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {
+                "district": name,
+                "population": 1000,
+                "household_size": 5,
+                "piped_connections": 100,
+            },
+            "geometry": {"type": "Polygon", "coordinates": [square(*box)]},
+        }
+        for name, box in (("inside", (100, 50, 900, 800)), ("outside", (4000, 4000, 4500, 4500)))
+    ]
+    fc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "EPSG:4326"}},
+        "features": feats,
+    }
+    path = write(tmp_path, json.dumps(fc), "d.geojson")
+    out = tirta("coverage", "report", path, "--network", tmp_path / "L-TOWN.inp", "--json")
+    assert out.returncode == 0, out.stderr
+    ranking = {r["district"]: r for r in json.loads(out.stdout)["ranking"]}
+    assert ranking["inside"]["distance_m"] == 0.0
+    # nearest L-Town node to (4250, 4250) is about 2.6 km away (the network ends near x 2835, y 1618)
+    assert 2000 < ranking["outside"]["distance_m"] < 4000
