@@ -58,6 +58,10 @@ def test_cli_report_json_contract(jakarta):
     assert row["connections_needed_per_year"] == pytest.approx(58_015, rel=0.001)
     assert data["totals"]["coverage_pct"] == pytest.approx(80.24, abs=0.005)
     assert data["totals"]["unserved_population"] == pytest.approx(row["unserved_population"])
+    # supply side: 1,305,5xx unserved × 150 L/d × 1.5 / 86,400 s ≈ 3,400 L/s of new peak demand
+    assert data["totals"]["unserved_peak_demand_lps"] == pytest.approx(
+        row["unserved_population"] * 150 * 1.5 / 86_400, rel=1e-3
+    )
 
 
 def test_persons_per_connection_and_public_taps(tmp_path):

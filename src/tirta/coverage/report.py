@@ -100,6 +100,7 @@ def coverage_report(
         nodes = [s.node for s in siting.values() if s.node is not None]
         headroom = headroom_lps(net, nodes, residual_m) if nodes else {}
     ranking = rank(proj, siting, headroom, lpcd=lpcd, peak_factor=peak_factor)
-    return CoverageReport(
-        districts, target_pct, target_year, proj, totals(proj), ranking, siting, warnings
-    )
+    tot = totals(proj)
+    # supply side (coverage.md §6.4): the peak demand the unserved would add, to set against spare production
+    tot["unserved_peak_demand_lps"] = tot["unserved_population"] * lpcd * peak_factor / 86_400.0
+    return CoverageReport(districts, target_pct, target_year, proj, tot, ranking, siting, warnings)

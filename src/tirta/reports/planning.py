@@ -189,6 +189,7 @@ def planning_html(
             _f(tot["connections_needed_per_year"]),
         ),
         ("connections a year now (trend)", _f(tot["connections_per_year"])),
+        ("peak demand of the unserved (L/s)", _f(tot["unserved_peak_demand_lps"], 1)),
     ]
     districts = [
         [
