@@ -154,3 +154,16 @@ def test_search_that_cannot_close_is_an_error():
         find_capacity(
             lambda q: 50.0 if q < 1e-3 else (5.0 if q > 1e-3 + 1e-15 else 50.0), 10.0, rel_tol=1e-20
         )
+
+
+def test_hydrant_flow_test_extrapolation_agrees():
+    """coverage.md §6.3 [P]: Q_R = Q_T·((P_S − P_R)/(P_S − P_T))^0.54 from one flow test (Hazen-Williams)."""
+    from tirta.planning.capacity import _Probe
+
+    with Engine(FIXTURES / "single_pipe_hw.inp") as engine:
+        probe = _Probe(engine, "J1", 0, day_state(engine))
+        p_static, q_test = probe.pressure(0.0), 0.040
+        p_test = probe.pressure(q_test)
+    q_iso = q_test * ((p_static - RESIDUAL) / (p_static - p_test)) ** 0.54
+    cap = capacity(FIXTURES / "single_pipe_hw.inp", "J1", residual_m=RESIDUAL)
+    assert cap.extra_demand_m3s == pytest.approx(q_iso, rel=0.01)
