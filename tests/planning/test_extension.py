@@ -65,6 +65,12 @@ def test_new_pipe_gets_the_smallest_standard_diameter_by_hand(pipe_net):
     assert "J1__ext" in forced.nodes_below_min
 
 
+def test_nothing_to_connect_is_an_input_error(pipe_net):
+    with pytest.raises(InputError) as exc:
+        extend(pipe_net, [])
+    assert exc.value.field == "connect"
+
+
 def test_net3_extension_reports_tanks():
     ext = extend(load_network(NET3), [Connection("123", 500), Connection("121", 300)])
     assert {t["tank"] for t in ext.tanks} == {"1", "2", "3"}

@@ -168,6 +168,10 @@ def extend(
 ) -> Extension:
     """Connect households and/or lay a new pipe, and report service over the design day."""
     design = design or DemandDesign()
+    if not connections and new_pipe is None:
+        raise InputError(
+            "nothing to connect: give --connect NODE:HOUSEHOLDS or --new-pipe", field="connect"
+        )
     if not (math.isfinite(min_pressure_m) and min_pressure_m > 0):
         raise InputError(f"must be a positive pressure, got {min_pressure_m}", field="min-pressure")
     pda = PDA(0.0, min_pressure_m, 0.5)
