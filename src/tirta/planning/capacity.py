@@ -38,7 +38,7 @@ _MAX_TRIALS = 60
 class DayState:
     """The simulated day seen hourly: total junction demand (m³/s) and tank levels (m) per hour."""
 
-    total_demand_m3s: np.ndarray  # shape (25,), hours 0…24
+    total_demand_m3s: np.ndarray  # shape (25,): mean of hours 0…23, then the demand at 24:00
     tank_levels_m: dict[str, np.ndarray]
 
     @property
@@ -79,12 +79,23 @@ class Capacity:
 
 
 def day_state(engine: Engine) -> DayState:
-    """Run the first day hourly (hydraulic steps as in the model) and keep demand and tank levels."""
-    res = engine.run(DAY_S, report_step_s=3600, quantities=("demand", "level"))
+    """Run the first day and keep each hour's mean total demand and the tank levels on the hour.
+
+    Demand is sampled at the pattern step where it divides the hour (L-Town: 5 min), else hourly.
+    """
+    step = (
+        engine.pattern_step_s
+        if 0 < engine.pattern_step_s < 3600 and 3600 % engine.pattern_step_s == 0
+        else 3600
+    )
+    res = engine.run(DAY_S, report_step_s=step, quantities=("demand", "level"))
     junctions = [n for n in engine.junction_ids if n in res.demand_m3s.columns]
     total = res.demand_m3s[junctions].clip(lower=0.0).sum(axis=1).to_numpy()
-    levels = {t: res.level_m[t].to_numpy() for t in engine.tank_ids}
-    return DayState(total, levels)
+    per_hour = 3600 // step
+    hourly = total[:-1].reshape(24, per_hour).mean(axis=1) if per_hour > 1 else total[:24]
+    hourly = np.append(hourly, total[-1])  # hour 24: the end of the day
+    levels = {t: res.level_m[t].to_numpy()[::per_hour] for t in engine.tank_ids}
+    return DayState(hourly, levels)
 
 
 def _check_query(engine: Engine, node: str, residual_m: float, hour: int) -> None:
