@@ -17,6 +17,7 @@ import uvicorn
 
 from browser import wait_js
 from tirta.api import api_settings, create_app
+from tirta.network.model import builtin_network_path
 
 from .conftest import PASSWORD, ROOT, add_users
 
@@ -50,7 +51,7 @@ def server(web_store: tuple[str, Path, int], tmp_path_factory: pytest.TempPathFa
     thread.join(timeout=15)
 
 
-def test_settings_point_ltown_at_the_illustrative_districts():
+def test_settings_point_ltown_at_the_illustrative_districts(tmp_path):
     cfg = api_settings(store_url="duckdb:///x.duckdb", env={})
     assert cfg.districts is not None and cfg.districts.name == "l-town-districts.geojson"
     assert cfg.districts.is_file()
@@ -58,6 +59,10 @@ def test_settings_point_ltown_at_the_illustrative_districts():
         store_url="duckdb:///x.duckdb", env={"TIRTA_NETWORK": "a.inp", "TIRTA_DMAS": "a.toml"}
     )
     assert other.districts is None
+    copy = tmp_path / "L-TOWN.inp"  # the demo city's copy of L-Town gets the illustrative districts too
+    copy.write_bytes(builtin_network_path("l-town").read_bytes())
+    demo = api_settings(store_url="duckdb:///x.duckdb", network=copy, dmas="a.toml", env={})
+    assert demo.districts == cfg.districts
 
 
 def test_planning_api_errors_and_viewer_without_csrf(make_web):
