@@ -95,6 +95,17 @@ def test_planning_page_without_districts(make_web):
         assert page.status_code == 200 and 'id="no-districts"' in page.text
 
 
+def test_planning_page_with_a_broken_districts_file(make_web, tmp_path):
+    broken = tmp_path / "d.csv"
+    broken.write_text("district,population,household_size,piped_connections\nA,,5,1\n", encoding="utf-8")
+    with make_web() as web:
+        web.client.app.state.tirta.settings = dataclasses.replace(web.settings, districts=broken)  # type: ignore[attr-defined]
+        web.login("viewer")
+        page = web.client.get("/planning")
+        assert page.status_code == 200 and 'id="planning-error"' in page.text
+        assert "d.csv:2: field &#39;population&#39;" in page.text
+
+
 @pytest.mark.slow
 @pytest.mark.service
 def test_planning_page_in_chromium(server, browser, tmp_path):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from tirta.api.deps import StateDep, Viewer, get_state
 from tirta.coverage import CoverageReport, coverage_report, load_districts
-from tirta.errors import InputError
+from tirta.errors import InputError, TirtaError
 from tirta.network.model import Network
 from tirta.planning.design import Connection, DemandDesign
 from tirta.planning.extension import Extension, extend
@@ -55,7 +55,18 @@ def _report(request: Request) -> tuple[CoverageReport, Network, str | None] | No
 @router.get("/planning")
 def planning_page(request: Request, user: PageUser) -> Response:
     """Coverage by district on the map, the ranked list and the what-if form."""
-    found = _report(request)
+    try:
+        found = _report(request)
+    except TirtaError as exc:  # a broken districts file: say so on the page
+        return render(
+            request,
+            "planning.html",
+            user=user,
+            page="planning",
+            rep=None,
+            data_json="null",
+            error=str(exc),
+        )
     if found is None:
         return render(request, "planning.html", user=user, page="planning", rep=None, data_json="null")
     rep, net, crs = found
