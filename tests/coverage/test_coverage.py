@@ -49,6 +49,7 @@ def test_jakarta_connections_needed_for_100_pct_by_2030(jakarta):
     assert p["projected_coverage_pct"] == 100.0
 
 
+@pytest.mark.slow
 def test_cli_report_json_contract(jakarta):
     out = tirta("coverage", "report", jakarta, "--target-pct", "100", "--target-year", "2030", "--json")
     assert out.returncode == 0, out.stderr
@@ -115,6 +116,7 @@ def test_bad_rows_name_line_and_field(tmp_path, text, line, field):
     assert (exc.value.file, exc.value.line, exc.value.field) == (str(path), line, field)
 
 
+@pytest.mark.slow
 def test_cli_district_without_population_one_line_exit_2(tmp_path):
     path = write(
         tmp_path, "district,population,household_size,piped_connections\nA,1000,5,100\nB,,5,10\n"
