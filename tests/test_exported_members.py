@@ -20,6 +20,8 @@ PACKAGES = [
     "tirta.waste",
     "tirta.units",
     "tirta.errors",
+    "tirta.coverage",
+    "tirta.planning",
 ]
 
 

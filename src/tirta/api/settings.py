@@ -40,6 +40,7 @@ class ApiSettings:
     session_ttl_s: float = 8 * 3600.0  # a dashboard session ends this long after login
     poll_s: float = 5.0  # dashboard pages poll for updates this often
     waste_file: Path | None = None  # waste.toml behind the waste page and the public waste KPIs
+    districts: Path | None = None  # districts file (CSV/GeoJSON) behind the planning page
 
 
 def default_users_db(store_url: str) -> Path:
@@ -82,7 +83,8 @@ def api_settings(
 ) -> ApiSettings:
     """API settings from explicit values, else ``TIRTA_USERS_DB``, ``TIRTA_NETWORK``, ``TIRTA_DMAS``,
     ``TIRTA_AUDIT_FILE``, ``TIRTA_BILLING``, ``TIRTA_KPIS_FILE``, ``TIRTA_MAX_BODY_BYTES``,
-    ``TIRTA_INGEST_PER_MINUTE``, ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, ``TIRTA_WASTE_FILE``, else defaults
+    ``TIRTA_INGEST_PER_MINUTE``, ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, ``TIRTA_WASTE_FILE``,
+    ``TIRTA_DISTRICTS``, else defaults
     (L-Town's model and DMAs shipped with tirta)."""
     environ = os.environ if env is None else env
     url = (base or settings(store_url=store_url, env=environ)).store_url
@@ -96,6 +98,8 @@ def api_settings(
     bills = billing or environ.get("TIRTA_BILLING") or None
     waste = waste_file or environ.get("TIRTA_WASTE_FILE") or None
     kpis = kpis_file or environ.get("TIRTA_KPIS_FILE") or None
+    sample = inp.parents[1] / "coverage" / "l-town-districts.geojson"  # illustrative, for L-Town only
+    districts = environ.get("TIRTA_DISTRICTS") or (sample if _is_copy(net, inp) else None)
     return ApiSettings(
         store_url=url,
         users_db=Path(users_db or environ.get("TIRTA_USERS_DB") or default_users_db(url)),
@@ -109,4 +113,17 @@ def api_settings(
         session_ttl_s=_positive(environ, "TIRTA_SESSION_TTL_S", 8 * 3600.0, float),
         poll_s=_positive(environ, "TIRTA_POLL_S", 5.0, float),
         waste_file=Path(waste) if waste else None,
+        districts=Path(districts) if districts else None,
     )
+
+
+def _is_copy(path: Path, original: Path) -> bool:
+    """``path`` is ``original`` or a byte-for-byte copy of it (the demo city copies L-Town)."""
+    if path == original:
+        return True
+    try:
+        return (
+            path.stat().st_size == original.stat().st_size and path.read_bytes() == original.read_bytes()
+        )
+    except OSError:
+        return False

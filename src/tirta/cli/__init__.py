@@ -29,12 +29,14 @@ def _register() -> None:
     from tirta.cli import (
         alerts,
         balance,
+        coverage,
         demo,
         ingest,
         ingest_mqtt,
         kpis,
         leaks,
         network,
+        plan,
         readings,
         sensors,
         serve,
@@ -57,6 +59,8 @@ def _register() -> None:
     app.command("serve")(serve.serve)
     app.add_typer(alerts.app, name="alerts")
     app.add_typer(waste.app, name="waste")
+    app.add_typer(plan.app, name="plan")
+    app.add_typer(coverage.app, name="coverage")
 
 
 _register()

@@ -279,6 +279,69 @@ class Engine:
                 tk.settimeparam(self._ph, param, int(value))
                 setattr(self, attr, int(value))
 
+    def node_elevation(self, node: str) -> float:
+        """Elevation of a junction or tank, or the head of a reservoir, m."""
+        return float(tk.getnodevalue(self._ph, self.node_index(node), tk.ELEVATION))
+
+    def set_reservoir_head(self, reservoir: str, head_m: float) -> None:
+        """Set a reservoir's (fixed) head, m; with a head pattern it is the base value."""
+        tk.setnodevalue(self._ph, self.node_index(reservoir), tk.ELEVATION, float(head_m))
+
+    def add_junction(self, node: str, elevation_m: float, xy: tuple[float, float] | None = None) -> None:
+        """Add a junction without demand (give it one with :meth:`add_demand`)."""
+        self._close_h()
+        idx = tk.addnode(self._ph, node, tk.JUNCTION)
+        tk.setnodevalue(self._ph, idx, tk.ELEVATION, float(elevation_m))
+        if xy is not None:
+            tk.setcoord(self._ph, idx, float(xy[0]), float(xy[1]))
+        self._reindex()
+
+    def add_pipe(
+        self, pipe: str, start: str, end: str, length_m: float, diameter_m: float, roughness: float
+    ) -> None:
+        """Add an open pipe (roughness in the model's head-loss formula: H-W C, or D-W mm)."""
+        self._close_h()
+        self.node_index(start), self.node_index(end)
+        idx = tk.addlink(self._ph, pipe, tk.PIPE, start, end)
+        # EPANET's SI units keep diameters in mm
+        tk.setpipedata(self._ph, idx, float(length_m), 1000.0 * diameter_m, float(roughness), 0.0)
+        self._reindex()
+
+    def set_pipe_diameter(self, pipe: str, diameter_m: float) -> None:
+        """Change a pipe's diameter, m."""
+        tk.setlinkvalue(self._ph, self.link_index(pipe), tk.DIAMETER, 1000.0 * diameter_m)
+
+    def link_diameters_m(self) -> np.ndarray:
+        """Diameter of every link in the engine's order, m (pumps 0; valves their nominal size)."""
+        tk.getlinkvalues(self._ph, tk.DIAMETER, self._vl.c)
+        return self._vl.np / 1000.0
+
+    def link_types(self) -> list[str]:
+        """Kind of every link in the engine's order: 'pipe', 'pump' or 'valve'."""
+        out = []
+        for i in range(1, len(self.link_ids) + 1):
+            t = tk.getlinktype(self._ph, i)
+            out.append("pipe" if t in (tk.PIPE, tk.CVPIPE) else "pump" if t == tk.PUMP else "valve")
+        return out
+
+    def tank_level(self, tank: str) -> float:
+        """A tank's initial water level, m above its bottom."""
+        return float(tk.getnodevalue(self._ph, self.node_index(tank), tk.TANKLEVEL))
+
+    def set_demand_model(self, pda: PDA | None) -> None:
+        """Switch between demand-driven (``None``) and pressure-driven analysis for later solves."""
+        self._close_h()
+        if pda is None:
+            tk.setdemandmodel(self._ph, tk.DDA, 0.0, 0.1, 0.5)
+        else:
+            tk.setdemandmodel(
+                self._ph, tk.PDA, pda.minimum_pressure_m, pda.required_pressure_m, pda.exponent
+            )
+
+    def demand_multiplier(self) -> float:
+        """The model's global DEMAND MULTIPLIER (it scales every demand, added ones included)."""
+        return float(tk.getoption(self._ph, tk.DEMANDMULT))
+
     def add_leak_node(self, pipe: str) -> str:
         """Split ``pipe`` at its middle with a new junction and return that junction's id."""
         return self.add_leak_nodes([pipe])[0]

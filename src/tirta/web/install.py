@@ -83,6 +83,10 @@ def install_web(app: FastAPI, *, session_ttl_s: float = 8 * 3600.0, poll_s: floa
     app.include_router(routes_auth.router)
     app.include_router(routes_pages.router)
     app.include_router(routes_waste.router)
+    from tirta.web import routes_planning  # planning page (coverage, what-ifs)
+
+    app.include_router(routes_planning.router)
+    app.include_router(routes_planning.api_router, prefix=_API)
     app.add_api_route("/static/vendor/plotly.min.js", _plotly_js, include_in_schema=False)
     static = files("tirta.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
