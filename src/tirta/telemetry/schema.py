@@ -48,6 +48,7 @@ QUARANTINE_COLUMNS = ("received_at", "source", "sensor", "payload", "reason", "d
 
 # why a reading was rejected; the keys of IngestResult.reasons
 REASONS = (
+    "malformed row",
     "unknown sensor",
     "bad timestamp",
     "not a number",
