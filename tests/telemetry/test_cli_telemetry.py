@@ -159,3 +159,21 @@ def test_settings_precedence() -> None:
     assert settings(store_url="x.duckdb", env={"TIRTA_STORE_URL": "y"}).store_url == "x.duckdb"
     with pytest.raises(InputError):
         parse_store_url("sqlite:///x.db")
+
+
+@pytest.mark.parametrize("command", ["query", "flags"])
+def test_from_after_to_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    """Was: ``readings query`` printed an empty table and exited 0."""
+    store = f"duckdb://{tmp_path}/s.duckdb"
+    run(capsys, "ingest", "file", str(SLICE), "--store", store, "--network", LTOWN, "--json")
+    extra = ["--sensors", "n1"] + (["--detect"] if command == "flags" else [])
+    code, out, err = run(
+        capsys, "readings", command, *extra, "--from", "2020-12-19", "--to", "2020-12-18",
+        "--store", store,
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        "error: field '--to': --to 2020-12-18 00:00 is before --from 2020-12-19 00:00 (UTC)"
+    )

@@ -13,7 +13,7 @@ from tirta.config import settings
 from tirta.errors import InputError
 from tirta.telemetry import quality
 from tirta.telemetry.quality import empty_flags
-from tirta.telemetry.schema import si_column, utc_time
+from tirta.telemetry.schema import si_column, time_range, utc_time
 from tirta.telemetry.store import Store, open_store
 from tirta.telemetry.store.postgres import PostgresStore
 
@@ -39,6 +39,7 @@ def query(
         raise InputError("give at least one sensor id", field="--sensors")
     if fmt not in ("csv", "json"):
         raise InputError(f"unknown format '{fmt}'; expected csv or json", field="--format")
+    time_range(start, end)
     with open_store(settings(store_url=store).store_url) as st:
         registry = st.sensors()
         unknown = [s for s in ids if s not in registry]
@@ -71,6 +72,8 @@ def flags(
 ) -> None:
     """Data-quality flags (stuck, spike, drift, gap) stored for the sensors and time range."""
     ids = None if sensors is None else [s.strip() for s in sensors.split(",") if s.strip()]
+    if start is not None and end is not None:
+        time_range(start, end)
     with open_store(settings(store_url=store).store_url) as st:
         registry = st.sensors()
         unknown = [s for s in ids or [] if s not in registry]
