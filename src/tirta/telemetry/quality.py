@@ -23,6 +23,7 @@ __all__ = [
     "empty_flags",
     "gaps",
     "mask_flags",
+    "operating_changes",
     "spikes",
     "stuck",
 ]
@@ -107,37 +108,137 @@ def stuck(
     return _frame(rows)
 
 
+def _noise(values: np.ndarray, floor: float) -> float | None:
+    """The noise of one reading (SI): 1.4826 × MAD of the non-zero first differences / √2, at least
+    ``floor``; None with too few differences to tell."""
+    diff = np.diff(values[~np.isnan(values)])
+    diff = diff[diff != 0.0]  # exact repeats (a stopped pump reading zero) say nothing of noise
+    if len(diff) < 7:
+        return None
+    return max(_MAD * float(np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2), floor)
+
+
+def _hampel(wide: pd.DataFrame, window: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per reading: distance from the median of the ``window`` readings centred on it, in units of
+    the sensor's noise (NaN where missing), and that signed distance in SI."""
+    z = np.full(wide.shape, np.nan)
+    delta = np.full(wide.shape, np.nan)
+    for j, sensor in enumerate(wide.columns):
+        series = wide[sensor].dropna()
+        values = series.to_numpy(dtype=float)
+        sigma = _noise(values, floor) if len(values) >= window else None
+        if sigma is None:
+            continue
+        median = series.rolling(window, center=True, min_periods=window // 2 + 1).median().to_numpy()
+        rows = wide.index.get_indexer(series.index)
+        delta[rows, j] = values - median
+        z[rows, j] = np.abs(values - median) / sigma
+    return z, delta
+
+
+def _steps(wide: pd.DataFrame, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per reading, its first difference to the reading before (SI, NaN where either is missing), and
+    the noise σ of each sensor (NaN when too few readings tell)."""
+    values = wide.to_numpy(dtype=float)
+    sigma = np.array([_noise(values[:, j], floor) or np.nan for j in range(values.shape[1])])
+    diff = np.full(values.shape, np.nan)
+    diff[1:] = values[1:] - values[:-1]
+    return diff, sigma
+
+
+def operating_changes(
+    wide: pd.DataFrame,
+    *,
+    threshold: float = 6.0,
+    shared: int = 3,
+    reversal_window: int = 12,
+    floor: float = 1e-9,
+) -> np.ndarray:
+    """Per time of ``wide``, whether the network changed its operating mode there: ``shared`` sensors
+    or more step by more than ``threshold`` × their noise at once, or a sensor that rarely steps (a
+    pump or valve flow switching) steps so, or a tank level turns from filling to draining or back
+    (the sign of its slope over ``reversal_window`` readings flips, each side clear of the noise)."""
+    out = np.zeros(len(wide), dtype=bool)
+    if wide.empty:
+        return out
+    diff, sigma = _steps(wide, floor)
+    big = np.nan_to_num(np.abs(diff) / sigma) > threshold
+    out |= big.sum(axis=1) >= shared
+    rare = big.mean(axis=0) < 0.02  # a switch, not a noisy sensor
+    out |= big[:, rare].any(axis=1)
+    w = reversal_window
+    for j in range(wide.shape[1]):
+        if np.isnan(sigma[j]):
+            continue
+        level = pd.Series(wide.iloc[:, j].to_numpy(dtype=float)).interpolate(limit_area="inside")
+        slope = (level - level.shift(w)) / w  # mean step over the last w readings
+        clear = np.abs(slope.to_numpy()) > 3 * sigma[j] / w
+        sign = np.where(clear, np.sign(slope.to_numpy()), 0.0)
+        before, after = sign[:-w], sign[w:]  # the w readings before t against the w after
+        out[w : len(sign)] |= (before * after) < 0
+    return out
+
+
+def _near(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` widened by ``k`` positions either side."""
+    out = mask.copy()
+    for i in range(1, k + 1):
+        out[i:] |= mask[:-i]
+        out[:-i] |= mask[i:]
+    return out
+
+
 def spikes(
-    wide: pd.DataFrame, *, window: int = 7, threshold: float = 8.0, floor: float = 1e-9
+    wide: pd.DataFrame,
+    *,
+    window: int = 7,
+    threshold: float = 8.0,
+    floor: float = 1e-9,
+    shared: int = 2,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Isolated wild values: Hampel filter whose scale is the robust spread of first differences.
 
     A reading is a spike when it is further than ``threshold`` × σ from the median of the ``window``
     readings centred on it; σ = 1.4826 × MAD of the sensor's non-zero first differences / √2 (the
-    noise of one reading), at least ``floor`` (SI).
+    noise of one reading), at least ``floor`` (SI). The network's operating changes are not spikes:
+    when ``shared`` other sensors or more stand out by half as much within one step (a pump or tank
+    moves several sensors at once) the reading is dropped, and near an :func:`operating_changes` of
+    ``wide`` or of ``context`` (other sensors, e.g. pump flows and tank levels) it stays a spike only
+    when it jumps away from both its neighbours and back, by ``threshold`` × σ each way.
     """
     rows: list[dict[str, object]] = []
-    for sensor in wide.columns:
-        series = wide[sensor].dropna()
-        if len(series) < window:
+    if wide.empty:
+        return _frame(rows)
+    z, delta = _hampel(wide, window, floor)
+    loud = np.nan_to_num(z) > threshold / 2
+    near = _near(loud, 1).astype(np.int32)  # sensors standing out at t - 1, t or t + 1
+    crowd = near.sum(axis=1)
+    changes = operating_changes(wide, floor=floor)
+    if context is not None and not context.empty:
+        changes |= operating_changes(context.reindex(wide.index), floor=floor)
+    mode = _near(changes, window // 2)
+    diff, sigma = _steps(wide, floor)
+    back = np.full(wide.shape, np.nan)
+    back[:-1] = -diff[1:]  # x_t - x_{t+1}
+    away = (np.sign(diff) == np.sign(back)) & (
+        np.minimum(np.abs(diff), np.abs(back)) > threshold * sigma
+    )
+    for j, sensor in enumerate(wide.columns):
+        over = np.nan_to_num(z[:, j]) > threshold
+        if not over.any():
             continue
-        values = series.to_numpy(dtype=float)
-        diff = np.diff(values)
-        diff = diff[diff != 0.0]  # exact repeats (a stopped pump reading zero) say nothing of noise
-        if len(diff) < window:
-            continue
-        sigma = max(_MAD * float(np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2), floor)
-        median = series.rolling(window, center=True, min_periods=window // 2 + 1).median().to_numpy()
-        z = np.abs(values - median) / sigma
-        for i0, i1 in _runs(z > threshold):
-            peak = i0 + int(np.argmax(z[i0 : i1 + 1]))
+        over &= (crowd - near[:, j]) < shared
+        over &= ~mode | away[:, j]
+        for i0, i1 in _runs(over):
+            peak = i0 + int(np.nanargmax(z[i0 : i1 + 1, j]))
             rows.append(
                 _flag(
                     sensor,
-                    series.index[i0],
-                    series.index[i1],
+                    wide.index[i0],
+                    wide.index[i1],
                     "spike",
-                    f"{values[peak] - median[peak]:+.6g} from the local median ({z[peak]:.0f} σ)",
+                    f"{delta[peak, j]:+.6g} from the local median ({z[peak, j]:.0f} σ)",
                 )
             )
     return _frame(rows)
@@ -287,17 +388,37 @@ def mask_flags(wide: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _outside(flags: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
+    """The spike flags not inside a span of ``spans`` on the same sensor."""
+    if flags.empty or spans.empty:
+        return flags
+    keep = np.ones(len(flags), dtype=bool)
+    for span in spans.itertuples(index=False):
+        inside = (
+            (flags["kind"] == "spike")
+            & (flags["sensor"] == span.sensor)
+            & (flags["start"] >= span.start)
+            & (flags["end"] <= span.end)
+        )
+        keep &= ~inside.to_numpy()
+    return flags.loc[keep].reset_index(drop=True)
+
+
 def detect(
     wide: pd.DataFrame,
     *,
     train: pd.DataFrame | None = None,
     kinds: Iterable[str] = FLAG_KINDS,
     stuck_steps: int = 12,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """All flags of a wide frame, sorted by sensor and start.
 
-    Drift is sought after masking the other flags, against a fit over ``train`` (default: the first
-    third of ``wide``); faulty training readings are masked the same way.
+    ``context``, other sensors of the network over the same times (pump flows, tank levels), tells
+    operating changes that are not spikes (see :func:`spikes`). Drift is sought after masking the
+    other flags, against a fit over ``train`` (default: the first third of ``wide``); faulty training
+    readings are masked the same way. A sensor drifting is one drift flag: the spikes its departure
+    from its neighbours raised inside the drift span are dropped.
     """
     kinds = set(kinds)
     if unknown := kinds - set(FLAG_KINDS):
@@ -308,7 +429,7 @@ def detect(
     if "stuck" in kinds:
         found.append(stuck(wide, steps=stuck_steps))
     if "spike" in kinds:
-        found.append(spikes(wide))
+        found.append(spikes(wide, context=context))
     if "gap" in kinds:
         found.append(gaps(wide))
     if "drift" in kinds and len(wide.columns) > 1:
@@ -317,7 +438,9 @@ def detect(
         train_flags = [stuck(train, steps=stuck_steps), spikes(train)]
         clean_train = mask_flags(train, pd.concat(train_flags, ignore_index=True))
         clean_wide = mask_flags(wide, pd.concat([empty_flags(), *found], ignore_index=True))
-        found.append(drift(clean_wide, clean_train))
+        drifts = drift(clean_wide, clean_train)
+        found = [_outside(f, drifts) if "spike" in set(f["kind"]) else f for f in found]
+        found.append(drifts)
     found = [f for f in found if not f.empty]
     if not found:
         return empty_flags()
