@@ -275,53 +275,57 @@ def gaps(
     return _frame(rows)
 
 
-def _neighbour_prediction(
-    train: pd.DataFrame, wide: pd.DataFrame, sensor: str, neighbours: int, min_corr: float
-) -> tuple[pd.Series, pd.Series, list[str]] | None:
-    """Median of one-neighbour linear predictions of ``sensor`` (train, wide) and the neighbours used."""
+Fit = tuple[list[str], np.ndarray, float, float]  # neighbours, coefficients, residual centre, σ
+
+
+def _neighbour_fits(
+    train: pd.DataFrame, sensor: str, neighbours: int, min_corr: float, floor: float
+) -> tuple[list[Fit], list[str]]:
+    """Linear fits of ``sensor`` over ``train`` on its most correlated neighbours, each with the
+    centre and robust spread (σ, SI) of its residual, and the neighbours used. Joint fits follow the
+    network's operating modes (one pump on moves each pressure by its own amount); with three
+    neighbours or more, one fit leaves out each, so one faulty or missing neighbour leaves fits
+    without it."""
     corr = train.corrwith(train[sensor]).drop(sensor).abs().dropna().sort_values(ascending=False)
     chosen = [str(c) for c in corr.index[:neighbours] if corr[c] >= min_corr]
-    if not chosen:
-        return None
-    fit_train, fit_wide = [], []
-    for other in chosen:
-        both = train[[sensor, other]].dropna()
-        slope, intercept = np.polyfit(both[other].to_numpy(), both[sensor].to_numpy(), 1)
-        fit_train.append(intercept + slope * train[other].to_numpy())
-        fit_wide.append(intercept + slope * wide[other].to_numpy())
-    with warnings.catch_warnings():  # all-NaN columns (every neighbour missing) give NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        pred_train = np.nanmedian(np.vstack(fit_train), axis=0)
-        pred_wide = np.nanmedian(np.vstack(fit_wide), axis=0)
-    return pd.Series(pred_train, train.index), pd.Series(pred_wide, wide.index), chosen
+    subsets = [chosen] if len(chosen) < 3 else [[c for c in chosen if c != o] for o in chosen]
+    target = train[sensor].to_numpy(dtype=float)
+    fits: list[Fit] = []
+    for cols in subsets if chosen else []:
+        x_train = train[cols].to_numpy(dtype=float)
+        rows = ~np.isnan(target) & ~np.isnan(x_train).any(axis=1)
+        if rows.sum() < max(10, 2 * (len(cols) + 1)):
+            continue
+        design = np.column_stack([np.ones(int(rows.sum())), x_train[rows]])
+        coef, *_ = np.linalg.lstsq(design, target[rows], rcond=None)
+        resid = target[rows] - design @ coef
+        centre = float(np.median(resid))
+        sigma = max(_MAD * float(np.median(np.abs(resid - centre))), floor)
+        fits.append((cols, coef, centre, sigma))
+    return fits, chosen
 
 
 def _cusum_spans(z: np.ndarray, k: float, h: float, window: int) -> list[tuple[int, int, float]]:
     """Two-sided CUSUM of standardised residuals ``z``: (first, last, peak signed sum) of each
-    excursion past ``h``. An excursion runs from where its sum left zero to the last step where the
-    running median of ``window`` residuals still exceeds ``k``, so the slow drain of the sum after the
-    fault ends is not flagged."""
+    excursion past ``h``. An excursion runs from where its sum left zero to the last step, up to the
+    sum's peak, where the running median of ``window`` residuals still exceeded ``k``: the fault ends
+    where the sum stops growing, so the slow drain after it (and any wobble of the residual while
+    the sum drains) is not flagged."""
     spans: list[tuple[int, int, float]] = []
+    valid = ~np.isnan(z)
     for sign in (1.0, -1.0):
         signed = sign * z
         smooth = pd.Series(signed).rolling(window, center=True, min_periods=1).median().to_numpy()
-        s, origin, last_up, peak = 0.0, -1, -1, 0.0
-        for i, value in enumerate(signed):
-            if np.isnan(value):
+        # s_t = max(0, s_(t-1) + z_t - k) in closed form: the running sum less its lowest point so
+        # far (at most zero); a missing residual leaves the sum as it was
+        total = np.cumsum(np.where(valid, signed - k, 0.0))
+        s = total - np.minimum(0.0, np.minimum.accumulate(total))
+        for i0, i1 in _runs(s > 0):
+            top = i0 + int(np.argmax(s[i0 : i1 + 1]))
+            if s[top] <= h:
                 continue
-            step = value - k
-            if s == 0.0 and step > 0:
-                origin, last_up = i, i
-            s = max(0.0, s + step)
-            if smooth[i] > k:
-                last_up = i
-            peak = max(peak, s)
-            if s == 0.0:
-                if peak > h:
-                    spans.append((origin, last_up, sign * peak))
-                peak = 0.0
-        if peak > h:
-            spans.append((origin, last_up, sign * peak))
+            up = np.flatnonzero((smooth[i0 : top + 1] > k) & valid[i0 : top + 1])
+            spans.append((i0, i0 + (int(up[-1]) if len(up) else 0), sign * float(s[top])))
     return spans
 
 
@@ -329,7 +333,7 @@ def drift(
     wide: pd.DataFrame,
     train: pd.DataFrame,
     *,
-    neighbours: int = 3,
+    neighbours: int = 5,
     min_corr: float = 0.7,
     k: float = 2.0,
     h: float = 200.0,
@@ -339,43 +343,100 @@ def drift(
 ) -> pd.DataFrame:
     """Slow departures of a sensor from what its most correlated neighbours say.
 
-    Over ``train`` each sensor is regressed on each of its ``neighbours`` most correlated sensors
-    (|r| ≥ ``min_corr``); the median of those predictions is robust to one faulty neighbour. The
+    Over ``train`` each sensor is regressed on its ``neighbours`` most correlated sensors (|r| ≥
+    ``min_corr``) jointly, robust to one faulty neighbour (see :func:`_neighbour_fits`). The
     residual, standardised by its robust spread over ``train`` (at least ``floor``, SI), feeds a
     two-sided CUSUM with allowance ``k`` and threshold ``h`` (both in σ); spans shorter than
-    ``min_steps`` readings or whose median residual is under ``min_shift`` σ are dropped.
+    ``min_steps`` readings or whose median residual is under ``min_shift`` σ are dropped. The drift
+    every set of neighbours agrees on most is taken first and masked before looking again, so a
+    drifting sensor is not blamed on the neighbours it misleads.
     """
     rows: list[dict[str, object]] = []
-    for sensor in wide.columns:
-        if sensor not in train.columns or train[sensor].count() < 10:
-            continue
-        got = _neighbour_prediction(train, wide, sensor, neighbours, min_corr)
-        if got is None:
-            continue
-        pred_train, pred_wide, chosen = got
-        resid_train = (train[sensor] - pred_train).dropna().to_numpy()
-        if len(resid_train) < 10:
-            continue
-        centre = float(np.median(resid_train))
-        sigma = max(_MAD * float(np.median(np.abs(resid_train - centre))), floor)
-        resid = (wide[sensor] - pred_wide).to_numpy(dtype=float) - centre
-        for i0, i1, peak in _cusum_spans(resid / sigma, k, h, min_steps):
-            shift = float(np.nanmedian(resid[i0 : i1 + 1]))
-            if i1 - i0 + 1 < min_steps or abs(shift) < min_shift * sigma:
-                continue
-            rows.append(
-                _flag(
-                    sensor,
-                    wide.index[i0],
-                    wide.index[i1],
-                    "drift",
-                    (
-                        f"residual {shift:+.4g} against "
-                        f"{', '.join(chosen)} (σ {sigma:.3g}, CUSUM {peak:+.0f})"
-                    ),
-                )
+    current = wide.copy()
+    cache: dict[str, tuple[list[Fit], list[str]]] = {}
+    Span = tuple[str, int, int, float, str]  # sensor, first, last, CUSUM peak, detail
+
+    def spans_of(frame: pd.DataFrame, sensors: Iterable[str]) -> list[Span]:
+        return [
+            (sensor, *span)
+            for sensor in sensors
+            for span in _drift_spans(
+                frame, train, sensor, neighbours, min_corr, k, h, min_steps, min_shift, floor, cache
             )
+        ]
+
+    def masked(frame: pd.DataFrame, span: Span) -> pd.DataFrame:
+        out = frame.copy()
+        out.iloc[span[1] : span[2] + 1, out.columns.get_loc(span[0])] = np.nan
+        return out
+
+    accepted: set[tuple[str, int]] = set()
+    while True:
+        found = [c for c in spans_of(current, wide.columns) if (c[0], c[1]) not in accepted]
+        if not found:
+            break
+
+        def explains(
+            span: Span, found: list[Span] = found, current: pd.DataFrame = current
+        ) -> tuple[int, float]:
+            """How many other drift spans at the same time vanish once ``span`` is masked (a faulty
+            neighbour drags the sensors it predicts), then the strength of the drift itself."""
+            others = [c for c in found if c[0] != span[0] and c[1] <= span[2] and c[2] >= span[1]]
+            if not others:
+                return 0, abs(span[3])
+            left = {(c[0], c[1], c[2]) for c in spans_of(masked(current, span), {c[0] for c in others})}
+            cleared = sum(
+                not any(s == c[0] and a <= c[2] and b >= c[1] for s, a, b in left) for c in others
+            )
+            return cleared, abs(span[3])
+
+        best = max(found, key=explains)
+        accepted.add((best[0], best[1]))
+        rows.append(_flag(best[0], wide.index[best[1]], wide.index[best[2]], "drift", best[4]))
+        current = masked(current, best)
     return _frame(rows)
+
+
+def _drift_spans(
+    wide: pd.DataFrame,
+    train: pd.DataFrame,
+    sensor: str,
+    neighbours: int,
+    min_corr: float,
+    k: float,
+    h: float,
+    min_steps: int,
+    min_shift: float,
+    floor: float,
+    cache: dict[str, tuple[list[Fit], list[str]]],
+) -> list[tuple[int, int, float, str]]:
+    """(first, last, CUSUM peak, detail) of each drift span of one sensor (see :func:`drift`);
+    ``cache`` keeps each sensor's fits over ``train`` between calls."""
+    if sensor not in train.columns or train[sensor].count() < 10:
+        return []
+    if sensor not in cache:
+        cache[sensor] = _neighbour_fits(train, sensor, neighbours, min_corr, floor)
+    fits, chosen = cache[sensor]
+    if not fits:
+        return []
+    value = wide[sensor].to_numpy(dtype=float)
+    resids = [
+        value - (coef[0] + wide[cols].to_numpy(dtype=float) @ coef[1:]) - c for cols, coef, c, _ in fits
+    ]
+    zs = [r / fit[3] for r, fit in zip(resids, fits, strict=True)]  # each fit by its own spread
+    sigmas = [fit[3] for fit in fits]
+    with warnings.catch_warnings():  # all-NaN columns (every neighbour missing) give NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        z, resid = np.nanmedian(np.vstack(zs), axis=0), np.nanmedian(np.vstack(resids), axis=0)
+    sigma = float(np.median(sigmas))
+    out = []
+    for i0, i1, peak in _cusum_spans(z, k, h, min_steps):
+        shift = float(np.nanmedian(resid[i0 : i1 + 1]))
+        if i1 - i0 + 1 < min_steps or abs(float(np.nanmedian(z[i0 : i1 + 1]))) < min_shift:
+            continue
+        detail = f"residual {shift:+.4g} against {', '.join(chosen)} (σ {sigma:.3g}, CUSUM {peak:+.0f})"
+        out.append((i0, i1, peak, detail))
+    return out
 
 
 def mask_flags(wide: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
@@ -388,8 +449,9 @@ def mask_flags(wide: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _outside(flags: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
-    """The spike flags not inside a span of ``spans`` on the same sensor."""
+def _outside(flags: pd.DataFrame, spans: pd.DataFrame, slack: pd.Timedelta) -> pd.DataFrame:
+    """The spike flags not inside a span of ``spans`` on the same sensor (or ``slack`` after it,
+    where the drift's end is a step)."""
     if flags.empty or spans.empty:
         return flags
     keep = np.ones(len(flags), dtype=bool)
@@ -398,7 +460,7 @@ def _outside(flags: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
             (flags["kind"] == "spike")
             & (flags["sensor"] == span.sensor)
             & (flags["start"] >= span.start)
-            & (flags["end"] <= span.end)
+            & (flags["end"] <= span.end + slack)
         )
         keep &= ~inside.to_numpy()
     return flags.loc[keep].reset_index(drop=True)
@@ -439,7 +501,8 @@ def detect(
         clean_train = mask_flags(train, pd.concat(train_flags, ignore_index=True))
         clean_wide = mask_flags(wide, pd.concat([empty_flags(), *found], ignore_index=True))
         drifts = drift(clean_wide, clean_train)
-        found = [_outside(f, drifts) if "spike" in set(f["kind"]) else f for f in found]
+        slack = 3 * (_step(pd.DatetimeIndex(wide.index)) or pd.Timedelta(0))
+        found = [_outside(f, drifts, slack) if "spike" in set(f["kind"]) else f for f in found]
         found.append(drifts)
     found = [f for f in found if not f.empty]
     if not found:
