@@ -103,7 +103,9 @@ def flags(
 def detect_flags(
     st: Store, sensors: list[str], start: str, end: str, *, train_days: float
 ) -> pd.DataFrame:
-    """Flags over ``start <= time < end`` per sensor kind; drift is fitted on the ``train_days`` before."""
+    """Flags over ``start <= time < end`` per sensor kind; drift is fitted on the ``train_days`` before.
+    The network's flow meters and tank levels (all registered, not only ``sensors``) are the context
+    that tells pump and valve switching and tank reversals from spikes."""
     registry = st.sensors()
     t0 = pd.Timestamp(start)
     t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
@@ -111,12 +113,17 @@ def detect_flags(
     by_kind: dict[str, list[str]] = {}
     for sid in sensors:
         by_kind.setdefault(registry[sid].kind, []).append(sid)
+    operating = [s.id for s in registry if s.kind in ("flow", "level")]
+    context = st.read(operating, start, end) if operating else None
     for ids in by_kind.values():
         wide = st.read(ids, start, end)
         if wide.empty:
             continue
         train = st.read(ids, t0 - pd.Timedelta(days=train_days), t0)
-        found.append(quality.detect(wide, train=train if len(train) >= 12 else None))
+        others = None
+        if context is not None:
+            others = context.drop(columns=[c for c in ids if c in context.columns])
+        found.append(quality.detect(wide, train=train if len(train) >= 12 else None, context=others))
     return pd.concat(found, ignore_index=True)
 
 
