@@ -7,7 +7,6 @@ inclusive, UTC), ``kind`` (one of :data:`FLAG_KINDS`) and a human ``detail``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -28,53 +27,17 @@ __all__ = [
     "stuck",
 ]
 
-FLAG_COLUMNS = ("sensor", "start", "end", "kind", "detail")
-FLAG_KINDS = ("stuck", "spike", "drift", "gap")
-_MAD = 1.4826  # MAD × this estimates the standard deviation of normal noise
-
-
-def empty_flags() -> pd.DataFrame:
-    """A flags frame with no rows and the right dtypes."""
-    return pd.DataFrame(
-        {
-            "sensor": pd.Series([], dtype=object),
-            "start": pd.Series([], dtype="datetime64[us, UTC]"),
-            "end": pd.Series([], dtype="datetime64[us, UTC]"),
-            "kind": pd.Series([], dtype=object),
-            "detail": pd.Series([], dtype=object),
-        }
-    )
-
-
-def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    if not rows:
-        return empty_flags()
-    out = pd.DataFrame(rows, columns=list(FLAG_COLUMNS))
-    for col in ("start", "end"):
-        out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[us, UTC]")
-    return out
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) positions of each run of True in a boolean array."""
-    if not mask.any():
-        return []
-    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1) - 1
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
-
-
-def _step(index: pd.DatetimeIndex) -> pd.Timedelta | None:
-    """The usual time step of an index (median spacing), None with fewer than two times."""
-    if len(index) < 2:
-        return None
-    return pd.Timedelta(pd.Series(index).diff().median())
-
-
-def _flag(sensor: object, start: object, end: object, kind: str, detail: str) -> dict[str, object]:
-    """One row of a flags frame."""
-    return {"sensor": sensor, "start": start, "end": end, "kind": kind, "detail": detail}
+from tirta.telemetry.drift import drift
+from tirta.telemetry.flagbase import (
+    FLAG_COLUMNS,
+    FLAG_KINDS,
+    MAD,
+    empty_flags,
+    flag_row,
+    flags_frame,
+    median_step,
+    runs,
+)
 
 
 def stuck(
@@ -92,12 +55,12 @@ def stuck(
         if len(values) < steps:
             continue
         same = np.abs(np.diff(values)) <= tol  # same[i]: reading i+1 repeats reading i
-        for i0, i1 in _runs(same):
+        for i0, i1 in runs(same):
             first, last = i0, i1 + 1
             if last - first + 1 < steps or (zero_ok and values[first] == 0.0):
                 continue
             rows.append(
-                _flag(
+                flag_row(
                     sensor,
                     series.index[first],
                     series.index[last],
@@ -105,7 +68,7 @@ def stuck(
                     f"constant {values[first]:.6g} over {last - first + 1} readings",
                 )
             )
-    return _frame(rows)
+    return flags_frame(rows)
 
 
 def _noise(values: np.ndarray, floor: float) -> float | None:
@@ -115,7 +78,7 @@ def _noise(values: np.ndarray, floor: float) -> float | None:
     diff = diff[diff != 0.0]  # exact repeats (a stopped pump reading zero) say nothing of noise
     if len(diff) < 7:
         return None
-    return max(_MAD * float(np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2), floor)
+    return max(MAD * float(np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2), floor)
 
 
 def _hampel(wide: pd.DataFrame, window: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -209,7 +172,7 @@ def spikes(
     """
     rows: list[dict[str, object]] = []
     if wide.empty:
-        return _frame(rows)
+        return flags_frame(rows)
     z, delta = _hampel(wide, window, floor)
     loud = np.nan_to_num(z) > threshold / 2
     near = _near(loud, 1).astype(np.int32)  # sensors standing out at t - 1, t or t + 1
@@ -230,10 +193,10 @@ def spikes(
             continue
         over &= (crowd - near[:, j]) < shared
         over &= ~mode | away[:, j]
-        for i0, i1 in _runs(over):
+        for i0, i1 in runs(over):
             peak = i0 + int(np.nanargmax(z[i0 : i1 + 1, j]))
             rows.append(
-                _flag(
+                flag_row(
                     sensor,
                     wide.index[i0],
                     wide.index[i1],
@@ -241,7 +204,7 @@ def spikes(
                     f"{delta[peak, j]:+.6g} from the local median ({z[peak, j]:.0f} σ)",
                 )
             )
-    return _frame(rows)
+    return flags_frame(rows)
 
 
 def gaps(
@@ -251,7 +214,7 @@ def gaps(
     median spacing of the index) between the first and last time of the frame."""
     if wide.empty:
         return empty_flags()
-    width = pd.Timedelta(step) if step is not None else _step(pd.DatetimeIndex(wide.index))
+    width = pd.Timedelta(step) if step is not None else median_step(pd.DatetimeIndex(wide.index))
     if width is None:
         return empty_flags()
     grid = pd.date_range(wide.index.min(), wide.index.max(), freq=width)
@@ -259,12 +222,12 @@ def gaps(
     rows: list[dict[str, object]] = []
     for sensor in full.columns:
         missing = full[sensor].isna().to_numpy()
-        for i0, i1 in _runs(missing):
+        for i0, i1 in runs(missing):
             n = i1 - i0 + 1
             if n < min_steps:
                 continue
             rows.append(
-                _flag(
+                flag_row(
                     sensor,
                     full.index[i0],
                     full.index[i1],
@@ -272,171 +235,7 @@ def gaps(
                     f"{n} missing readings",
                 )
             )
-    return _frame(rows)
-
-
-Fit = tuple[list[str], np.ndarray, float, float]  # neighbours, coefficients, residual centre, σ
-
-
-def _neighbour_fits(
-    train: pd.DataFrame, sensor: str, neighbours: int, min_corr: float, floor: float
-) -> tuple[list[Fit], list[str]]:
-    """Linear fits of ``sensor`` over ``train`` on its most correlated neighbours, each with the
-    centre and robust spread (σ, SI) of its residual, and the neighbours used. Joint fits follow the
-    network's operating modes (one pump on moves each pressure by its own amount); with three
-    neighbours or more, one fit leaves out each, so one faulty or missing neighbour leaves fits
-    without it."""
-    corr = train.corrwith(train[sensor]).drop(sensor).abs().dropna().sort_values(ascending=False)
-    chosen = [str(c) for c in corr.index[:neighbours] if corr[c] >= min_corr]
-    subsets = [chosen] if len(chosen) < 3 else [[c for c in chosen if c != o] for o in chosen]
-    target = train[sensor].to_numpy(dtype=float)
-    fits: list[Fit] = []
-    for cols in subsets if chosen else []:
-        x_train = train[cols].to_numpy(dtype=float)
-        rows = ~np.isnan(target) & ~np.isnan(x_train).any(axis=1)
-        if rows.sum() < max(10, 2 * (len(cols) + 1)):
-            continue
-        design = np.column_stack([np.ones(int(rows.sum())), x_train[rows]])
-        coef, *_ = np.linalg.lstsq(design, target[rows], rcond=None)
-        resid = target[rows] - design @ coef
-        centre = float(np.median(resid))
-        sigma = max(_MAD * float(np.median(np.abs(resid - centre))), floor)
-        fits.append((cols, coef, centre, sigma))
-    return fits, chosen
-
-
-def _cusum_spans(z: np.ndarray, k: float, h: float, window: int) -> list[tuple[int, int, float]]:
-    """Two-sided CUSUM of standardised residuals ``z``: (first, last, peak signed sum) of each
-    excursion past ``h``. An excursion runs from where its sum left zero to the last step, up to the
-    sum's peak, where the running median of ``window`` residuals still exceeded ``k``: the fault ends
-    where the sum stops growing, so the slow drain after it (and any wobble of the residual while
-    the sum drains) is not flagged."""
-    spans: list[tuple[int, int, float]] = []
-    valid = ~np.isnan(z)
-    for sign in (1.0, -1.0):
-        signed = sign * z
-        smooth = pd.Series(signed).rolling(window, center=True, min_periods=1).median().to_numpy()
-        # s_t = max(0, s_(t-1) + z_t - k) in closed form: the running sum less its lowest point so
-        # far (at most zero); a missing residual leaves the sum as it was
-        total = np.cumsum(np.where(valid, signed - k, 0.0))
-        s = total - np.minimum(0.0, np.minimum.accumulate(total))
-        for i0, i1 in _runs(s > 0):
-            top = i0 + int(np.argmax(s[i0 : i1 + 1]))
-            if s[top] <= h:
-                continue
-            up = np.flatnonzero((smooth[i0 : top + 1] > k) & valid[i0 : top + 1])
-            spans.append((i0, i0 + (int(up[-1]) if len(up) else 0), sign * float(s[top])))
-    return spans
-
-
-def drift(
-    wide: pd.DataFrame,
-    train: pd.DataFrame,
-    *,
-    neighbours: int = 5,
-    min_corr: float = 0.7,
-    k: float = 2.0,
-    h: float = 200.0,
-    min_steps: int = 6,
-    min_shift: float = 6.0,
-    floor: float = 1e-9,
-) -> pd.DataFrame:
-    """Slow departures of a sensor from what its most correlated neighbours say.
-
-    Over ``train`` each sensor is regressed on its ``neighbours`` most correlated sensors (|r| ≥
-    ``min_corr``) jointly, robust to one faulty neighbour (see :func:`_neighbour_fits`). The
-    residual, standardised by its robust spread over ``train`` (at least ``floor``, SI), feeds a
-    two-sided CUSUM with allowance ``k`` and threshold ``h`` (both in σ); spans shorter than
-    ``min_steps`` readings or whose median residual is under ``min_shift`` σ are dropped. The drift
-    every set of neighbours agrees on most is taken first and masked before looking again, so a
-    drifting sensor is not blamed on the neighbours it misleads.
-    """
-    rows: list[dict[str, object]] = []
-    current = wide.copy()
-    cache: dict[str, tuple[list[Fit], list[str]]] = {}
-    Span = tuple[str, int, int, float, str]  # sensor, first, last, CUSUM peak, detail
-
-    def spans_of(frame: pd.DataFrame, sensors: Iterable[str]) -> list[Span]:
-        return [
-            (sensor, *span)
-            for sensor in sensors
-            for span in _drift_spans(
-                frame, train, sensor, neighbours, min_corr, k, h, min_steps, min_shift, floor, cache
-            )
-        ]
-
-    def masked(frame: pd.DataFrame, span: Span) -> pd.DataFrame:
-        out = frame.copy()
-        out.iloc[span[1] : span[2] + 1, out.columns.get_loc(span[0])] = np.nan
-        return out
-
-    accepted: set[tuple[str, int]] = set()
-    while True:
-        found = [c for c in spans_of(current, wide.columns) if (c[0], c[1]) not in accepted]
-        if not found:
-            break
-
-        def explains(
-            span: Span, found: list[Span] = found, current: pd.DataFrame = current
-        ) -> tuple[int, float]:
-            """How many other drift spans at the same time vanish once ``span`` is masked (a faulty
-            neighbour drags the sensors it predicts), then the strength of the drift itself."""
-            others = [c for c in found if c[0] != span[0] and c[1] <= span[2] and c[2] >= span[1]]
-            if not others:
-                return 0, abs(span[3])
-            left = {(c[0], c[1], c[2]) for c in spans_of(masked(current, span), {c[0] for c in others})}
-            cleared = sum(
-                not any(s == c[0] and a <= c[2] and b >= c[1] for s, a, b in left) for c in others
-            )
-            return cleared, abs(span[3])
-
-        best = max(found, key=explains)
-        accepted.add((best[0], best[1]))
-        rows.append(_flag(best[0], wide.index[best[1]], wide.index[best[2]], "drift", best[4]))
-        current = masked(current, best)
-    return _frame(rows)
-
-
-def _drift_spans(
-    wide: pd.DataFrame,
-    train: pd.DataFrame,
-    sensor: str,
-    neighbours: int,
-    min_corr: float,
-    k: float,
-    h: float,
-    min_steps: int,
-    min_shift: float,
-    floor: float,
-    cache: dict[str, tuple[list[Fit], list[str]]],
-) -> list[tuple[int, int, float, str]]:
-    """(first, last, CUSUM peak, detail) of each drift span of one sensor (see :func:`drift`);
-    ``cache`` keeps each sensor's fits over ``train`` between calls."""
-    if sensor not in train.columns or train[sensor].count() < 10:
-        return []
-    if sensor not in cache:
-        cache[sensor] = _neighbour_fits(train, sensor, neighbours, min_corr, floor)
-    fits, chosen = cache[sensor]
-    if not fits:
-        return []
-    value = wide[sensor].to_numpy(dtype=float)
-    resids = [
-        value - (coef[0] + wide[cols].to_numpy(dtype=float) @ coef[1:]) - c for cols, coef, c, _ in fits
-    ]
-    zs = [r / fit[3] for r, fit in zip(resids, fits, strict=True)]  # each fit by its own spread
-    sigmas = [fit[3] for fit in fits]
-    with warnings.catch_warnings():  # all-NaN columns (every neighbour missing) give NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        z, resid = np.nanmedian(np.vstack(zs), axis=0), np.nanmedian(np.vstack(resids), axis=0)
-    sigma = float(np.median(sigmas))
-    out = []
-    for i0, i1, peak in _cusum_spans(z, k, h, min_steps):
-        shift = float(np.nanmedian(resid[i0 : i1 + 1]))
-        if i1 - i0 + 1 < min_steps or abs(float(np.nanmedian(z[i0 : i1 + 1]))) < min_shift:
-            continue
-        detail = f"residual {shift:+.4g} against {', '.join(chosen)} (σ {sigma:.3g}, CUSUM {peak:+.0f})"
-        out.append((i0, i1, peak, detail))
-    return out
+    return flags_frame(rows)
 
 
 def mask_flags(wide: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
@@ -501,7 +300,7 @@ def detect(
         clean_train = mask_flags(train, pd.concat(train_flags, ignore_index=True))
         clean_wide = mask_flags(wide, pd.concat([empty_flags(), *found], ignore_index=True))
         drifts = drift(clean_wide, clean_train)
-        slack = 3 * (_step(pd.DatetimeIndex(wide.index)) or pd.Timedelta(0))
+        slack = 3 * (median_step(pd.DatetimeIndex(wide.index)) or pd.Timedelta(0))
         found = [_outside(f, drifts, slack) if "spike" in set(f["kind"]) else f for f in found]
         found.append(drifts)
     found = [f for f in found if not f.empty]
