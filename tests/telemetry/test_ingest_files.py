@@ -263,3 +263,25 @@ def test_a_battledim_table_given_alone_gets_a_clear_error(tmp_path: Path) -> Non
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(InputError, match="unknown file type"):
         read_file(tmp_path / "x.json")
+
+
+def test_a_malformed_battledim_line_is_quarantined_with_its_line(
+    store: Store, tmp_path: Path, ltown: Network
+) -> None:
+    """Lines count as in the file: empty lines included, a line with the wrong number of cells one
+    malformed row (its text kept), the rest stored."""
+    folder = tmp_path / "scada"
+    folder.mkdir()
+    (folder / "Pressures.csv").write_text(
+        "Timestamp;n1;n4\n2020-12-18 00:00;30,5;40\n\n2020-12-18 00:05;31;41\n"
+        "2020-12-18 00:10;;42;9\n\n2020-12-18 00:15;32;abc\n"
+    )
+    result = ingest_file(store, folder, network=ltown, now=NOW)
+    assert (result.accepted, result.reasons) == (5, {"malformed row": 1, "not a number": 1})
+    q = store.quarantined().set_index("reason")
+    malformed = json.loads(q.loc["malformed row", "payload"])
+    assert malformed == {"file": "Pressures.csv", "line": "5", "text": "2020-12-18 00:10;;42;9"}
+    assert "expected 3 fields" in q.loc["malformed row", "detail"]
+    assert json.loads(q.loc["not a number", "payload"])["line"] == "7"
+    wide = store.read(["n1", "n4"], "2020-12-18", "2020-12-19")
+    assert wide["n1"].tolist() == [30.5, 31, 32] and wide["n4"].dropna().tolist() == [40, 41]

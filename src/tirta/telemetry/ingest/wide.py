@@ -93,33 +93,43 @@ def _read_csv(path: Path, kind: str) -> WideTable:
     sep, decimal, encoding, names = _sniff(path)
     _check_header(names, str(path))
     auto = [f"f{i}" for i in range(len(names))]
-    bad: list[pacsv.InvalidRow] = []
 
-    def on_bad_row(row: pacsv.InvalidRow) -> str:
-        bad.append(row)
-        return "skip"
+    def read(threads: bool) -> tuple[pa.Table, list[pacsv.InvalidRow]]:
+        bad: list[pacsv.InvalidRow] = []
 
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                use_threads=False, encoding=encoding, column_names=auto, skip_rows=1
-            ),
-            parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=on_bad_row),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in auto}, null_values=[""], strings_can_be_null=True
-            ),
-        )
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"cannot read CSV: {exc}", file=path) from None
+        def on_bad_row(row: pacsv.InvalidRow) -> str:
+            bad.append(row)
+            return "skip"
+
+        try:
+            table = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(
+                    use_threads=threads, encoding=encoding, column_names=auto, skip_rows=1
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=sep, invalid_row_handler=on_bad_row, ignore_empty_lines=False
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in auto},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                ),
+            )
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"cannot read CSV: {exc}", file=path) from None
+        return table, bad
+
+    table, bad = read(threads=True)
+    if bad:  # line numbers are known to the single-threaded reader only
+        table, bad = read(threads=False)
     table = table.rename_columns(names)
-    # lines: the header is line 1, empty lines are skipped by the reader and so are malformed rows
-    n_lines = table.num_rows + len(bad)
-    lines = np.arange(2, n_lines + 2, dtype=np.int64)
+    # every line after the header is a row (an empty line too: no reading) or an invalid row
+    taken = np.array([row.number for row in bad], dtype=np.int64)
+    lines = np.setdiff1d(np.arange(2, table.num_rows + len(bad) + 2, dtype=np.int64), taken)
+    bad = [row for row in bad if (row.text or "").strip()]
     malformed = None
     if bad:
-        taken = np.array([row.number for row in bad], dtype=np.int64)
-        lines = np.setdiff1d(lines, taken)
         malformed = malformed_records(
             [int(row.number) for row in bad],
             [row.text or "" for row in bad],
