@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scale.py --json bench-results/scale.json
 	$(BIN)/python benchmarks/landgem.py --json bench-results/landgem.json
 	$(BIN)/python benchmarks/planning.py --json bench-results/planning.json
+	$(BIN)/python benchmarks/quality.py --json bench-results/quality.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
