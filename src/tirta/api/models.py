@@ -25,6 +25,10 @@ __all__ = [
 ]
 
 
+#: what a user name may be (tirta.api.users checks the same)
+USER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+
+
 class ErrorDetail(BaseModel):
     type: str
     message: str
@@ -173,7 +177,7 @@ class KpisPublic(BaseModel):
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(pattern=USER_NAME)
     role: Literal["viewer", "operator", "admin"]
 
 

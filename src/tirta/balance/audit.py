@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,15 @@ from tirta.balance.waterbalance import (
 )
 from tirta.errors import InputError
 
-__all__ = ["Audit", "AuditResult", "audit_report", "load_audit", "parse_audit", "run_audit"]
+__all__ = [
+    "Audit",
+    "AuditResult",
+    "audit_json_schema",
+    "audit_report",
+    "load_audit",
+    "parse_audit",
+    "run_audit",
+]
 
 _SYSTEM_REQUIRED = ("mains_length_km", "connections", "private_pipe_length_km", "average_pressure_m")
 _SYSTEM_OPTIONAL = {"supply_hours_per_day": 24.0, "days": 365.0}
@@ -173,6 +181,56 @@ def parse_audit(doc: Mapping[str, Any], file: Path | None = None) -> Audit:
             )
         costs = Costs(**values)
     return Audit(system, inputs, costs, file)
+
+
+def audit_json_schema() -> dict[str, Any]:
+    """The JSON Schema of an audit document (what :func:`parse_audit` accepts), for the API's contract."""
+    positive = {"type": "number", "exclusiveMinimum": 0}
+    amount = {"type": "number", "minimum": 0}
+
+    def table(required: Sequence[str], optional: Sequence[str], value: Any) -> dict[str, Any]:
+        props = {k: value(k) for k in (*required, *optional)}
+        return {
+            "type": "object",
+            "properties": props,
+            "required": list(required),
+            "additionalProperties": False,
+        }
+
+    def item(key: str) -> dict[str, Any]:
+        pct_key = {**_VOLUMES_REQUIRED, **_VOLUMES_DEFAULTABLE}[key]
+        detail = {
+            "margin_pct": amount,
+            "method": {"enum": list(METHODS)},
+            "grade": {"type": "number", "minimum": 1, "maximum": 10},
+        }
+        shapes = [{"required": [k], "properties": {k: amount}} for k in ("value", pct_key) if k]
+        obj: dict[str, Any] = {
+            "type": "object",
+            "properties": {k: amount for k in ("value", pct_key) if k} | detail,
+            "additionalProperties": False,
+            "oneOf" if len(shapes) > 1 else "allOf": shapes,
+        }
+        return {"anyOf": [amount, obj]}
+
+    system = table(
+        _SYSTEM_REQUIRED,
+        tuple(_SYSTEM_OPTIONAL),
+        lambda k: amount if k == "private_pipe_length_km" else positive,
+    )
+    system["properties"]["supply_hours_per_day"] = {**positive, "maximum": 24}
+    return {
+        "type": "object",
+        "properties": {
+            "system": system,
+            "volumes": table(tuple(_VOLUMES_REQUIRED), tuple(_VOLUMES_DEFAULTABLE), item),
+            "costs": table(
+                _COSTS_REQUIRED, _COSTS_OPTIONAL, lambda k: positive if k in _COSTS_OPTIONAL else amount
+            ),
+        },
+        "required": ["system", "volumes"],
+        "additionalProperties": False,
+    }
 
 
 def load_audit(path: str | Path) -> Audit:

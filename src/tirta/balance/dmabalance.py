@@ -88,8 +88,10 @@ def parse_month_range(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]
         for fmt, step in (("%Y-%m", pd.DateOffset(months=1)), ("%Y-%m-%d", pd.DateOffset(days=1))):
             try:
                 ts = pd.Timestamp(pd.to_datetime(text.strip(), format=fmt)).tz_localize("UTC")
-            except ValueError:
+            except (ValueError, OverflowError):
                 continue
+            if not 1900 <= ts.year < 2200:
+                raise InputError(f"expected a year within 1900–2199, got {text!r}", field=fld)
             return ts + step if upper else ts
         raise InputError(f"expected a month YYYY-MM or a day YYYY-MM-DD, got {text!r}", field=fld)
 

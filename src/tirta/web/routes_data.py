@@ -11,7 +11,8 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 
 from tirta.api.deps import StateDep, Viewer
-from tirta.errors import InputError
+from tirta.api.errors import error_responses
+from tirta.api.params import api_time, time_query
 from tirta.leaks.events import list_events
 from tirta.web import mapdata, sensordata
 from tirta.web.overview import data_span
@@ -24,24 +25,18 @@ router = APIRouter()
 def _at(text: str | None, state: Any) -> pd.Timestamp:
     """The map time: given, else the latest reading, else now (UTC)."""
     if text:
-        try:
-            ts = pd.Timestamp(text)
-        except ValueError:
-            raise InputError(f"not a time: '{text}'", field="at") from None
-        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return api_time(text, "at")
     span = data_span(state.store)
     return span[1] if span else pd.Timestamp.now(tz="UTC").floor("h")
 
 
-@router.get("/network/map", tags=["network"])
+@router.get("/network/map", tags=["network"], responses=error_responses(400))
 def network_map(
     request: Request,
     state: StateDep,
     _: Viewer,
     quantity: Annotated[str, Query(pattern="^(pressure|flow|none)$")] = "pressure",
-    at: Annotated[
-        str | None, Query(max_length=32, description="UTC time; default the latest reading")
-    ] = None,
+    at: Annotated[str | None, time_query("the time shown; default the latest reading")] = None,
     gl: Annotated[bool, Query(description="WebGL (scattergl) traces; false draws SVG")] = True,
 ) -> Any:
     """The network map as a Plotly figure: pipes, colour classes from a snapshot solve at the hour of
@@ -71,7 +66,7 @@ def sensors(state: StateDep, _: Viewer) -> Any:
     return sensordata.sensor_table(state.store)
 
 
-@router.get("/dashboard/sensors/{sensor}", tags=["dashboard"])
+@router.get("/dashboard/sensors/{sensor}", tags=["dashboard"], responses=error_responses(404))
 def sensor(
     state: StateDep,
     _: Viewer,
