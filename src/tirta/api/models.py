@@ -173,6 +173,9 @@ class KpisPublic(BaseModel):
     ili: float | None
     period_days: float | None
     source: str | None
+    withheld: dict[str, list[str]] = Field(
+        default_factory=dict, description="KPIs not shown (null) because they fail a sanity check: why"
+    )
 
 
 class UserIn(BaseModel):

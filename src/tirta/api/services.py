@@ -377,9 +377,7 @@ def dma_report(
         )
     zone = resolve_zone(name, dmas, store.sensors(), net)
     try:
-        result = dma_balance(
-            store, zone, t0, t1, billing=billing, options=BalanceOptions(scheme=scheme)
-        )
+        result = dma_balance(store, zone, t0, t1, billing=billing, options=BalanceOptions(scheme=scheme))
     except InputError as exc:  # no readings in the period: that balance does not exist
         if exc.field != "--from":
             raise
@@ -400,6 +398,7 @@ def public_kpis(store: Store, audit_file: Any) -> dict[str, Any]:
         "ili": None,
         "period_days": None,
         "source": None,
+        "withheld": {},
     }
     if audit_file is not None:
         try:
@@ -407,12 +406,18 @@ def public_kpis(store: Store, audit_file: Any) -> dict[str, Any]:
         except TirtaError as exc:  # the public page shows no server paths; the log has the cause
             log.warning("public KPIs: the audit file cannot be used: %s", exc)
             return _obj({**out, "source": "audit unavailable"})
+        flags = report["kpi_warnings"]
+        shown = {
+            "nrw_pct": "nrw_pct",
+            "real_losses_m3": "real_losses",
+            "real_losses_l_per_conn_day": "real_losses_l_per_conn_day",
+            "ili": "ili",
+        }
+        for key, kpi in shown.items():  # a KPI failing a sanity check is withheld, with the reason
+            out[key] = None if kpi in flags else report[kpi]
         out.update(
-            nrw_pct=report["nrw_pct"],
-            real_losses_m3=report["real_losses"],
-            real_losses_l_per_conn_day=report["real_losses_l_per_conn_day"],
-            ili=report["ili"],
             period_days=report["period_days"],
             source="published water audit",
+            withheld={kpi: flags[kpi] for kpi in shown.values() if kpi in flags},
         )
     return _obj(out)

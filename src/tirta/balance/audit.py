@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tirta.balance.kpis import Costs, Kpis, SystemData, compute_kpis, kpis_to_dict
+from tirta.balance.sanity import kpi_warnings
 from tirta.balance.waterbalance import (
     METHODS,
     BalanceInputs,
@@ -279,6 +280,7 @@ def audit_report(result: AuditResult) -> dict[str, Any]:
         )
     }
     out.update(kpis_to_dict(result.kpis))
+    out["kpi_warnings"] = kpi_warnings(out.get("nrw_pct"), out.get("real_losses"), out.get("ili"))
     out["period_days"] = b.period_days
     out["customer_meter_under_registration_pct"] = b.customer_meter_under_registration_pct
     out["system"] = {**s.__dict__, "connection_density_per_km": s.connection_density_per_km}

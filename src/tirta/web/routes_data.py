@@ -16,6 +16,7 @@ from tirta.api.params import api_time, time_query
 from tirta.leaks.events import list_events
 from tirta.web import mapdata, sensordata
 from tirta.web.overview import data_span
+from tirta.web.overview import public_trend as public_months
 from tirta.web.routes_pages import overview_data
 from tirta.web.state import web_state
 
@@ -80,4 +81,4 @@ def sensor(
 @router.get("/public/nrw-trend", tags=["public"])
 def public_trend(request: Request) -> Any:
     """System NRW % per month from the DMA balances; aggregate figures only, no key needed."""
-    return [{"period": m["period"], "nrw_pct": m["nrw_pct"]} for m in overview_data(request)["trend"]]
+    return public_months(overview_data(request)["trend"])

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from tirta.api import services
-from tirta.balance.audit import audit_json_schema
 from tirta.api.deps import StateDep, StoreDep, Viewer
 from tirta.api.errors import error_responses
 from tirta.api.models import ReportPublic
 from tirta.api.params import MONTH_PATTERN
+from tirta.balance.audit import audit_json_schema
 
 router = APIRouter(prefix="/balance", tags=["balance"])
 
