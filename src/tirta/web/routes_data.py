@@ -52,6 +52,7 @@ def network_map(
         quantity=quantity,
         snapshots=web_state(request).snapshots,
         gl=gl,
+        notices=[n for n in (state.settings.network_notice,) if n],
     )
 
 

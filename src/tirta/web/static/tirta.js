@@ -139,6 +139,9 @@
         document.getElementById("map-meta").textContent =
           `${m.nodes} nodes, ${m.links} links · ${m.quantity} at ${m.at}` + (m.crs ? ` · ${m.crs} → lon/lat` : "") +
           ` · ${m.active_events} active events`;
+        const notes = document.getElementById("map-notices");
+        notes.innerHTML = (m.notices || []).map((n) => `<li>${esc(n)}</li>`).join("");
+        notes.hidden = !(m.notices && m.notices.length);
         el.dataset.drawn = String(performance.now());  // ms since navigation start (benchmarks/web.py)
         if (!clickBound) {
           el.on("plotly_click", (ev) => {
