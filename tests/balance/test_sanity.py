@@ -56,3 +56,36 @@ def test_an_audit_report_carries_its_kpi_warnings():
     report = audit_report(run_audit(parse_audit(doc)))
     assert report["nrw_pct"] < 0
     assert set(report["kpi_warnings"]) == set(FLAGGED_KPIS)
+
+
+BAD_AUDIT = """\
+[system]
+mains_length_km = 10
+connections = 3000
+private_pipe_length_km = 0
+average_pressure_m = 40
+days = 30
+
+[volumes]
+own_sources = 1000
+imported = 0
+exported = 0
+billed_metered = 5000
+billed_unmetered = 0
+unbilled_metered = 0
+customer_meter_under_registration_pct = 2
+"""
+
+
+def test_the_cli_prints_each_flagged_kpi_with_its_warning(tmp_path):
+    from typer.testing import CliRunner
+
+    from tirta.cli import app
+
+    audit = tmp_path / "audit.toml"
+    audit.write_text(BAD_AUDIT, encoding="utf-8")
+    r = CliRunner().invoke(app, ["balance", "compute", str(audit)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "warning: nrw_pct: NRW -400.0 % is outside 0–100 % of the system input" in r.output
+    assert "warning: ili: real losses are negative" in r.output
+    assert "-400.00 ⚠" in r.output
