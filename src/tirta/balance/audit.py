@@ -76,9 +76,15 @@ class AuditResult:
     kpis: Kpis
 
 
+#: no figure of an audit is this large (m³, km, connections, m, currency); bigger is a typo or an attack
+MAX_FIGURE = 1e12
+
+
 def _number(value: Any, fld: str, file: Path | None, *, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InputError(f"expected a finite number, got {value!r}", file=file, field=fld)
+    if abs(value) > MAX_FIGURE:
+        raise InputError(f"must be at most {MAX_FIGURE:g}, got {value:g}", file=file, field=fld)
     if value < 0 or (positive and value == 0):
         rule = "must be above 0" if positive else "must not be negative"
         raise InputError(f"{rule}, got {value}", file=file, field=fld)
@@ -186,8 +192,8 @@ def parse_audit(doc: Mapping[str, Any], file: Path | None = None) -> Audit:
 
 def audit_json_schema() -> dict[str, Any]:
     """The JSON Schema of an audit document (what :func:`parse_audit` accepts), for the API's contract."""
-    positive = {"type": "number", "exclusiveMinimum": 0}
-    amount = {"type": "number", "minimum": 0}
+    positive = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_FIGURE}
+    amount = {"type": "number", "minimum": 0, "maximum": MAX_FIGURE}
 
     def table(required: Sequence[str], optional: Sequence[str], value: Any) -> dict[str, Any]:
         props = {k: value(k) for k in (*required, *optional)}
@@ -201,18 +207,23 @@ def audit_json_schema() -> dict[str, Any]:
     def item(key: str) -> dict[str, Any]:
         pct_key = {**_VOLUMES_REQUIRED, **_VOLUMES_DEFAULTABLE}[key]
         detail = {
-            "margin_pct": amount,
             "method": {"enum": list(METHODS)},
             "grade": {"type": "number", "minimum": 1, "maximum": 10},
+            "margin_pct": amount,
         }
-        shapes = [{"required": [k], "properties": {k: amount}} for k in ("value", pct_key) if k]
+        value = amount
+        if key == "customer_meter_under_registration_pct":  # % of true use, below 100
+            value = {"type": "number", "minimum": 0, "exclusiveMaximum": 100}
+        bounds = {"value": value, pct_key: {"type": "number", "minimum": 0, "maximum": 100}}
+        keys = [k for k in ("value", pct_key) if k]
+        shapes = [{"required": [k], "properties": {k: bounds[k]}} for k in keys]
         obj: dict[str, Any] = {
             "type": "object",
-            "properties": {k: amount for k in ("value", pct_key) if k} | detail,
+            "properties": {k: bounds[k] for k in keys} | detail,
             "additionalProperties": False,
             "oneOf" if len(shapes) > 1 else "allOf": shapes,
         }
-        return {"anyOf": [amount, obj]}
+        return {"anyOf": [value, obj]}
 
     system = table(
         _SYSTEM_REQUIRED,
