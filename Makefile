@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo demo-build test bench lint venv clean
+.PHONY: demo demo-build test bench lint venv clean system-packages
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,7 +29,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src/tirta
 
-test: $(STAMP)
+# PostgreSQL, mosquitto and Chromium, which the tests start themselves: apt-installed when missing
+# (as root), else make stops and prints the command to run
+system-packages:
+	@sh tests/system_packages.sh
+
+test: $(STAMP) system-packages
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 

@@ -111,7 +111,7 @@ def test_admin_manages_users_and_keys_are_shown_once(api, caplog):
         "viewer-1": "viewer",
     }
     dup = api.client.post("/api/v1/users", json={"name": "carol", "role": "viewer"}, headers=admin)
-    assert dup.status_code == 400 and dup.json()["error"]["field"] == "name"
+    assert dup.status_code == 409 and dup.json()["error"]["field"] == "name"
     bad_role = api.client.post("/api/v1/users", json={"name": "dan", "role": "root"}, headers=admin)
     assert bad_role.status_code == 422 and bad_role.json()["error"]["field"] == "role"
 

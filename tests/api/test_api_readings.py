@@ -111,12 +111,12 @@ def test_rejected_readings_and_bad_bodies_reach_the_quarantine(api):
     assert any(i["source"] == "http:operator-1" for i in rest["items"] + page["items"])
 
 
-def test_unknown_sensor_and_bad_range_are_400_with_the_field(api):
+def test_unknown_sensor_is_404_and_bad_time_400_with_the_field(api):
     h = api.headers("viewer")
     r = api.client.get("/api/v1/readings", params={"sensors": "zz", "from": T0, "to": T0}, headers=h)
-    assert r.status_code == 400
+    assert r.status_code == 404
     assert r.json() == {
-        "error": {"type": "input_error", "message": "unknown sensor 'zz'", "field": "sensors"}
+        "error": {"type": "not_found", "message": "unknown sensor 'zz'", "field": "sensors"}
     }
     r = api.client.get("/api/v1/readings", params={"sensors": "n1", "from": "soon", "to": T0}, headers=h)
     assert r.status_code == 400 and r.json()["error"]["field"] == "from"

@@ -25,6 +25,10 @@ __all__ = [
 ]
 
 
+#: what a user name may be (tirta.api.users checks the same)
+USER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+
+
 class ErrorDetail(BaseModel):
     type: str
     message: str
@@ -176,11 +180,14 @@ class KpisPublic(BaseModel):
     data_validity: dict[str, Any] | None = None
     history: list[dict[str, Any]] = Field(default_factory=list)
     licence: str | None = None
+    withheld: dict[str, list[str]] = Field(
+        default_factory=dict, description="KPIs not shown (null) because they fail a sanity check: why"
+    )
 
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(pattern=USER_NAME)
     role: Literal["viewer", "operator", "admin"]
 
 

@@ -42,6 +42,16 @@ class ApiSettings:
     waste_file: Path | None = None  # waste.toml behind the waste page and the public waste KPIs
     districts: Path | None = None  # districts file (CSV/GeoJSON) behind the planning page
 
+    @property
+    def network_notice(self) -> str | None:
+        """Said wherever the model is shown when it is tirta's built-in L-Town, not one configured."""
+        if self.network.resolve() != builtin_network_path("l-town").resolve():
+            return None
+        return (
+            "showing tirta's built-in L-Town model: no network was configured "
+            "(tirta serve --network NET.inp --dmas FILE, or TIRTA_NETWORK and TIRTA_DMAS)"
+        )
+
 
 def default_users_db(store_url: str) -> Path:
     """The users database next to an embedded store (``x.duckdb`` → ``x.users.sqlite``), else ./."""
@@ -90,10 +100,15 @@ def api_settings(
     url = (base or settings(store_url=store_url, env=environ)).store_url
     inp = builtin_network_path("l-town")
     net = Path(network or environ.get("TIRTA_NETWORK") or inp)
-    dma_default = inp.with_name("L-TOWN.dmas.toml") if net == inp else None
-    dma_path = dmas or environ.get("TIRTA_DMAS") or dma_default
+    beside = net.with_suffix(".dmas.toml")  # the convention of `tirta network info`
+    dma_default = inp.with_name("L-TOWN.dmas.toml") if net == inp else beside
+    dma_path = dmas or environ.get("TIRTA_DMAS") or (dma_default if dma_default.is_file() else None)
     if dma_path is None:
-        raise InputError("give the DMA file of the network", field="TIRTA_DMAS")
+        raise InputError(
+            f"give the DMA file of the network (--dmas or TIRTA_DMAS; none beside it as {beside.name})",
+            file=net,
+            field="TIRTA_DMAS",
+        )
     audit = audit_file or environ.get("TIRTA_AUDIT_FILE") or None
     bills = billing or environ.get("TIRTA_BILLING") or None
     waste = waste_file or environ.get("TIRTA_WASTE_FILE") or None

@@ -181,7 +181,7 @@ def public(request: Request) -> Response:
     """Transparency page for everyone, without login: NRW, real losses, open leaks; no personal data."""
     state = get_state(request)
     kpis = services.public_kpis(state.store, state.settings.audit_file)
-    trend = [{"period": m["period"], "nrw_pct": m["nrw_pct"]} for m in overview_data(request)["trend"]]
+    trend = overview.public_trend(overview_data(request)["trend"])
     zone = trend[-1] if trend else None
     waste = wastedata.public_block(request)
     return render(
