@@ -33,6 +33,7 @@ def _register() -> None:
         ingest_mqtt,
         leaks,
         network,
+        plant,
         readings,
         sensors,
         serve,
@@ -51,6 +52,7 @@ def _register() -> None:
     app.add_typer(balance.app, name="balance")
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
+    app.add_typer(plant.app, name="plant")
 
 
 _register()

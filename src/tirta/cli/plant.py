@@ -1,0 +1,111 @@
+"""``tirta plant …``: wastewater treatment plants: lab compliance and the BSM1 process model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tirta.wastewater import DEFAULT_STANDARD, judge, load_effluent_standard, load_lab
+from tirta.wastewater.bsm1 import DEFAULT_STEP_MIN, Bsm1Result, effluent_compliance, run_bsm1
+
+app = typer.Typer(
+    help="Wastewater treatment plants: compliance, KPIs, BSM1 what-ifs.", no_args_is_help=True
+)
+
+StandardOption = Annotated[
+    str,
+    typer.Option("--standard", help="id-p68-2016 (Indonesia, default), eu-uwwtd, or a permit TOML file"),
+]
+
+
+@app.command("compliance")
+def compliance(
+    lab: Annotated[Path, typer.Argument(help="Lab CSV: sample,time,point,parameter,value,unit")],
+    standard: StandardOption = DEFAULT_STANDARD,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Judge the effluent samples of a lab file against an effluent standard."""
+    std = load_effluent_standard(standard)
+    result = judge(load_lab(lab), std)
+    answer = result.to_dict()
+    if as_json:
+        typer.echo(json.dumps(answer, indent=2))
+        return
+    console = Console()
+    pct = answer["compliance_pct"]
+    console.print(
+        f"{std.name}: {answer['compliant_samples']}/{answer['samples']} effluent samples comply"
+        + ("" if pct is None else f" ({pct:.1f} %)")
+    )
+    if answer["exceedances"]:
+        table = Table(title="Exceedances")
+        for col in ("sample", "time", "parameter", "value", "limit"):
+            table.add_column(col, justify="right" if col in ("value", "limit") else "left")
+        for e in answer["exceedances"]:
+            table.add_row(e["sample"], e["time"], e["parameter"], f"{e['value']:g}", f"{e['limit']:g}")
+        console.print(table)
+
+
+def _run_with_progress(console: Console, **kwargs: object) -> Bsm1Result:
+    columns = (
+        TextColumn("[bold]BSM1[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("bsm1", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run_bsm1(progress=progress, **kwargs)  # type: ignore[arg-type]
+
+
+@app.command("bsm1")
+def bsm1(
+    days: Annotated[
+        float | None,
+        typer.Option(
+            help="Days to simulate (default 100 for constant influent, the whole weather file)"
+        ),
+    ] = None,
+    influent: Annotated[
+        str, typer.Option(help="constant (steady state), dry, rain, or a CSV file (time + 21 states)")
+    ] = "constant",
+    step_min: Annotated[
+        float, typer.Option("--step-min", help="Coupling step of the plant units, minutes")
+    ] = (DEFAULT_STEP_MIN),
+    flow_pct: Annotated[float, typer.Option("--flow-pct", help="What-if: influent flow +X %")] = 0.0,
+    load_pct: Annotated[float, typer.Option("--load-pct", help="What-if: influent load +X %")] = 0.0,
+    standard: StandardOption = DEFAULT_STANDARD,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Open-loop IWA BSM1 (bsm2-python): effluent quality, EQI, aeration and pumping energy."""
+    std = load_effluent_standard(standard)
+    err = Console(stderr=True)
+    result = _run_with_progress(
+        err, influent_name=influent, days=days, step_min=step_min, flow_pct=flow_pct, load_pct=load_pct
+    )
+    answer = {**result.to_dict(), "flow_pct": flow_pct, "load_pct": load_pct}
+    answer["compliance"] = effluent_compliance(result, std)
+    if as_json:
+        typer.echo(json.dumps(answer, indent=2))
+        return
+    table = Table(title=f"BSM1 open loop, {result.influent} influent, {result.days:g} d")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for key in ("S_NH", "S_NO", "TSS", "COD", "BOD5", "N_tot"):
+        table.add_row(f"{key} (g/m³)", f"{answer[key]:.3f}")
+    table.add_row("EQI (kg PU/d)", f"{result.eqi_kg_d:,.1f}")
+    table.add_row("aeration energy (kWh/d)", f"{result.aeration_energy_kwh_d:,.1f}")
+    table.add_row("pumping energy (kWh/d)", f"{result.pumping_energy_kwh_d:,.1f}")
+    table.add_row(f"complies with {std.id}", "yes" if answer["compliance"]["complies"] else "no")
+    Console().print(table)
