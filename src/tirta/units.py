@@ -1,7 +1,7 @@
 """Units at the edges: parse a unit name and convert values to and from SI.
 
 SI inside tirta: metres of head for pressure, m³/s for flow, m for level and length, m³ for volume,
-seconds for time. Factors follow EPANET's conventions (1 psi = 0.70307 m of water head).
+seconds for time, W for power. Factors follow EPANET's conventions (1 psi = 0.70307 m of water head).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Unit:
     """A unit of one quantity with its factor to the SI unit of that quantity."""
 
     name: str
-    quantity: str  # pressure, flow, length, volume, time, dimensionless
+    quantity: str  # pressure, flow, length, volume, time, power, dimensionless
     factor: float  # value_in_si = value * factor
 
     def to_si(self, value: float) -> float:
@@ -74,6 +74,13 @@ _TABLE: list[tuple[str, str, float, tuple[str, ...]]] = [
     ("min", "time", 60.0, ("min", "minute", "minutes")),
     ("h", "time", 3600.0, ("h", "hr", "hour", "hours")),
     ("d", "time", 86400.0, ("d", "day", "days")),
+    # electric power (landfill-gas engines)
+    ("W", "power", 1.0, ("w", "watt", "watts")),
+    ("kW", "power", 1e3, ("kw", "kwe")),
+    ("MW", "power", 1e6, ("mw", "mwe")),
+    # ratios
+    ("%", "dimensionless", 0.01, ("%", "percent", "pct")),
+    ("1", "dimensionless", 1.0, ("1", "-", "ratio", "fraction")),
     # concentration in water (SI kg/m³; lab reports use mg/L = g/m³)
     ("kg/m3", "concentration", 1.0, ("kg/m3", "g/l")),
     ("mg/L", "concentration", 1e-3, ("mg/l", "g/m3", "ppm")),
@@ -82,9 +89,6 @@ _TABLE: list[tuple[str, str, float, tuple[str, ...]]] = [
     ("1/m3", "count_density", 1.0, ("1/m3", "count/m3")),
     ("MPN/100mL", "count_density", 1e4, ("mpn/100ml", "mpn/100 ml", "count/100ml")),
     ("CFU/100mL", "count_density", 1e4, ("cfu/100ml", "cfu/100 ml")),
-    # ratios
-    ("%", "dimensionless", 0.01, ("%", "percent", "pct")),
-    ("1", "dimensionless", 1.0, ("1", "-", "ratio", "fraction")),
 ]
 
 UNITS: Final[dict[str, Unit]] = {}

@@ -109,3 +109,108 @@ def bsm1(
     table.add_row("pumping energy (kWh/d)", f"{result.pumping_energy_kwh_d:,.1f}")
     table.add_row(f"complies with {std.id}", "yes" if answer["compliance"]["complies"] else "no")
     Console().print(table)
+
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="duckdb:///path/file.duckdb or postgresql://user@host:port/db "
+        "(default: $TIRTA_STORE_URL, else ./tirta.duckdb)",
+        show_default=False,
+    ),
+]
+PlantsArg = Annotated[Path, typer.Argument(help="Plant registry (TOML, [[plant]] tables)")]
+PlantIdArg = Annotated[str, typer.Argument(help="Plant id in the registry")]
+LabOption = Annotated[
+    Path | None,
+    typer.Option("--lab", help="Lab CSV of the plant: sample,time,point,parameter,value,unit"),
+]
+FromOption = Annotated[str, typer.Option("--from", help="Start (UTC date or time)")]
+ToOption = Annotated[str, typer.Option("--to", help="End, exclusive (UTC date or time)")]
+
+
+def _summary(
+    plants: Path,
+    plant_id: str,
+    lab: Path | None,
+    store: str | None,
+    start: str,
+    end: str,
+    standard: str | None,
+) -> dict[str, object]:
+    from tirta.config import settings
+    from tirta.errors import InputError
+    from tirta.telemetry.schema import utc_time
+    from tirta.telemetry.store import open_store
+    from tirta.wastewater.plants import load_plants
+    from tirta.wastewater.summary import empty_lab, plant_summary, plant_telemetry
+
+    registry = load_plants(plants)
+    if plant_id not in registry:
+        raise InputError(
+            f"unknown plant '{plant_id}'; expected one of {', '.join(registry)}", file=plants
+        )
+    plant = registry[plant_id]
+    frame = load_lab(lab) if lab is not None else empty_lab()
+    t0, t1 = utc_time(start, "--from"), utc_time(end, "--to")
+    frame = frame[(frame["time"] >= t0) & (frame["time"] < t1)]
+    with open_store(settings(store_url=store).store_url) as st:
+        tele = plant_telemetry(st, plant, start, end)
+    return plant_summary(plant, tele, frame, standard)
+
+
+@app.command("kpis")
+def kpis(
+    plants: PlantsArg,
+    plant_id: PlantIdArg,
+    start: FromOption,
+    end: ToOption,
+    lab: LabOption = None,
+    store: StoreOption = None,
+    standard: Annotated[str | None, typer.Option(help="Override the plant's permit standard")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Monthly KPIs of a plant from its telemetry in the store and its lab results."""
+    summary = _summary(plants, plant_id, lab, store, start, end, standard)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    from tirta.reports.plant import plant_kpi_cards
+
+    table = Table(title=f"{plant_id}: {start} – {end}")
+    table.add_column("KPI")
+    table.add_column("total", justify="right")
+    for _, label, value in plant_kpi_cards(summary["total"]):  # type: ignore[arg-type]
+        table.add_row(label, value)
+    Console().print(table)
+
+
+@app.command("report")
+def report(
+    plants: PlantsArg,
+    plant_id: PlantIdArg,
+    month: Annotated[str, typer.Option(help="Month of the report, YYYY-MM")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write")],
+    lab: LabOption = None,
+    store: StoreOption = None,
+    pdf: Annotated[
+        Path | None, typer.Option("--pdf", help="Also print to PDF (headless Chromium)")
+    ] = None,
+) -> None:
+    """Monthly plant report (HTML, optionally PDF): KPIs, compliance, the year so far by month."""
+    import pandas as pd
+
+    from tirta.errors import InputError
+    from tirta.reports import write_report
+    from tirta.reports.plant import plant_html
+
+    try:
+        first = pd.Period(month, freq="M")
+    except ValueError:
+        raise InputError(f"'{month}' is not a month (YYYY-MM)", field="--month") from None
+    start = (first - 11).start_time.strftime("%Y-%m-%d")
+    end = (first + 1).start_time.strftime("%Y-%m-%d")
+    summary = _summary(plants, plant_id, lab, store, start, end, None)
+    path = write_report(plant_html(summary, str(first)), out, pdf)
+    Console(stderr=True).print(f"wrote {path}" + (f" and {pdf}" if pdf else ""))

@@ -36,6 +36,10 @@ KINDS: dict[str, tuple[str, str, tuple[float, float], str]] = {
     "flow": ("flow", "m3/h", (-10.0, 10.0), "link"),
     "level": ("level", "m", (-1.0, 100.0), "node"),
     "demand": ("flow", "L/h", (0.0, 1.0), "node"),  # AMR customer meter, a node's consumption
+    # landfill-gas engines (tirta.waste): gas flow to the engine, methane fraction, electric output
+    "gas_flow": ("flow", "m3/h", (0.0, 10.0), "node"),
+    "methane": ("dimensionless", "%", (0.0, 1.0), "node"),
+    "power": ("power", "kW", (0.0, 1e8), "node"),
 }
 _KIND_ALIASES = {"amr": "demand", "meter": "demand", "amrs": "demand", "head": "pressure"}
 _BATTLEDIM_KEYS = {

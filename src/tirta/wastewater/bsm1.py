@@ -42,7 +42,7 @@ CONSTANT_INFLUENT: Final = (
 )  # fmt: skip
 #: the shortest run that reproduces the 200-day MATLAB steady state within 1 % (see README benchmark)
 DEFAULT_DAYS: Final = 100.0
-DEFAULT_STEP_MIN: Final = 60.0
+DEFAULT_STEP_MIN: Final = 30.0
 _WEATHER: Final = {"dry": "dryinfluent.csv", "rain": "raininfluent.csv"}
 _LOAD_COLUMNS: Final = slice(0, 12)  # S_I … X_ND: the pollutant concentrations a load what-if scales
 _TSS, _Q = 13, 14
