@@ -36,6 +36,7 @@ class ApiSettings:
     page_max: int = 10_000  # largest page a list endpoint returns
     session_ttl_s: float = 8 * 3600.0  # a dashboard session ends this long after login
     poll_s: float = 5.0  # dashboard pages poll for updates this often
+    plants_file: Path | None = None  # wastewater plant registry (TOML) behind the plant pages
 
 
 def default_users_db(store_url: str) -> Path:
@@ -69,6 +70,7 @@ def api_settings(
     dmas: str | Path | None = None,
     audit_file: str | Path | None = None,
     billing: str | Path | None = None,
+    plants_file: str | Path | None = None,
     max_body_bytes: int | None = None,
     ingest_per_minute: int | None = None,
     env: Mapping[str, str] | None = None,
@@ -76,7 +78,7 @@ def api_settings(
 ) -> ApiSettings:
     """API settings from explicit values, else ``TIRTA_USERS_DB``, ``TIRTA_NETWORK``, ``TIRTA_DMAS``,
     ``TIRTA_AUDIT_FILE``, ``TIRTA_BILLING``, ``TIRTA_MAX_BODY_BYTES``, ``TIRTA_INGEST_PER_MINUTE``,
-    ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, else defaults
+    ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, ``TIRTA_PLANTS_FILE``, else defaults
     (L-Town's model and DMAs shipped with tirta)."""
     environ = os.environ if env is None else env
     url = (base or settings(store_url=store_url, env=environ)).store_url
@@ -88,6 +90,7 @@ def api_settings(
         raise InputError("give the DMA file of the network", field="TIRTA_DMAS")
     audit = audit_file or environ.get("TIRTA_AUDIT_FILE") or None
     bills = billing or environ.get("TIRTA_BILLING") or None
+    plants = plants_file or environ.get("TIRTA_PLANTS_FILE") or None
     return ApiSettings(
         store_url=url,
         users_db=Path(users_db or environ.get("TIRTA_USERS_DB") or default_users_db(url)),
@@ -99,4 +102,5 @@ def api_settings(
         ingest_per_minute=ingest_per_minute or _positive(environ, "TIRTA_INGEST_PER_MINUTE", 120, int),
         session_ttl_s=_positive(environ, "TIRTA_SESSION_TTL_S", 8 * 3600.0, float),
         poll_s=_positive(environ, "TIRTA_POLL_S", 5.0, float),
+        plants_file=Path(plants) if plants else None,
     )

@@ -152,6 +152,7 @@ def _summary(
             f"unknown plant '{plant_id}'; expected one of {', '.join(registry)}", file=plants
         )
     plant = registry[plant_id]
+    lab = lab or plant.lab_file
     frame = load_lab(lab) if lab is not None else empty_lab()
     t0, t1 = utc_time(start, "--from"), utc_time(end, "--to")
     frame = frame[(frame["time"] >= t0) & (frame["time"] < t1)]

@@ -49,6 +49,7 @@ class Plant:
     process: str = "activated sludge"
     standard: str = DEFAULT_STANDARD
     sensors: dict[str, str] = field(default_factory=dict)  # role -> sensor id in the store
+    lab_file: Path | None = None  # the plant's lab results (CSV), relative paths from the registry file
     constants: dict[str, float] = field(
         default_factory=dict
     )  # KPI constants, shipped defaults overridden
@@ -135,5 +136,6 @@ def load_plants(path: str | Path) -> dict[str, Plant]:
             standard=str(entry.get("standard", DEFAULT_STANDARD)),
             sensors={str(k): str(v) for k, v in sensors.items()},
             constants=constants,
+            lab_file=(path.parent / str(entry["lab"])) if entry.get("lab") else None,
         )
     return plants
