@@ -215,3 +215,45 @@ def report(
     summary = _summary(plants, plant_id, lab, store, start, end, None)
     path = write_report(plant_html(summary, str(first)), out, pdf)
     Console(stderr=True).print(f"wrote {path}" + (f" and {pdf}" if pdf else ""))
+
+
+@app.command("events")
+def events(
+    plants: PlantsArg,
+    plant_id: PlantIdArg,
+    lab: LabOption = None,
+    store: StoreOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Judge the plant's lab file against its standard, open an event per new breach, list its breaches.
+
+    Breach events follow the leak events' lifecycle: move them with ``tirta leaks ack ID --who NAME`` etc.
+    """
+    from tirta.config import settings
+    from tirta.errors import InputError
+    from tirta.telemetry.store import open_store
+    from tirta.wastewater.events import breach_events, open_breach_events
+    from tirta.wastewater.plants import load_plants
+
+    registry = load_plants(plants)
+    if plant_id not in registry:
+        raise InputError(
+            f"unknown plant '{plant_id}'; expected one of {', '.join(registry)}", file=plants
+        )
+    plant = registry[plant_id]
+    path = lab or plant.lab_file
+    if path is None:
+        raise InputError(f"plant {plant_id} has no lab file; give --lab", field="--lab")
+    result = judge(load_lab(path), load_effluent_standard(plant.standard))
+    with open_store(settings(store_url=store).store_url) as st:
+        opened = open_breach_events(st, plant_id, result)
+        items = [b.to_dict() for b in breach_events(st, plant_id)]
+    if as_json:
+        typer.echo(json.dumps({"plant": plant_id, "opened": opened, "events": items}, indent=2))
+        return
+    table = Table(title=f"{plant_id}: effluent breach events ({len(opened)} new)")
+    for col in ("id", "status", "sample", "parameter", "value", "limit"):
+        table.add_column(col)
+    for b in items:
+        table.add_row(*(str(b[c]) for c in ("id", "status", "sample", "parameter", "value", "limit")))
+    Console().print(table)
