@@ -67,9 +67,12 @@ def _integral(tele: pd.DataFrame, column: str, dt: np.ndarray) -> float | None:
     return float(np.nansum(tele[column].to_numpy(dtype=float) * dt))
 
 
-def _mean(lab: pd.DataFrame, point: str, parameter: str) -> float | None:
-    sel = lab.loc[(lab["point"] == point) & (lab["parameter"] == parameter), "value_si"]
-    return float(sel.mean()) if len(sel) else None
+def _means(lab: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """Mean SI value per (point, parameter) of a lab frame."""
+    if lab.empty:
+        return {}
+    grouped = lab.groupby(["point", "parameter"], sort=False)["value_si"].mean()
+    return {(str(k[0]), str(k[1])): float(v) for k, v in grouped.items()}
 
 
 def _ratio(num: float | None, den: float | None, scale: float = 1.0) -> float | None:
@@ -89,8 +92,9 @@ def kpi_period(tele: pd.DataFrame, lab: pd.DataFrame, plant: Plant) -> dict[str,
     if volume is not None and len(tele):
         daily = (tele["influent_flow"].astype(float) * dt).resample("1D").sum(min_count=1)
         peak_d = float(daily.max())
+    means = _means(lab)
     conc = {
-        p: (_mean(lab, "influent", p), _mean(lab, "effluent", p))
+        p: (means.get(("influent", p)), means.get(("effluent", p)))
         for p in ("BOD5", "COD", "TSS", "NH3_N")
     }
     removal = {
