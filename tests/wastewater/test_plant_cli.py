@@ -22,9 +22,11 @@ name = "IPAL Bojongsoang"
 design_flow_m3_d = 2000
 design_bod_kg_d = 400
 process = "activated sludge"
-sensors = { influent_flow = "bj_q", power = "bj_kw", biogas = "bj_gas" }
+sensors = { influent_flow = "bj_q", power = "bj_kw", biogas = "bj_gas", dissolved_oxygen = "bj_do" }
 """
-SENSORS = "id,kind,unit\nbj_q,flow,m3/h\nbj_kw,power,kW\nbj_gas,gas_flow,m3/h\n"
+SENSORS = (
+    "id,kind,unit\nbj_q,flow,m3/h\nbj_kw,power,kW\nbj_gas,gas_flow,m3/h\nbj_do,dissolved_oxygen,mg/L\n"
+)
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -52,6 +54,7 @@ def plant_store(tmp_path: Path) -> tuple[Path, str, Path]:
         ("bj_q", flow_m3h, "m3/h"),
         ("bj_kw", np.full(len(times), 20.0), "kW"),
         ("bj_gas", np.full(len(times), 100.0 / 24.0), "m3/h"),
+        ("bj_do", np.full(len(times), 2.0), "mg/L"),
     ):
         rows.append(
             pd.DataFrame(
@@ -107,6 +110,7 @@ def test_kpis_from_the_store(plant_store):
     assert april["organic_load_ratio"] == pytest.approx(0.5)
     assert april["chp_share_of_demand_pct"] == pytest.approx(100 * 1860 * 9.97 * 0.38 / 14_400, rel=1e-4)
     assert may["removal_cod_pct"] == pytest.approx(75.0)
+    assert april["do_avg_mg_l"] == pytest.approx(2.0)
     assert s["compliance"]["samples"] == 2 and s["compliance"]["compliant_samples"] == 1  # COD 120 > 100
     assert s["rolling_compliance_pct"] == {"2026-04": 100.0, "2026-05": 50.0}
 

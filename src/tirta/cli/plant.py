@@ -124,7 +124,9 @@ PlantsArg = Annotated[Path, typer.Argument(help="Plant registry (TOML, [[plant]]
 PlantIdArg = Annotated[str, typer.Argument(help="Plant id in the registry")]
 LabOption = Annotated[
     Path | None,
-    typer.Option("--lab", help="Lab CSV of the plant: sample,time,point,parameter,value,unit"),
+    typer.Option(
+        "--lab", help="Lab CSV (sample,time,point,parameter,value,unit); default: the registry's"
+    ),
 ]
 FromOption = Annotated[str, typer.Option("--from", help="Start (UTC date or time)")]
 ToOption = Annotated[str, typer.Option("--to", help="End, exclusive (UTC date or time)")]

@@ -37,6 +37,7 @@ KPI_LABELS: Final[dict[str, tuple[str, int]]] = {
     "methane_energy_kwh": ("methane energy (kWh)", 0),
     "chp_electricity_kwh": ("CHP electricity (kWh)", 0),
     "chp_share_of_demand_pct": ("CHP share of demand (%)", 1),
+    "do_avg_mg_l": ("aeration DO, mean (mg/L)", 2),
 }
 
 

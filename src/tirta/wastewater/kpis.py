@@ -47,6 +47,7 @@ KPI_COLUMNS: Final = (
     "chp_electricity_kwh",
     "chp_heat_kwh",
     "chp_share_of_demand_pct",
+    "do_avg_mg_l",
 )
 
 
@@ -144,7 +145,15 @@ def kpi_period(tele: pd.DataFrame, lab: pd.DataFrame, plant: Plant) -> dict[str,
         "chp_electricity_kwh": chp_el,
         "chp_heat_kwh": None if ch4_kwh is None else ch4_kwh * c["chp_thermal_efficiency"],
         "chp_share_of_demand_pct": _ratio(chp_el, energy, 100.0),
+        "do_avg_mg_l": _do_mg_l(tele),
     }
+
+
+def _do_mg_l(tele: pd.DataFrame) -> float | None:
+    """Mean dissolved oxygen of the aeration basin (mg/L) over the period's readings."""
+    if "dissolved_oxygen" not in tele or tele["dissolved_oxygen"].notna().sum() == 0:
+        return None
+    return float(tele["dissolved_oxygen"].mean()) * 1e3
 
 
 def monthly_kpis(tele: pd.DataFrame, lab: pd.DataFrame, plant: Plant) -> pd.DataFrame:

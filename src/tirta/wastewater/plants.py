@@ -25,7 +25,7 @@ ROLES: Final[dict[str, tuple[str, str]]] = {
     "power": ("power", "W"),
     "biogas": ("gas_flow", "m3/s"),
     "sludge": ("flow", "m3/s"),
-    "dissolved_oxygen": ("concentration", "kg/m3"),
+    "dissolved_oxygen": ("dissolved_oxygen", "kg/m3"),
 }
 _DAY: Final = 86400.0
 
