@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/leaks.py --json bench-results/leaks.json
 	$(BIN)/python benchmarks/telemetry.py --json bench-results/telemetry.json
 	$(BIN)/python benchmarks/web.py --json bench-results/web.json
+	$(BIN)/python benchmarks/wastewater.py $(if $(EXPOSAN_PY),--exposan-python $(EXPOSAN_PY)) --json bench-results/wastewater.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -12,6 +12,7 @@ PACKAGES = [
     "tirta.telemetry",
     "tirta.leaks",
     "tirta.balance",
+    "tirta.wastewater",
     "tirta.reports",
     "tirta.api",
     "tirta.server",
