@@ -195,6 +195,7 @@ def test_rolling_compliance_pct():
         ("a,yesterday-ish,effluent,COD,12,mg/L", "time", "cannot parse time"),
         ("a,2026-01-01,outfall,COD,12,mg/L", "point", "unknown point"),
         ("a,2026-01-01,effluent,COD", "value", "fields"),
+        ("ok,2026-01-01,effluent,COD,21,mg/L", "sample", "already given on line 2"),
     ],
 )
 def test_bad_lab_file_one_line_with_file_line_field(tmp_path, capsys, line, field, words):

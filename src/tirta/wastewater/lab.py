@@ -68,6 +68,7 @@ def lab_frame(rows: Iterable[list[str]], source: str | Path = "<lab>") -> pd.Dat
             field=missing[0],
         )
     col = {c: header.index(c) for c in LAB_COLUMNS}
+    seen: dict[tuple[str, str, str], int] = {}
     out: dict[str, list[object]] = {
         c: [] for c in ("sample", "time", "point", "parameter", "value_si", "unit")
     }
@@ -86,6 +87,15 @@ def lab_frame(rows: Iterable[list[str]], source: str | Path = "<lab>") -> pd.Dat
             _check_row(rec, out)
         except InputError as exc:
             raise InputError(exc.message, file=source, line=line, field=exc.field) from None
+        key = (rec["sample"], rec["point"], rec["parameter"])
+        if key in seen:
+            raise InputError(
+                f"{key[1]} {key[2]} of sample '{key[0]}' already given on line {seen[key]}",
+                file=source,
+                line=line,
+                field="sample",
+            )
+        seen[key] = line
     frame = pd.DataFrame(out)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     frame["value_si"] = frame["value_si"].astype(float)
