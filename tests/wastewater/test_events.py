@@ -34,10 +34,13 @@ def run(*args: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> tuple[Path, str]:
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.service)])
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str]:
+    """The registry and lab file, and an empty store of each backend."""
     (tmp_path / "plants.toml").write_text(PLANTS, encoding="utf-8")
     (tmp_path / "lab.csv").write_text(LAB, encoding="utf-8")
+    if request.param == "postgres":
+        return tmp_path / "plants.toml", str(request.getfixturevalue("postgres_db"))
     return tmp_path / "plants.toml", f"duckdb:///{tmp_path / 'store.duckdb'}"
 
 
