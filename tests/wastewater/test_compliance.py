@@ -172,6 +172,17 @@ def test_user_permit_toml(tmp_path, capsys):
     assert [(e["sample"], e["limit"]) for e in answer["exceedances"]] == [("b", 5.0), ("c", 6.5)]
 
 
+def test_bad_permit_names_file_and_field(tmp_path, capsys):
+    permit = tmp_path / "permit.toml"
+    permit.write_text('id = "x"\nsource = "s"\n[limits.phosphate]\nmax = 1\n', encoding="utf-8")
+    ok = write(tmp_path, ["a,2026-01-01,effluent,COD,20,mg/L"])
+    code, _, err = run(capsys, "plant", "compliance", str(ok), "--standard", str(permit))
+    assert code == 2 and err.startswith(f"error: {permit}: field 'limits.phosphate': unknown parameter")
+    permit.write_text('id = "x"\n[limits.COD]\nmax = 1\n', encoding="utf-8")
+    code, _, err = run(capsys, "plant", "compliance", str(ok), "--standard", str(permit))
+    assert code == 2 and f"{permit}: field 'source': a standard must name" in err
+
+
 def test_rolling_compliance_pct():
     rows = [HEADER.split(",")] + [
         [f"s{i}", f"2026-01-{i + 1:02d}", "effluent", "COD", str(150 if i % 4 == 0 else 50), "mg/L"]

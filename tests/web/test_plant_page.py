@@ -3,6 +3,7 @@ plant's telemetry and lab file: log in, follow the nav link, see KPI cards, char
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ from tirta.api import api_settings, create_app
 from tirta.network.sensors import make_sensor
 from tirta.telemetry.store import open_store
 
-from .conftest import PASSWORD, add_users
+from .conftest import PASSWORD, ROOT, add_users
 
 pytestmark = [pytest.mark.slow, pytest.mark.service]
 
@@ -37,6 +38,8 @@ LAB = (
     "sample,time,point,parameter,value,unit\n"
     "a,2026-04-10T09:00,influent,COD,500,mg/L\na,2026-04-10T09:00,effluent,COD,50,mg/L\n"
     "b,2026-05-12T09:00,influent,COD,480,mg/L\nb,2026-05-12T09:00,effluent,COD,120,mg/L\n"
+    "a,2026-04-10T09:00,influent,BOD5,200,mg/L\na,2026-04-10T09:00,effluent,BOD5,20,mg/L\n"
+    "b,2026-05-12T09:00,influent,BOD5,210,mg/L\nb,2026-05-12T09:00,effluent,BOD5,25,mg/L\n"
 )
 
 
@@ -119,6 +122,8 @@ def test_plant_page_in_chromium(server: str, browser: Any) -> None:
     wait_js(page, "document.getElementById('plant-load')?.dataset.drawn")
     bars = page.evaluate("document.getElementById('plant-energy')._fullData.length")
     assert bars == 2
+    if os.environ.get("TIRTA_UPDATE_SCREENSHOTS") == "1":  # docs/screenshots/plant.png for the README
+        page.screenshot(path=str(ROOT / "docs" / "screenshots" / "plant.png"), full_page=True)
     assert "1 of 2 effluent samples comply" in page.inner_text("#plant-compliance")
     assert "120" in page.inner_text("#plant-exceedances")
     page.goto(server + "/plants/bojong?from=2026-05&to=2026-05")
