@@ -40,10 +40,22 @@ def run(*args: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.service)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str, Path]:
+    """:func:`make_plant_store` on each backend."""
+    if request.param == "postgres":
+        return make_plant_store(tmp_path, str(request.getfixturevalue("postgres_db")))
+    return make_plant_store(tmp_path, f"duckdb:///{tmp_path / 'store.duckdb'}")
+
+
 @pytest.fixture
 def plant_store(tmp_path: Path) -> tuple[Path, str, Path]:
-    """A DuckDB store with two months of hourly plant telemetry, the registry and a lab file."""
-    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    """:func:`make_plant_store` on DuckDB."""
+    return make_plant_store(tmp_path, f"duckdb:///{tmp_path / 'store.duckdb'}")
+
+
+def make_plant_store(tmp_path: Path, url: str) -> tuple[Path, str, Path]:
+    """A store with two months of hourly plant telemetry, the registry and a lab file."""
     (tmp_path / "sensors.csv").write_text(SENSORS, encoding="utf-8")
     assert run("sensors", "add", str(tmp_path / "sensors.csv"), "--store", url)[0] == 0
     times = pd.date_range("2026-04-01", "2026-06-01", freq="1h", tz="UTC", inclusive="left")
@@ -79,8 +91,8 @@ def plant_store(tmp_path: Path) -> tuple[Path, str, Path]:
     return tmp_path / "plants.toml", url, tmp_path / "lab.csv"
 
 
-def test_kpis_from_the_store(plant_store):
-    plants, url, lab = plant_store
+def test_kpis_from_the_store(any_store):
+    plants, url, lab = any_store
     code, out = run(
         "plant",
         "kpis",
