@@ -104,3 +104,4 @@ def test_corrupt_weather_file_is_one_error():
     with pytest.raises(InputError) as err:
         influent("rain", 14)
     assert err.value.line == 998 and err.value.file.endswith("raininfluent.csv")
+    assert err.value.field == "Q" and "'30.044.50' is not a number" in err.value.message

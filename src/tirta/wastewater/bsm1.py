@@ -114,10 +114,14 @@ def influent(name: str | Path, days: float) -> tuple[np.ndarray, str]:
                 raise InputError(
                     f"{len(rec)} columns, expected time + {len(STATES)} states", file=path, line=line
                 )
-            try:
-                rows.append([float(v) for v in rec])
-            except ValueError:
-                raise InputError("not a number", file=path, line=line) from None
+            for name, cell in zip(("time", *STATES), rec, strict=True):
+                try:
+                    float(cell)
+                except ValueError:
+                    raise InputError(
+                        f"'{cell}' is not a number", file=path, line=line, field=name
+                    ) from None
+            rows.append([float(v) for v in rec])
     data = np.asarray(rows)
     if data.shape[0] < 2 or np.any(np.diff(data[:, 0]) <= 0):
         raise InputError("times must increase over at least two rows", file=path, field="time")
