@@ -173,3 +173,27 @@ def test_unknown_plant_is_one_line_error(plant_store, capsys):
         )
     assert stop.value.code == 2
     assert capsys.readouterr().err.startswith(f"error: {plants}: unknown plant 'nowhere'")
+
+
+def test_api_plants(plant_store, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from tirta.api import UserStore, api_settings, create_app
+
+    plants, url, _ = plant_store
+    text = plants.read_text(encoding="utf-8").replace(
+        'process = "activated sludge"', 'process = "activated sludge"\nlab = "lab.csv"'
+    )
+    plants.write_text(text, encoding="utf-8")
+    cfg = api_settings(store_url=url, users_db=tmp_path / "users.sqlite", plants_file=plants, env={})
+    auth = {"Authorization": f"Bearer {UserStore(cfg.users_db).add_user('v', 'viewer')}"}
+    with TestClient(create_app(cfg)) as client:
+        listed = client.get("/api/v1/plants", headers=auth)
+        assert listed.status_code == 200 and listed.json()[0]["id"] == "bojong"
+        one = client.get("/api/v1/plants/bojong?from=2026-04&to=2026-05", headers=auth).json()
+        assert [m["month"] for m in one["months"]] == ["2026-04", "2026-05"]
+        assert one["months"][1]["hydraulic_load_ratio"] == pytest.approx(0.75)
+        assert one["compliance"]["compliant_samples"] == 1
+        missing = client.get("/api/v1/plants/nowhere", headers=auth)
+        assert missing.status_code == 404 and "no plant 'nowhere'" in missing.json()["error"]["message"]
+        assert client.get("/api/v1/plants").status_code == 401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tirta.api.routes import balance, events, network, public, telemetry, users
+from tirta.api.routes import plants as plant_routes
 
 __all__ = ["ROUTERS"]
 
@@ -13,4 +14,5 @@ ROUTERS = (
     balance.router,
     public.router,
     users.router,
+    plant_routes.router,
 )
