@@ -52,7 +52,14 @@ def compliance(
         console.print(table)
 
 
-def _run_with_progress(console: Console, **kwargs: object) -> Bsm1Result:
+def _run_with_progress(
+    console: Console,
+    influent: str,
+    days: float | None,
+    step_min: float,
+    flow_pct: float,
+    load_pct: float,
+) -> Bsm1Result:
     columns = (
         TextColumn("[bold]BSM1[/]"),
         BarColumn(),
@@ -66,7 +73,14 @@ def _run_with_progress(console: Console, **kwargs: object) -> Bsm1Result:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return run_bsm1(progress=progress, **kwargs)  # type: ignore[arg-type]
+        return run_bsm1(
+            influent,
+            days=days,
+            step_min=step_min,
+            flow_pct=flow_pct,
+            load_pct=load_pct,
+            progress=progress,
+        )
 
 
 @app.command("bsm1")
@@ -91,9 +105,7 @@ def bsm1(
     """Open-loop IWA BSM1 (bsm2-python): effluent quality, EQI, aeration and pumping energy."""
     std = load_effluent_standard(standard)
     err = Console(stderr=True)
-    result = _run_with_progress(
-        err, influent_name=influent, days=days, step_min=step_min, flow_pct=flow_pct, load_pct=load_pct
-    )
+    result = _run_with_progress(err, influent, days, step_min, flow_pct, load_pct)
     answer = {**result.to_dict(), "flow_pct": flow_pct, "load_pct": load_pct}
     answer["compliance"] = effluent_compliance(result, std)
     if as_json:

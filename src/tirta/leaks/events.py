@@ -65,6 +65,7 @@ class Event:
     repaired_at: pd.Timestamp | None = None
     close_proposed: str | None = None  # the note of tirta's proposal to close, while it stands
     kind: str = "leak"  # other domains share the lifecycle (e.g. "effluent_breach" of a plant)
+    details: dict[str, Any] = field(default_factory=dict, compare=False)  # what opened it, as recorded
     history: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
 
     @property
@@ -151,6 +152,7 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
         "radius_m": None,
         "detected_at": _ts(row["detected_at"]),
         "kind": "leak",
+        "details": {},
     }
     repaired_at = None
     proposal = None
@@ -167,8 +169,9 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
             for key in ("start", "detected_at"):
                 if p.get(key):
                     state[key] = _ts(p[key])
-            if parsed[0] == "detected" and p.get("kind"):
-                state["kind"] = str(p["kind"])
+            if parsed[0] == "detected":
+                state["kind"] = str(p.get("kind") or "leak")
+                state["details"] = dict(p)
         elif parsed is not None and parsed[0] == "propose-close":
             proposal = rec["note"]
         if rec["status"] == "repaired" and repaired_at is None:
@@ -188,6 +191,7 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
         repaired_at=repaired_at,
         close_proposed=proposal,
         kind=state["kind"],
+        details=state["details"],
         history=history,
     )
 

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import pandas as pd
 
-from tirta.leaks.events import Event, _untag, list_events, open_event
+from tirta.leaks.events import Event, list_events, open_event
 from tirta.telemetry.store.base import Store
 from tirta.wastewater.compliance import ComplianceResult
 
@@ -51,19 +51,11 @@ class Breach:
         }
 
 
-def _details(event: Event) -> dict[str, Any]:
-    for note in event.history["note"] if len(event.history) else []:
-        parsed = _untag(note)
-        if parsed is not None and parsed[0] == "detected":
-            return parsed[1]
-    return {}
-
-
 def breach_events(store: Store, plant: str | None = None, status: str | None = None) -> list[Breach]:
     """Breach events (newest first), of one plant when given, optionally in one status."""
     out = []
     for event in list_events(store, status, kind=BREACH):
-        d = _details(event)
+        d = event.details
         if plant is not None and d.get("plant") != plant:
             continue
         out.append(
