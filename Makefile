@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev,postgres,wastewater]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,dask,wastewater]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -38,6 +38,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/leaks.py --json bench-results/leaks.json
 	$(BIN)/python benchmarks/telemetry.py --json bench-results/telemetry.json
 	$(BIN)/python benchmarks/web.py --json bench-results/web.json
+	$(BIN)/python benchmarks/scale.py --json bench-results/scale.json
+	$(BIN)/python benchmarks/landgem.py --json bench-results/landgem.json
 	$(BIN)/python benchmarks/wastewater.py $(if $(EXPOSAN_PY),--exposan-python $(EXPOSAN_PY)) --json bench-results/wastewater.json
 
 clean:

@@ -12,11 +12,13 @@ PACKAGES = [
     "tirta.telemetry",
     "tirta.leaks",
     "tirta.balance",
+    "tirta.kpis",
     "tirta.wastewater",
     "tirta.reports",
     "tirta.api",
     "tirta.server",
     "tirta.web",
+    "tirta.waste",
     "tirta.units",
     "tirta.errors",
 ]

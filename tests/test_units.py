@@ -47,3 +47,10 @@ def test_round_trip(value, unit):
 
 def test_arrays():
     np.testing.assert_allclose(to_si(np.array([3600.0, 7200.0]), "m3/h"), [1.0, 2.0])
+
+
+def test_power_units_for_engines():
+    from tirta.units import parse_unit, to_si
+
+    assert to_si(1.5, "kW", "power") == 1500.0 and to_si(2.0, "MW", "power") == 2e6
+    assert parse_unit("kWe", "power").name == "kW"

@@ -14,7 +14,16 @@ import numpy as np
 
 from tirta.errors import UnitError
 
-__all__ = ["UNITS", "Unit", "from_si", "parse_unit", "to_si"]
+__all__ = [
+    "DISPLAY_PRESETS",
+    "UNITS",
+    "Unit",
+    "display_units",
+    "from_si",
+    "parse_unit",
+    "to_si",
+    "unit_tag",
+]
 
 G: Final = 9.80665  # m/s², standard gravity
 RHO_WATER: Final = 1000.0  # kg/m³, the density pressure heads are quoted for
@@ -146,3 +155,51 @@ def to_si(value: ArrayT, unit: str, quantity: str | None = None) -> ArrayT:
 def from_si(value: ArrayT, unit: str, quantity: str | None = None) -> ArrayT:
     """Convert ``value`` (scalar or array) from SI to ``unit``."""
     return value / parse_unit(unit, quantity).factor
+
+
+# What people read: storage stays SI, display follows the deployment (TIRTA_DISPLAY_UNITS) or a flag.
+DISPLAY_PRESETS: Final[dict[str, dict[str, str]]] = {
+    "si": {"pressure": "m", "level": "m", "flow": "m3/s", "volume": "m3", "length": "m"},
+    "metric": {"pressure": "m", "level": "m", "flow": "L/s", "volume": "m3", "length": "m"},
+    "us": {"pressure": "psi", "level": "ft", "flow": "gpm", "volume": "gal", "length": "ft"},
+}
+DISPLAY_ENV: Final = "TIRTA_DISPLAY_UNITS"
+_TAGS = {"m3/s": "m3s", "m3/h": "m3h", "m3/d": "m3d", "L/s": "lps", "L/min": "lpm", "L/h": "lph"}
+
+
+def display_units(spec: str | None) -> dict[str, str]:
+    """Display unit per quantity from ``si``, ``metric``, ``us`` and/or ``quantity=unit`` items.
+
+    ``"metric,flow=MLD"`` starts from the metric preset and shows flows in MLD; an empty spec is SI.
+    Each unit is checked against its quantity (UnitError naming the item).
+    """
+    chosen = dict(DISPLAY_PRESETS["si"])
+    for item in (spec or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if "=" not in item:
+            if item.lower() not in DISPLAY_PRESETS:
+                raise UnitError(
+                    f"unknown display units '{item}'; expected {', '.join(DISPLAY_PRESETS)} "
+                    "or quantity=unit (e.g. flow=L/s)",
+                    field="units",
+                )
+            chosen.update(DISPLAY_PRESETS[item.lower()])
+            continue
+        quantity, unit = (part.strip() for part in item.split("=", 1))
+        if quantity not in chosen:
+            raise UnitError(
+                f"unknown quantity '{quantity}'; expected one of {', '.join(chosen)}", field="units"
+            )
+        try:
+            chosen[quantity] = parse_unit(unit, quantity).name
+        except UnitError as exc:
+            raise UnitError(exc.message, field="units") from None
+    return chosen
+
+
+def unit_tag(unit: str) -> str:
+    """A unit as it goes into a column name: ``L/s`` → ``lps``, ``m3/h`` → ``m3h``, ``psi`` → ``psi``."""
+    name = parse_unit(unit).name
+    return _TAGS.get(name, re.sub(r"[^a-z0-9]+", "", name.lower()) or "si")

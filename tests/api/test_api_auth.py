@@ -20,6 +20,8 @@ from tirta.errors import InputError
 T0 = "2021-01-01T00:00:00Z"
 # /api/v1/public/nrw-trend comes with the dashboard (tirta.web.install_web)
 PUBLIC = {"/api/v1/public/kpis", "/api/v1/public/nrw-trend", "/api/v1/openapi.json"}
+PUBLIC |= {"/api/v1/waste/public"}  # tirta.waste's transparency figures
+PUBLIC |= {f"/api/v1/public/{n}.{x}" for n in ("kpis", "dma-nrw") for x in ("csv", "json")}  # open data
 
 
 def _operations(api) -> list[tuple[str, str]]:

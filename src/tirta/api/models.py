@@ -169,6 +169,13 @@ class KpisPublic(BaseModel):
     ili: float | None
     period_days: float | None
     source: str | None
+    # published KPI set (tirta.kpis): every indicator of the latest period, its period, grade and history
+    utility: str | None = None
+    kpi_period: dict[str, Any] | None = None
+    indicators: dict[str, Any] = Field(default_factory=dict)
+    data_validity: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    licence: str | None = None
 
 
 class UserIn(BaseModel):

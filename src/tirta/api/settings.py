@@ -31,11 +31,15 @@ class ApiSettings:
     dmas: Path
     audit_file: Path | None = None  # published audit (AUDIT.toml) behind the public KPIs
     billing: Path | None = None  # billing CSV for DMA balances (else the AMR meters)
+    kpis_file: Path | None = (
+        None  # published KPI inputs: a UTILITY.toml or a directory of them (history)
+    )
     max_body_bytes: int = 10_000_000  # request bodies above this get 413
     ingest_per_minute: int = 120  # POST /readings per API key and minute; above it 429
     page_max: int = 10_000  # largest page a list endpoint returns
     session_ttl_s: float = 8 * 3600.0  # a dashboard session ends this long after login
     poll_s: float = 5.0  # dashboard pages poll for updates this often
+    waste_file: Path | None = None  # waste.toml behind the waste page and the public waste KPIs
     plants_file: Path | None = None  # wastewater plant registry (TOML) behind the plant pages
 
 
@@ -70,6 +74,8 @@ def api_settings(
     dmas: str | Path | None = None,
     audit_file: str | Path | None = None,
     billing: str | Path | None = None,
+    waste_file: str | Path | None = None,
+    kpis_file: str | Path | None = None,
     plants_file: str | Path | None = None,
     max_body_bytes: int | None = None,
     ingest_per_minute: int | None = None,
@@ -77,8 +83,9 @@ def api_settings(
     base: Settings | None = None,
 ) -> ApiSettings:
     """API settings from explicit values, else ``TIRTA_USERS_DB``, ``TIRTA_NETWORK``, ``TIRTA_DMAS``,
-    ``TIRTA_AUDIT_FILE``, ``TIRTA_BILLING``, ``TIRTA_MAX_BODY_BYTES``, ``TIRTA_INGEST_PER_MINUTE``,
-    ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, ``TIRTA_PLANTS_FILE``, else defaults
+    ``TIRTA_AUDIT_FILE``, ``TIRTA_BILLING``, ``TIRTA_KPIS_FILE``, ``TIRTA_MAX_BODY_BYTES``,
+    ``TIRTA_INGEST_PER_MINUTE``, ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, ``TIRTA_WASTE_FILE``,
+    ``TIRTA_PLANTS_FILE``, else defaults
     (L-Town's model and DMAs shipped with tirta)."""
     environ = os.environ if env is None else env
     url = (base or settings(store_url=store_url, env=environ)).store_url
@@ -90,6 +97,8 @@ def api_settings(
         raise InputError("give the DMA file of the network", field="TIRTA_DMAS")
     audit = audit_file or environ.get("TIRTA_AUDIT_FILE") or None
     bills = billing or environ.get("TIRTA_BILLING") or None
+    waste = waste_file or environ.get("TIRTA_WASTE_FILE") or None
+    kpis = kpis_file or environ.get("TIRTA_KPIS_FILE") or None
     plants = plants_file or environ.get("TIRTA_PLANTS_FILE") or None
     return ApiSettings(
         store_url=url,
@@ -98,9 +107,11 @@ def api_settings(
         dmas=Path(dma_path),
         audit_file=Path(audit) if audit else None,
         billing=Path(bills) if bills else None,
+        kpis_file=Path(kpis) if kpis else None,
         max_body_bytes=max_body_bytes or _positive(environ, "TIRTA_MAX_BODY_BYTES", 10_000_000, int),
         ingest_per_minute=ingest_per_minute or _positive(environ, "TIRTA_INGEST_PER_MINUTE", 120, int),
         session_ttl_s=_positive(environ, "TIRTA_SESSION_TTL_S", 8 * 3600.0, float),
         poll_s=_positive(environ, "TIRTA_POLL_S", 5.0, float),
+        waste_file=Path(waste) if waste else None,
         plants_file=Path(plants) if plants else None,
     )

@@ -10,6 +10,7 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,15 @@ from tirta.balance.waterbalance import (
 )
 from tirta.errors import InputError
 
-__all__ = ["Audit", "AuditResult", "audit_report", "load_audit", "parse_audit", "run_audit"]
+__all__ = [
+    "Audit",
+    "AuditResult",
+    "audit_report",
+    "audit_template",
+    "load_audit",
+    "parse_audit",
+    "run_audit",
+]
 
 _SYSTEM_REQUIRED = ("mains_length_km", "connections", "private_pipe_length_km", "average_pressure_m")
 _SYSTEM_OPTIONAL = {"supply_hours_per_day": 24.0, "days": 365.0}
@@ -228,3 +237,8 @@ def audit_report(result: AuditResult) -> dict[str, Any]:
     if result.audit.path is not None:
         out["audit"] = str(result.audit.path)
     return out
+
+
+def audit_template() -> str:
+    """A commented AUDIT.toml naming every key, its unit and its options; it parses as it is."""
+    return files("tirta").joinpath("data/templates/audit.toml").read_text(encoding="utf-8")

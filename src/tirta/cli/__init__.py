@@ -27,10 +27,12 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def _register() -> None:
     from tirta.cli import (
+        alerts,
         balance,
         demo,
         ingest,
         ingest_mqtt,
+        kpis,
         leaks,
         network,
         plant,
@@ -39,6 +41,7 @@ def _register() -> None:
         serve,
         simulate,
         users,
+        waste,
     )
 
     app.add_typer(network.app, name="network")
@@ -50,8 +53,11 @@ def _register() -> None:
     app.add_typer(sensors.app, name="sensors")
     app.add_typer(leaks.app, name="leaks")
     app.add_typer(balance.app, name="balance")
+    app.add_typer(kpis.app, name="kpis")
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
+    app.add_typer(alerts.app, name="alerts")
+    app.add_typer(waste.app, name="waste")
     app.add_typer(plant.app, name="plant")
 
 

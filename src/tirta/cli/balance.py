@@ -258,3 +258,91 @@ def report_cmd(
     if csv_out is not None:
         csv_out.write_text(rows_to_csv(audit_rows(result)), encoding="utf-8")
     typer.echo(f"wrote {out}" + (f" and {pdf}" if pdf else ""))
+
+
+@app.command("template")
+def template(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of standard output")
+    ] = None,
+) -> None:
+    """A commented audit file to fill in: every key with its unit, margin, method and grade."""
+    from tirta.balance.audit import audit_template
+
+    text = audit_template()
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    if out.exists():
+        raise InputError("file exists; remove it or choose another --out", file=out)
+    out.write_text(text, encoding="utf-8")
+    Console(stderr=True).print(f"wrote {out}; check it with: tirta balance compute {out}", markup=False)
+
+
+@app.command("dmas")
+def dmas_cmd(
+    start: Annotated[str, typer.Option("--from", help="First month YYYY-MM (or day YYYY-MM-DD), UTC")],
+    end: Annotated[str, typer.Option("--to", help="Last month YYYY-MM, included (or day YYYY-MM-DD)")],
+    dmas: Annotated[Path, typer.Option("--dmas", help="DMA file (.toml/.geojson)")],
+    store: StoreOption = None,
+    network: Annotated[
+        Path | None,
+        typer.Option("--network", help="EPANET model: meter directions, tanks, mains lengths"),
+    ] = None,
+    billing: Annotated[Path | None, typer.Option("--billing", help="Billing CSV")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local worker processes (PostgreSQL stores)")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler tcp://host:8786 (or $TIRTA_DASK_SCHEDULER)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """The balance of every DMA of the file, each DMA a task (in parallel on a PostgreSQL store)."""
+    from tirta.balance.parallel import DmaTask, balance_all, dma_names
+    from tirta.hydraulics.executors import DaskExecutor, make_executor
+
+    t0, t1 = parse_month_range(start, end)
+    url = settings(store_url=store).store_url
+    if billing is not None and not billing.is_file():
+        raise InputError("billing file not found", file=billing, field="--billing")
+    names = dma_names(dmas, network)
+    tasks = [
+        DmaTask(
+            url,
+            n,
+            str(dmas),
+            str(network) if network else None,
+            t0,
+            t1,
+            str(billing) if billing else None,
+        )
+        for n in names
+    ]
+    executor = make_executor(workers, scheduler)
+    try:
+        with Console(stderr=True).status(f"balancing {len(tasks)} DMAs"):
+            reports = balance_all(tasks, executor)
+    finally:
+        if isinstance(executor, DaskExecutor):
+            executor.close()
+    if as_json:
+        typer.echo(json.dumps(reports, indent=2, default=str))
+        return
+    table = Table(title=f"DMA balances {start} – {end}")
+    for col in ("DMA", "system input (m³)", "real losses (m³)", "NRW %", "ILI", "warnings / error"):
+        table.add_column(col, justify="right")
+    for name, rep in reports.items():
+        if "error" in rep:
+            table.add_row(name, "", "", "", "", rep["error"])
+            continue
+        total = rep["total"]
+        table.add_row(
+            name,
+            _fmt(total["inflow_m3"]),
+            _fmt(total.get("real_losses")),
+            _fmt(total.get("nrw_pct"), 1),
+            _fmt(total.get("ili"), 2),
+            "; ".join(rep.get("warnings", [])),
+        )
+    Console().print(table)

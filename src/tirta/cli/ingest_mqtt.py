@@ -10,9 +10,21 @@ from typing import Annotated
 import typer
 
 from tirta.config import settings
+from tirta.errors import InputError
 from tirta.telemetry.ingest.mqtt import MqttConfig, MqttIngester
 from tirta.telemetry.schema import IngestResult
 from tirta.telemetry.store import open_store
+
+
+def shared_topics(topics: list[str], group: str | None) -> tuple[str, ...]:
+    """The topic filters, each as ``$share/GROUP/filter`` when a group is given (MQTT shared subscription)."""
+    if group is None:
+        return tuple(topics)
+    if not group or any(ch in group for ch in "/+#"):
+        raise InputError(f"a group name has no '/', '+' or '#', got {group!r}", field="--group")
+    if any(t.startswith("$share/") for t in topics):
+        raise InputError("give plain topic filters with --group, not $share/…", field="--topic")
+    return tuple(f"$share/{group}/{t}" for t in topics)
 
 
 def mqtt(
@@ -28,6 +40,13 @@ def mqtt(
     client_id: Annotated[
         str, typer.Option(help="MQTT client id; the broker keeps this session's queue")
     ] = ("tirta-ingest"),
+    group: Annotated[
+        str | None,
+        typer.Option(
+            help="Share the subscription with the other ingesters of this group ($share/GROUP/topic): "
+            "each message goes to one of them; give each its own --client-id"
+        ),
+    ] = None,
     username: Annotated[str | None, typer.Option(help="Broker user name")] = None,
     password: Annotated[
         str | None,
@@ -48,7 +67,7 @@ def mqtt(
     """Ingest readings from MQTT (QoS 1, acknowledged after commit) until stopped."""
     cfg = MqttConfig(
         broker=broker,
-        topics=tuple(topic or ["tirta/+/readings"]),
+        topics=shared_topics(topic or ["tirta/+/readings"], group),
         client_id=client_id,
         username=username,
         password=password,

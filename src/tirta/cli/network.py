@@ -98,3 +98,59 @@ def info(
             console.print(f"  - {p.kind}: {p.message}: {examples}", markup=False)
     else:
         console.print("Model problems: none found")
+
+
+@app.command("export")
+def export(
+    inp: Annotated[str, typer.Argument(help="EPANET .inp file, or 'l-town' for the built-in one")],
+    fmt: Annotated[str, typer.Option("--format", help="geojson or gpkg (GeoPackage, one layer each)")],
+    out: Annotated[Path, typer.Option("--out", help="File to write (replaced when it exists)")],
+    crs: Annotated[
+        str | None,
+        typer.Option(help="CRS of the model's coordinates, e.g. EPSG:32748 (default: the DMA file's)"),
+    ] = None,
+    dmas: Annotated[
+        Path | None,
+        typer.Option(help="DMA file to add as a layer; default: <model>.dmas.toml beside it"),
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option("--store", help="Store URL whose leak events to add as a layer")
+    ] = None,
+) -> None:
+    """Write junctions, tanks, reservoirs (points), pipes, pumps, valves (lines), DMAs and events, SI units."""
+    from tirta.network.export import export_layers
+
+    net = load_network(inp)
+    dma_path = dmas or find_dma_file(net)
+    areas = load_dmas(dma_path, net) if dma_path else []
+    events: list[dict[str, object]] = []
+    if store is not None:
+        from tirta.leaks.events import list_events
+        from tirta.telemetry.store import open_store
+
+        with open_store(store) as s:
+            events = [e.to_dict() for e in list_events(s)]
+    summary = export_layers(net, out, fmt, crs=crs, dmas=areas, events=events)
+    layers = ", ".join(f"{k} {v}" for k, v in summary.layers.items())
+    where = summary.crs or "no CRS (the model's own coordinates)"
+    Console(stderr=True).print(
+        f"wrote {summary.path} ({summary.format}, {where}): {layers}", markup=False
+    )
+
+
+@app.command("synth")
+def synth(
+    nodes: Annotated[int, typer.Option("--nodes", help="Number of junctions (at least 50)")],
+    out: Annotated[Path, typer.Option("--out", help="Model to write, e.g. city.inp")],
+    seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same files")] = 0,
+) -> None:
+    """A synthetic city: street grid, trunk mains, pressure zones with PRVs, DMAs and sensors."""
+    from tirta.network.synth import synth_city, write_city
+
+    with Console(stderr=True).status(f"generating {nodes:,} junctions"):
+        city = synth_city(nodes, seed)
+        inp, dma_file, sensor_file = write_city(city, out)
+    typer.echo(
+        f"wrote {inp}: {city.junctions:,} junctions, {city.zones} pressure zones, {city.dmas} DMAs, "
+        f"{city.connections:,} connections; DMAs in {dma_file.name}, sensors in {sensor_file.name}"
+    )

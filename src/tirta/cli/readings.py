@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
@@ -11,13 +13,16 @@ import typer
 from tirta.cli.ingest import StoreOption
 from tirta.config import settings
 from tirta.errors import InputError
+from tirta.network.sensors import Sensor
 from tirta.telemetry import quality
 from tirta.telemetry.quality import empty_flags
 from tirta.telemetry.schema import si_column, utc_time
 from tirta.telemetry.store import Store, open_store
 from tirta.telemetry.store.postgres import PostgresStore
+from tirta.units import DISPLAY_ENV, display_units, from_si, unit_tag
 
 app = typer.Typer(help="Query stored readings.", no_args_is_help=True)
+FORMATS = ("csv", "json", "parquet", "xlsx")
 
 
 @app.command("query")
@@ -28,29 +33,82 @@ def query(
     every: Annotated[str | None, typer.Option("--every", help="Resample: 5min, 1h or 1d")] = None,
     agg: Annotated[str, typer.Option("--agg", help="With --every: mean, min, max or count")] = "mean",
     store: StoreOption = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv or json (printed), parquet or xlsx (need --out)")
+    ] = "csv",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of standard output")
+    ] = None,
+    units: Annotated[
+        str | None,
+        typer.Option(
+            "--units",
+            help="Display units: si, metric (L/s), us (psi, gpm, ft) and/or quantity=unit items, "
+            "e.g. 'metric,flow=MLD' (default: $TIRTA_DISPLAY_UNITS, else si)",
+            show_default=False,
+        ),
+    ] = None,
     clean: Annotated[
         bool, typer.Option("--clean", help="Leave out readings inside stored quality flags")
     ] = False,
 ) -> None:
-    """A wide table: time first, one column per sensor named with its SI unit (n1_pressure_m)."""
+    """A wide table: time first, one column per sensor named with its unit (n1_pressure_m, p227_flow_lps)."""
     ids = [s.strip() for s in sensors.split(",") if s.strip()]
     if not ids:
         raise InputError("give at least one sensor id", field="--sensors")
-    if fmt not in ("csv", "json"):
-        raise InputError(f"unknown format '{fmt}'; expected csv or json", field="--format")
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format '{fmt}'; expected {', '.join(FORMATS)}", field="--format")
+    if fmt in ("parquet", "xlsx") and out is None:
+        raise InputError(f"{fmt} is a binary file: give --out FILE", field="--out")
+    shown = display_units(units if units is not None else os.environ.get(DISPLAY_ENV))
     with open_store(settings(store_url=store).store_url) as st:
         registry = st.sensors()
         unknown = [s for s in ids if s not in registry]
         if unknown:
             raise InputError(f"unknown sensor '{unknown[0]}'", field="--sensors")
         wide = st.read(ids, start, end, every=every, agg=agg, clean=clean)
-    wide.columns = [si_column(registry[s]) for s in ids]
-    wide.index = wide.index.strftime("%Y-%m-%dT%H:%M:%SZ").rename("time")
-    if fmt == "json":
-        typer.echo(wide.reset_index().to_json(orient="records"))
+    write_wide(in_display_units(wide, [registry[s] for s in ids], shown), fmt, out)
+
+
+def in_display_units(wide: pd.DataFrame, chosen: list[Sensor], shown: dict[str, str]) -> pd.DataFrame:
+    """SI columns converted to the display units, each named ``<sensor>_<quantity>_<unit tag>``."""
+    out = pd.DataFrame(index=wide.index)
+    for sensor, col in zip(chosen, wide.columns, strict=True):
+        quantity = sensor.quantity
+        unit = shown.get(quantity)
+        if unit is None:
+            out[si_column(sensor)] = wide[col]
+            continue
+        out[f"{sensor.id}_{quantity}_{unit_tag(unit)}"] = from_si(
+            wide[col].to_numpy(dtype=float), unit, quantity
+        )
+    return out
+
+
+def write_wide(wide: pd.DataFrame, fmt: str, out: Path | None) -> None:
+    """CSV/JSON with ISO UTC times (to stdout or ``out``); Parquet keeps UTC times, Excel naive UTC."""
+    if fmt == "parquet":
+        assert out is not None
+        wide.rename_axis("time").reset_index().to_parquet(out, index=False)
+    elif fmt == "xlsx":
+        assert out is not None
+        frame = wide.copy()
+        frame.index = frame.index.tz_convert("UTC").tz_localize(None).rename("time_utc")
+        frame.reset_index().to_excel(out, index=False, sheet_name="readings")
     else:
-        wide.to_csv(sys.stdout, lineterminator="\n")
+        text = wide.copy()
+        text.index = text.index.strftime("%Y-%m-%dT%H:%M:%SZ").rename("time")
+        body = (
+            text.reset_index().to_json(orient="records")
+            if fmt == "json"
+            else text.to_csv(lineterminator="\n")
+        )
+        if out is None:
+            sys.stdout.write(body if fmt == "csv" else body + "\n")
+        else:
+            out.write_text(body, encoding="utf-8")
+    if out is not None:
+        typer.echo(f"wrote {out} ({len(wide)} rows, {wide.shape[1]} sensors)", err=True)
 
 
 @app.command("flags")

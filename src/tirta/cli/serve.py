@@ -123,6 +123,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    kpis_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--kpis",
+            help="Published KPI inputs: a UTILITY.toml or a directory of them, one period each "
+            "(default $TIRTA_KPIS_FILE)",
+            show_default=False,
+        ),
+    ] = None,
     for_s: Annotated[
         float | None,
         typer.Option("--for", help="Stop after this many seconds (default: until Ctrl-C)", min=0.1),
@@ -135,7 +144,11 @@ def serve(
 
     if billing is not None and not billing.is_file():
         raise InputError("billing file not found", file=billing, field="--billing")
-    cfg = api_settings(store_url=store, users_db=users_db, billing=billing)
+    cfg = api_settings(store_url=store, users_db=users_db, billing=billing, kpis_file=kpis_file)
+    if cfg.kpis_file is not None:
+        from tirta.kpis.opendata import load_published
+
+        load_published(cfg.kpis_file)  # a bad file stops here with file, line and field, not on the page
     check_exposure(host, cfg)
     if bool(train_from) != bool(train_to):
         raise InputError("give both --train-from and --train-to", field="--train-to")

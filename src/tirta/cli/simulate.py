@@ -13,6 +13,7 @@ from rich.table import Table
 from tirta.hydraulics.simulate import SimulationConfig, SimulationResult, parse_leak_count, simulate
 from tirta.network import load_network, load_sensors
 from tirta.network.model import Network
+from tirta.network.sensors import sensors_beside
 
 
 def run_with_progress(
@@ -35,6 +36,44 @@ def run_with_progress(
                 bar.update(task, completed=done, total=total)
 
         return simulate(net, cfg, sensors=sensors, out=out, progress=progress)
+
+
+def run_batch(
+    net: Network,
+    cfg: SimulationConfig,
+    scenarios: int,
+    out: Path,
+    sensors_file: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+    console: Console,
+) -> None:
+    """N scenarios on the executor asked for, with a progress bar over finished scenarios."""
+    from tirta.hydraulics.batch import simulate_batch
+    from tirta.hydraulics.executors import DaskExecutor, make_executor
+
+    executor = make_executor(workers, scheduler)
+    columns = (
+        TextColumn("[bold]scenarios[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+    )
+    try:
+        with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("batch", total=scenarios)
+            dirs = simulate_batch(
+                net,
+                cfg,
+                scenarios,
+                out,
+                sensors_file=sensors_file,
+                executor=executor,
+                progress=lambda done, _: bar.update(task, completed=done),
+            )
+    finally:
+        if isinstance(executor, DaskExecutor):
+            executor.close()
+    Console().print(f"{len(dirs)} scenarios written to {out} ({dirs[0].name} … {dirs[-1].name})")
 
 
 def summary_table(result: SimulationResult, title: str) -> Table:
@@ -65,14 +104,25 @@ def simulate_cmd(
     required_pressure: Annotated[
         float, typer.Option(help="PDA required pressure, m (full demand above it)")
     ] = 25.0,
+    scenarios: Annotated[
+        int | None,
+        typer.Option(help="Simulate N scenarios into OUT/scenario-000 …, scenario i with seed + i"),
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="With --scenarios: local worker processes")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="With --scenarios: a Dask scheduler, tcp://host:8786 (or $TIRTA_DASK_SCHEDULER)"
+        ),
+    ] = None,
 ) -> None:
     """Simulate sensor data with hidden leaks; writes CSVs, truth.csv, faults.csv, sensors.json."""
     from tirta.hydraulics.scenarios import PDA
 
     console = Console(stderr=True)
     net = load_network(inp)
-    if sensors is None and net.path.with_name("sensors.json").is_file():
-        sensors = net.path.with_name("sensors.json")
+    if sensors is None:
+        sensors = sensors_beside(net.path)
     cfg = SimulationConfig(
         days=days,
         train_days=train_days,
@@ -82,6 +132,15 @@ def simulate_cmd(
         faults=faults,
         pda=PDA(required_pressure_m=required_pressure),
     )
+    if scenarios is not None:
+        run_batch(net, cfg, scenarios, out, sensors, workers, scheduler, console)
+        return
+    if workers is not None or scheduler is not None:
+        from tirta.errors import InputError
+
+        raise InputError(
+            "--workers and --scheduler fan out a batch: give --scenarios N", field="scenarios"
+        )
     result = run_with_progress(net, cfg, out, sensors, console)
     out_console = Console()
     out_console.print(summary_table(result, f"{net.path.name}: {days:g} days, seed {seed}"))

@@ -411,3 +411,13 @@ def _write(
     files.append(out / "scenario.json")
     result.out = out
     result.files = files
+
+
+def write_simulation(
+    result: SimulationResult, out: str | Path, net: Network, cfg: SimulationConfig
+) -> None:
+    """Write a result computed without ``out`` (say on another machine) as :func:`simulate` would."""
+    step = cfg.step_s
+    train_s = round(cfg.train_days * 86400 / step) * step
+    t_split = pd.Timestamp(cfg.start, tz="UTC") + pd.Timedelta(seconds=train_s)
+    _write(result, Path(out), net, cfg, t_split, train_s > 0)

@@ -10,17 +10,15 @@ projecting out nuisance directions (a common offset, the learned common modes of
 from __future__ import annotations
 
 import math
-import multiprocessing
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from tirta.hydraulics.engine import Engine
+from tirta.hydraulics.executors import Executor, ProcessExecutor, SerialExecutor
 from tirta.hydraulics.scenarios import PDA
 from tirta.leaks.evaluate import PipeDistances
 from tirta.network.model import Network
@@ -37,41 +35,8 @@ __all__ = [
     "localise",
 ]
 
-T = TypeVar("T")
-R = TypeVar("R")
-
 UNIT_LEAK_M3S = 3e-3  # size of the simulated leak; signatures are scaled to 1 L/s
 OPERATING_HOURS = (3.0, 14.0)  # night and afternoon: the signature is the mean over both
-
-
-class Executor(Protocol):
-    """Runs independent candidate simulations; a process pool or a Dask client can stand behind it."""
-
-    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]: ...
-
-
-class SerialExecutor:
-    """Runs the tasks one after the other in this process."""
-
-    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        return [fn(item) for item in items]
-
-
-class ProcessExecutor:
-    """Runs the tasks on a ``concurrent.futures`` process pool (one EPANET project per worker task).
-
-    Workers come from a fork server, not a plain fork: a process that already runs threads (the
-    store's writer, an MQTT client, a web server) must not be forked, or the child can crash.
-    """
-
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers
-
-    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([fn.__module__])  # workers start with tirta already imported
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
-            return list(pool.map(fn, items))
 
 
 @dataclass(frozen=True)
@@ -88,22 +53,44 @@ class _Task:
 
 def _simulate_chunk(task: _Task) -> np.ndarray:
     """Pressure change (m per L/s) at the sensors for a leak at each node: nodes × sensors."""
+    if task.midpoints:  # leak nodes change the project: a session of its own
+        with Engine(task.inp, pda=PDA(required_pressure_m=task.required_pressure_m)) as eng:
+            return _chunk_on(eng, task, eng.add_leak_nodes(task.nodes))
+    return _chunk_on(_worker_engine(task.inp, task.required_pressure_m), task, list(task.nodes))
+
+
+_ENGINES: dict[tuple[str, float, float], Engine] = {}
+
+
+def _worker_engine(inp: str, required_pressure_m: float) -> Engine:
+    """This process's open project for ``inp``: opened once per worker and reused by its tasks."""
+    key = (inp, Path(inp).stat().st_mtime, required_pressure_m)
+    if key not in _ENGINES:
+        while _ENGINES:
+            _ENGINES.popitem()[1].close()
+        _ENGINES[key] = Engine(inp, pda=PDA(required_pressure_m=required_pressure_m), warm_start=True)
+    return _ENGINES[key]
+
+
+def _chunk_on(eng: Engine, task: _Task, nodes: list[str]) -> np.ndarray:
+    """The chunk's signatures on an open engine; each operating point starts cold, so the result
+    does not depend on what the engine solved before (the same on every executor)."""
     out = np.zeros((len(task.nodes), len(task.sensors)))
-    with Engine(task.inp, pda=PDA(required_pressure_m=task.required_pressure_m), warm_start=True) as eng:
-        nodes = eng.add_leak_nodes(task.nodes) if task.midpoints else list(task.nodes)
-        sens = np.array([eng.node_index(s) - 1 for s in task.sensors], dtype=int)
-        nidx = np.array([eng.node_index(n) - 1 for n in nodes], dtype=int)
-        for hour in task.hours:
-            t = int(hour * 3600)
-            base = eng.solve_snapshot(t).pressure_m
-            coef = UNIT_LEAK_M3S / math.sqrt(max(float(np.median(base[nidx])), 10.0))
-            for i, node in enumerate(nodes):
-                eng.set_emitter(node, coef)
-                snap = eng.solve_snapshot(t)
-                eng.set_emitter(node, 0.0)
-                q = coef * math.sqrt(max(float(snap.pressure_m[nidx[i]]), 0.0))
-                if q > 1e-6:
-                    out[i] += (snap.pressure_m[sens] - base[sens]) / (q * 1000.0)
+    sens = np.array([eng.node_index(s) - 1 for s in task.sensors], dtype=int)
+    nidx = np.array([eng.node_index(n) - 1 for n in nodes], dtype=int)
+    for hour in task.hours:
+        t = int(hour * 3600)
+        eng.warm_start = False
+        base = eng.solve_snapshot(t).pressure_m
+        eng.warm_start = True
+        coef = UNIT_LEAK_M3S / math.sqrt(max(float(np.median(base[nidx])), 10.0))
+        for i, node in enumerate(nodes):
+            eng.set_emitter(node, coef)
+            snap = eng.solve_snapshot(t)
+            eng.set_emitter(node, 0.0)
+            q = coef * math.sqrt(max(float(snap.pressure_m[nidx[i]]), 0.0))
+            if q > 1e-6:
+                out[i] += (snap.pressure_m[sens] - base[sens]) / (q * 1000.0)
     return out / len(task.hours)
 
 
@@ -128,6 +115,7 @@ def compute_signatures(
     chunks: int = 2,
     required_pressure_m: float = 25.0,
     midpoints: bool = False,
+    junctions: int | None = None,
 ) -> Signatures:
     """Simulate a small leak at every junction and build pipe signatures from the end nodes, or
     (``midpoints``) at a node inserted at the middle of every pipe, as the leaks really sit."""
@@ -148,8 +136,10 @@ def compute_signatures(
             for n, row in zip(t.nodes, r, strict=True)
         }
         return Signatures(ids, list(sensors), np.array([sig[p] for p in ids]))
-    junctions = list(nodes.index[nodes["type"] == "Junction"])
-    parts = [tuple(junctions[i::chunks]) for i in range(chunks)]
+    candidates = list(nodes.index[nodes["type"] == "Junction"])
+    if junctions is not None:  # the first N junctions only (benchmarks of very large networks)
+        candidates = candidates[:junctions]
+    parts = [tuple(candidates[i::chunks]) for i in range(chunks)]
     tasks = [
         _Task(str(network.path), tuple(sensors), part, tuple(hours), required_pressure_m)
         for part in parts

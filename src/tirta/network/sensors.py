@@ -28,6 +28,7 @@ __all__ = [
     "SensorRegistry",
     "battledim_sensor_id",
     "load_sensors",
+    "sensors_beside",
 ]
 
 # kind -> (quantity, default unit as received, default valid range in SI, element: node|link)
@@ -299,3 +300,11 @@ def _from_mapping(data: Any, source: str, text: str) -> SensorRegistry:
             raise InputError("each sensor must be an object/table", file=source)
         reg.add(make_sensor(rec, file=source, line=_line_of(text, str(rec.get("id", "")))))
     return reg
+
+
+def sensors_beside(model: Path) -> Path | None:
+    """The sensor file that sits beside a model: ``<stem>.sensors.json``, else ``sensors.json``."""
+    for candidate in (model.with_name(f"{model.stem}.sensors.json"), model.with_name("sensors.json")):
+        if candidate.is_file():
+            return candidate
+    return None

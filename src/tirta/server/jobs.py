@@ -89,6 +89,19 @@ class BalanceJob:
     analytics: Analytics
     days: float = 7.0
     billing: Path | None = None
+    fan_out: tuple[str, str, str | None, Executor] | None = None  # store URL, DMA file, model, executor
+
+    def _fanned(self, start: pd.Timestamp, end: pd.Timestamp) -> tuple[dict[str, Any], dict[str, str]]:
+        """Each DMA a task of the executor, every worker reading the PostgreSQL store itself."""
+        from tirta.balance.parallel import DmaTask, balance_all
+
+        assert self.fan_out is not None
+        url, dma_file, model, executor = self.fan_out
+        billing = str(self.billing) if self.billing else None
+        tasks = [DmaTask(url, d.name, dma_file, model, start, end, billing) for d in self.dmas]
+        found = balance_all(tasks, executor)
+        reports = {k: v for k, v in found.items() if "error" not in v}
+        return reports, {k: v["error"] for k, v in found.items() if "error" in v}
 
     def __call__(self) -> dict[str, Any]:
         end = self.clock().normalize()  # the last midnight: whole days only
@@ -97,7 +110,9 @@ class BalanceJob:
         sensors = self.store.sensors()
         reports: dict[str, Any] = {}
         errors: dict[str, str] = {}
-        for dma in self.dmas:
+        if self.fan_out is not None:
+            reports, errors = self._fanned(start, end)
+        for dma in self.dmas if self.fan_out is None else ():
             try:
                 zone = resolve_zone(dma.name, list(self.dmas), sensors, self.network)
                 result = dma_balance(

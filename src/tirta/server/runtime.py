@@ -8,6 +8,7 @@ when the app stops (:meth:`Runtime.stop`); its routers (``GET /api/v1/status`` â
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -43,6 +44,7 @@ class Runtime:
         self.mqtt: MqttService | None = None
         self.started_at: pd.Timestamp | None = None
         self.extra_jobs: list[Job] = []
+        self.alerts: Any = None  # tirta.alerts.Dispatcher when an alerts file is configured
 
     @property
     def clock(self) -> Clock:
@@ -103,6 +105,15 @@ class Runtime:
         balance = BalanceJob(
             store, network, dmas, self.clock, self.analytics, days=cfg.balance_days, billing=cfg.billing
         )
+        inner = getattr(store, "store", store)
+        if isinstance(inner, PostgresStore) and (cfg.balance_workers > 1 or cfg.dask_scheduler):
+            from tirta.hydraulics.executors import make_executor
+
+            executor = make_executor(
+                cfg.balance_workers if not cfg.dask_scheduler else None, cfg.dask_scheduler
+            )
+            paths = state.settings
+            balance.fan_out = (inner.url, str(paths.dmas), str(paths.network), executor)
         jobs = [
             Job("detect", detect, every_s=cfg.detect_every_s, disabled=detect_off),
             Job("nightly_balance", balance, daily_at=cfg.nightly_at, run_at_start=False),
@@ -110,7 +121,20 @@ class Runtime:
         if isinstance(getattr(store, "store", store), PostgresStore):  # DuckDB stores columns already
             compact = CompactJob(store, self.clock)
             jobs.append(Job("nightly_compact", compact, daily_at=cfg.nightly_at, run_at_start=False))
+        if cfg.alerts_file is not None:
+            jobs.append(self._alerts_job(store, cfg.alerts_file))
         return [*jobs, *self.extra_jobs]
+
+    def _alerts_job(self, store: Store, path: Path) -> Job:
+        """Check the alert rules every ``alerts_every_s``; delivery runs on the dispatcher's threads."""
+        from tirta.alerts import AlertsJob, Dispatcher, load_alerts
+
+        self.alerts = Dispatcher(store, load_alerts(path))
+        watcher = AlertsJob(self.alerts, self.clock, self._job_states)
+        return Job("alerts", watcher, every_s=self.settings.alerts_every_s)
+
+    def _job_states(self) -> dict[str, Any]:
+        return self.scheduler.status() if self.scheduler is not None else {}
 
     def stop(self) -> None:
         """Stop feeding first (replay, MQTT: pending messages are committed), then the jobs."""
@@ -120,6 +144,8 @@ class Runtime:
             self.mqtt.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self.alerts is not None:
+            self.alerts.close()
         if self.store is not None:
             self.store.store.flush()
 

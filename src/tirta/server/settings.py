@@ -39,6 +39,10 @@ class RuntimeSettings:
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     tick_s: float = 0.25  # how often the scheduler looks for due jobs
+    alerts_file: Path | None = None  # ALERTS.toml: e-mail and webhook alerts (TIRTA_ALERTS_FILE)
+    alerts_every_s: float = 30.0  # how often the alert rules are checked
+    balance_workers: int = 0  # nightly balance: each DMA a task of this many processes (PostgreSQL)
+    dask_scheduler: str | None = None  # … or of this Dask cluster (TIRTA_DASK_SCHEDULER)
 
 
 def parse_duration(text: str | float, name: str) -> float:
@@ -71,6 +75,12 @@ def _window_days(text: str | None, default: float) -> float:
     return parse_duration(text, "TIRTA_DETECT_WINDOW") / 86400.0
 
 
+def _whole(text: str, name: str) -> int:
+    if not text.strip().isdigit():
+        raise InputError(f"expected a whole number, got '{text}'", field=name)
+    return int(text)
+
+
 def runtime_settings(
     *,
     detect_every: str | float | None = None,
@@ -81,7 +91,8 @@ def runtime_settings(
 ) -> RuntimeSettings:
     """Runtime settings from explicit values, else ``TIRTA_DETECT_EVERY``, ``TIRTA_DETECT_WINDOW``,
     ``TIRTA_TRAIN_FROM``/``TIRTA_TRAIN_TO``, ``TIRTA_DETECT_WORKERS``, ``TIRTA_NIGHTLY_AT``,
-    ``TIRTA_BALANCE_DAYS`` (days), ``TIRTA_BILLING``, ``TIRTA_MQTT_URL``, ``TIRTA_MQTT_TOPICS`` (comma
+    ``TIRTA_BALANCE_DAYS`` (days), ``TIRTA_BILLING``, ``TIRTA_ALERTS_FILE``,
+    ``TIRTA_BALANCE_WORKERS``, ``TIRTA_DASK_SCHEDULER``, ``TIRTA_MQTT_URL``, ``TIRTA_MQTT_TOPICS`` (comma
     separated), ``TIRTA_MQTT_CLIENT_ID``, ``TIRTA_MQTT_USERNAME``, ``TIRTA_MQTT_PASSWORD``."""
     e = os.environ if env is None else env
     base = RuntimeSettings()
@@ -110,6 +121,9 @@ def runtime_settings(
         "nightly_at": _clock_time(e.get("TIRTA_NIGHTLY_AT", "02:30"), "TIRTA_NIGHTLY_AT"),
         "balance_days": parse_duration(e.get("TIRTA_BALANCE_DAYS", "7"), "TIRTA_BALANCE_DAYS"),
         "billing": Path(billing) if billing else None,
+        "alerts_file": Path(e["TIRTA_ALERTS_FILE"]) if e.get("TIRTA_ALERTS_FILE") else None,
+        "balance_workers": _whole(e.get("TIRTA_BALANCE_WORKERS", "0"), "TIRTA_BALANCE_WORKERS"),
+        "dask_scheduler": e.get("TIRTA_DASK_SCHEDULER") or None,
         "mqtt_url": mqtt_url or e.get("TIRTA_MQTT_URL") or None,
         "mqtt_topics": tuple(t.strip() for t in topics.split(",") if t.strip())
         if topics

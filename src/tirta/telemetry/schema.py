@@ -59,7 +59,7 @@ REASONS = (
     "before installed",
 )
 
-_SI_TAG = {"pressure": "m", "level": "m", "flow": "m3s"}
+_SI_TAG = {"pressure": "m", "level": "m", "flow": "m3s", "power": "w", "dimensionless": "frac"}
 
 
 def si_column(sensor: Sensor | str, kind: str | None = None) -> str:

@@ -9,12 +9,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tirta.api import services
+from tirta.api import opendata, services
 from tirta.api.deps import get_state
 from tirta.api.errors import ApiError
 from tirta.errors import TirtaError
 from tirta.leaks.events import TRANSITIONS, get_event, list_events
-from tirta.web import balancedata, overview, sensordata
+from tirta.web import balancedata, overview, sensordata, wastedata
 from tirta.web.overview import data_now
 from tirta.web.session import PageUser, form_for
 from tirta.web.state import render, web_state
@@ -183,4 +183,15 @@ def public(request: Request) -> Response:
     kpis = services.public_kpis(state.store, state.settings.audit_file)
     trend = [{"period": m["period"], "nrw_pct": m["nrw_pct"]} for m in overview_data(request)["trend"]]
     zone = trend[-1] if trend else None
-    return render(request, "public.html", user=None, page="public", kpis=kpis, trend=trend, zone=zone)
+    waste = wastedata.public_block(request)
+    return render(
+        request,
+        "public.html",
+        user=None,
+        page="public",
+        kpis=kpis,
+        trend=trend,
+        zone=zone,
+        waste=waste,
+        open_data=opendata.public_page(state.settings.kpis_file),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tirta.api.routes import balance, events, network, public, telemetry, users
+from tirta.api.routes import balance, events, network, opendata, public, telemetry, users, waste
 from tirta.api.routes import plants as plant_routes
 
 __all__ = ["ROUTERS"]
@@ -13,6 +13,8 @@ ROUTERS = (
     events.router,
     balance.router,
     public.router,
+    opendata.router,
     users.router,
+    waste.router,
     plant_routes.router,
 )

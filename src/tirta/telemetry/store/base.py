@@ -10,7 +10,7 @@ import json
 import queue
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -23,6 +23,7 @@ from tirta.errors import InputError, StoreError
 from tirta.network.sensors import Sensor, SensorRegistry
 from tirta.telemetry.quality import FLAG_COLUMNS, FLAG_KINDS, empty_flags
 from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult, Progress, WriteCounts, utc_time
+from tirta.telemetry.store.records import Record, encode
 from tirta.telemetry.validate import sensor_table, validate
 
 __all__ = ["AGGREGATES", "EVENT_STATUSES", "EVERY", "ROLLUP_COLUMNS", "Batch", "Store", "parse_every"]
@@ -540,6 +541,42 @@ class Store(ABC):
 
     @abstractmethod
     def _events(self, status: str | None) -> pd.DataFrame: ...
+
+    # --- records: small JSON state shared by server processes (alerts, jobs) ---------------------------
+    def put_record(
+        self, kind: str, key: str, value: Mapping[str, Any], *, only_if_new: bool = False
+    ) -> bool:
+        """Write ``(kind, key) → value``; with ``only_if_new`` only when absent (an atomic claim).
+        Returns whether this call wrote it."""
+        self._check_open()
+        with self._write_lock:
+            return self._put_record(kind, key, encode(value), pd.Timestamp.now(tz="UTC"), only_if_new)
+
+    def get_record(self, kind: str, key: str) -> Record | None:
+        """The record of ``(kind, key)``, or None."""
+        found = self._records(kind, key)
+        return found[0] if found else None
+
+    def records(self, kind: str) -> list[Record]:
+        """Every record of a kind, most recently written first."""
+        return self._records(kind, None)
+
+    def delete_record(self, kind: str, key: str) -> bool:
+        """Remove a record; returns whether it existed."""
+        self._check_open()
+        with self._write_lock:
+            return self._delete_record(kind, key)
+
+    @abstractmethod
+    def _put_record(
+        self, kind: str, key: str, value: str, at: pd.Timestamp, only_if_new: bool
+    ) -> bool: ...
+
+    @abstractmethod
+    def _records(self, kind: str, key: str | None) -> list[Record]: ...
+
+    @abstractmethod
+    def _delete_record(self, kind: str, key: str) -> bool: ...
 
 
 def _changed_meanwhile(event_id: int, expected: str, found: str) -> InputError:

@@ -27,6 +27,7 @@ from tirta.telemetry.store.base import (
     _quarantine,
     registry_from_frame,
 )
+from tirta.telemetry.store.records import DUCKDB_RECORDS, Record, decode
 from tirta.telemetry.validate import check, checked_drop, raw_table, round_sizes, valid_rows
 
 __all__ = ["DuckDBStore"]
@@ -189,6 +190,7 @@ class DuckDBStore(Store):
             raise StoreError(f"cannot open DuckDB store: {exc}", file=self.path) from None
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute(SCHEMA)
+        self._con.execute(DUCKDB_RECORDS)
         self._w = self._con.cursor()
 
     def _close(self) -> None:
@@ -588,6 +590,33 @@ class DuckDBStore(Store):
             'SELECT * FROM event_history WHERE event_id = ? ORDER BY "at", rowid', [int(event_id)]
         )
         return _utc_columns(frame, ("at",))
+
+    # --- records ------------------------------------------------------------------------------------
+    def _put_record(self, kind: str, key: str, value: str, at: pd.Timestamp, only_if_new: bool) -> bool:
+        action = (
+            "NOTHING"
+            if only_if_new
+            else "UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+        )
+        got = self._w.execute(
+            f"INSERT INTO records VALUES (?, ?, ?, ?) ON CONFLICT (kind, key) DO {action} RETURNING 1",
+            [kind, key, value, at.tz_localize(None)],
+        ).fetchall()
+        return bool(got)
+
+    def _records(self, kind: str, key: str | None) -> list[Record]:
+        frame = self._query(
+            "SELECT * FROM records WHERE kind = $k AND ($key IS NULL OR key = $key) "
+            "ORDER BY updated_at DESC, key",
+            {"k": kind, "key": key},
+        )
+        return decode(frame)
+
+    def _delete_record(self, kind: str, key: str) -> bool:
+        got = self._w.execute(
+            "DELETE FROM records WHERE kind = ? AND key = ? RETURNING 1", [kind, key]
+        ).fetchall()
+        return bool(got)
 
 
 def _utc_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

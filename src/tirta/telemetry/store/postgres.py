@@ -51,6 +51,7 @@ from tirta.telemetry.store.pgblocks import (
     subset,
 )
 from tirta.telemetry.store.pgcopy import HEADER, PG_EPOCH_US, TRAILER, Coded, binary_rows
+from tirta.telemetry.store.records import POSTGRES_RECORDS, Record, decode
 from tirta.telemetry.validate import (
     check,
     checked_drop,
@@ -476,6 +477,7 @@ class PostgresStore(Store):
                 self._w.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
                 self.partitioned = self._create_readings()
                 self._w.execute(SCHEMA)
+                self._w.execute(POSTGRES_RECORDS)
                 self._tune_blocks()
                 self.timescale = not self.partitioned and self._hypertable()
                 if self._w.execute("SELECT to_regclass('all_readings')").fetchone() == (None,):
@@ -1332,3 +1334,38 @@ class PostgresStore(Store):
         return self._query(
             "SELECT * FROM event_history WHERE event_id = %s ORDER BY at, ctid", [int(event_id)]
         )
+
+    # --- records ------------------------------------------------------------------------------------
+    def _put_record(self, kind: str, key: str, value: str, at: pd.Timestamp, only_if_new: bool) -> bool:
+        action = (
+            "NOTHING"
+            if only_if_new
+            else "UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+        )
+
+        def run() -> bool:
+            with self._w.transaction(), self._w.cursor() as cur:
+                cur.execute(
+                    "INSERT INTO records VALUES (%s, %s, %s::jsonb, %s) "
+                    f"ON CONFLICT (kind, key) DO {action} RETURNING 1",
+                    [kind, key, value, at.to_pydatetime()],
+                )
+                return cur.fetchone() is not None
+
+        return self._retrying(run)
+
+    def _records(self, kind: str, key: str | None) -> list[Record]:
+        frame = self._query(
+            "SELECT kind, key, value::text AS value, updated_at FROM records "
+            "WHERE kind = %(k)s AND (%(key)s::text IS NULL OR key = %(key)s) ORDER BY updated_at DESC, key",
+            {"k": kind, "key": key},
+        )
+        return decode(frame)
+
+    def _delete_record(self, kind: str, key: str) -> bool:
+        def run() -> bool:
+            with self._w.transaction(), self._w.cursor() as cur:
+                cur.execute("DELETE FROM records WHERE kind = %s AND key = %s RETURNING 1", [kind, key])
+                return cur.fetchone() is not None
+
+        return self._retrying(run)

@@ -1,0 +1,56 @@
+"""Small JSON records kept in the store beside the readings: state that must last and be shared.
+
+Alert notifications and their delivery status, job history and other server state live here, so two
+``tirta serve`` processes on one PostgreSQL see the same state and a restart loses nothing. A record
+is ``(kind, key) → JSON object`` with the time it was last written; ``only_if_new`` makes the write
+an atomic claim (exactly one of several writers wins it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pandas as pd
+
+__all__ = ["DUCKDB_RECORDS", "POSTGRES_RECORDS", "Record", "decode", "encode"]
+
+DUCKDB_RECORDS: Final = """
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+"""
+POSTGRES_RECORDS: Final = """
+CREATE TABLE IF NOT EXISTS records (
+    kind text NOT NULL, key text NOT NULL, value jsonb NOT NULL, updated_at timestamptz NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record: its kind and key, the JSON value and when it was last written (UTC)."""
+
+    kind: str
+    key: str
+    value: dict[str, Any]
+    updated_at: pd.Timestamp
+
+
+def encode(value: Mapping[str, Any]) -> str:
+    """JSON text of a record value (keys sorted, so equal values give equal text)."""
+    return json.dumps(dict(value), sort_keys=True, default=str)
+
+
+def decode(frame: pd.DataFrame) -> list[Record]:
+    """Rows (kind, key, value, updated_at) as records, values parsed from JSON."""
+    out = []
+    for kind, key, value, at in frame[["kind", "key", "value", "updated_at"]].itertuples(index=False):
+        parsed = value if isinstance(value, dict) else json.loads(value)
+        when = pd.Timestamp(at)
+        out.append(Record(kind, key, parsed, when.tz_localize("UTC") if when.tzinfo is None else when))
+    return out
