@@ -20,6 +20,7 @@ from browser import wait_js
 from tirta.api import api_settings, create_app
 from tirta.network.sensors import make_sensor
 from tirta.telemetry.store import open_store
+from tirta.wastewater import judge, load_effluent_standard, load_lab, open_breach_events
 
 from .conftest import PASSWORD, ROOT, add_users
 
@@ -77,6 +78,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     plant_store(url)
     (tmp / "plants.toml").write_text(PLANTS, encoding="utf-8")
     (tmp / "lab.csv").write_text(LAB, encoding="utf-8")
+    with open_store(url) as store:  # the COD breach of sample b opens an event
+        std = load_effluent_standard("id-p68-2016")
+        assert len(open_breach_events(store, "bojong", judge(load_lab(tmp / "lab.csv"), std))) == 1
     cfg = api_settings(
         store_url=url, users_db=tmp / "users.sqlite", plants_file=tmp / "plants.toml", env={}
     )
@@ -126,6 +130,13 @@ def test_plant_page_in_chromium(server: str, browser: Any) -> None:
         page.screenshot(path=str(ROOT / "docs" / "screenshots" / "plant.png"), full_page=True)
     assert "1 of 2 effluent samples comply" in page.inner_text("#plant-compliance")
     assert "120" in page.inner_text("#plant-exceedances")
+    event_row = page.locator("#plant-events tbody tr")
+    assert (
+        event_row.count() == 1 and "COD" in event_row.inner_text() and "open" in event_row.inner_text()
+    )
+    page.click("#plant-events a")
+    page.wait_for_url(server + "/events/*")
+    assert "open" in page.inner_text("main")
     page.goto(server + "/plants/bojong?from=2026-05&to=2026-05")
     assert page.locator("#plant-months tbody tr").count() == 1
     page.goto(server + "/plants/nowhere")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from tirta.errors import InputError
 from tirta.telemetry.store.base import Store
+from tirta.wastewater.events import breach_events
 from tirta.wastewater.lab import load_lab
 from tirta.wastewater.plants import Plant, load_plants
 from tirta.wastewater.summary import empty_lab, plant_summary, plant_telemetry
@@ -44,4 +45,7 @@ def plant_page(store: Store, plant: Plant, first: str, last: str) -> dict[str, A
     lab = load_lab(plant.lab_file) if plant.lab_file is not None else empty_lab()
     lab = lab[(lab["time"] >= t0) & (lab["time"] < t1)]
     summary = plant_summary(plant, plant_telemetry(store, plant, t0, t1), lab)
-    return {**summary, "from": str(p0), "to": str(p1)}
+    events = [b.to_dict() for b in breach_events(store, plant.id)]
+    for e in events:
+        del e["history"]
+    return {**summary, "from": str(p0), "to": str(p1), "breach_events": events}
