@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev,postgres,dask]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,dask,wastewater]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/landgem.py --json bench-results/landgem.json
 	$(BIN)/python benchmarks/planning.py --json bench-results/planning.json
 	$(BIN)/python benchmarks/quality.py --json bench-results/quality.json
+	$(BIN)/python benchmarks/wastewater.py $(if $(EXPOSAN_PY),--exposan-python $(EXPOSAN_PY)) --json bench-results/wastewater.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ PACKAGES = [
     "tirta.leaks",
     "tirta.balance",
     "tirta.kpis",
+    "tirta.wastewater",
     "tirta.reports",
     "tirta.api",
     "tirta.server",

@@ -41,6 +41,7 @@ class ApiSettings:
     poll_s: float = 5.0  # dashboard pages poll for updates this often
     waste_file: Path | None = None  # waste.toml behind the waste page and the public waste KPIs
     districts: Path | None = None  # districts file (CSV/GeoJSON) behind the planning page
+    plants_file: Path | None = None  # wastewater plant registry (TOML) behind the plant pages
 
     @property
     def network_notice(self) -> str | None:
@@ -86,6 +87,7 @@ def api_settings(
     billing: str | Path | None = None,
     waste_file: str | Path | None = None,
     kpis_file: str | Path | None = None,
+    plants_file: str | Path | None = None,
     max_body_bytes: int | None = None,
     ingest_per_minute: int | None = None,
     env: Mapping[str, str] | None = None,
@@ -94,7 +96,7 @@ def api_settings(
     """API settings from explicit values, else ``TIRTA_USERS_DB``, ``TIRTA_NETWORK``, ``TIRTA_DMAS``,
     ``TIRTA_AUDIT_FILE``, ``TIRTA_BILLING``, ``TIRTA_KPIS_FILE``, ``TIRTA_MAX_BODY_BYTES``,
     ``TIRTA_INGEST_PER_MINUTE``, ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, ``TIRTA_WASTE_FILE``,
-    ``TIRTA_DISTRICTS``, else defaults
+    ``TIRTA_DISTRICTS``, ``TIRTA_PLANTS_FILE``, else defaults
     (L-Town's model and DMAs shipped with tirta)."""
     environ = os.environ if env is None else env
     url = (base or settings(store_url=store_url, env=environ)).store_url
@@ -115,6 +117,7 @@ def api_settings(
     kpis = kpis_file or environ.get("TIRTA_KPIS_FILE") or None
     sample = inp.parents[1] / "coverage" / "l-town-districts.geojson"  # illustrative, for L-Town only
     districts = environ.get("TIRTA_DISTRICTS") or (sample if _is_copy(net, inp) else None)
+    plants = plants_file or environ.get("TIRTA_PLANTS_FILE") or None
     return ApiSettings(
         store_url=url,
         users_db=Path(users_db or environ.get("TIRTA_USERS_DB") or default_users_db(url)),
@@ -129,6 +132,7 @@ def api_settings(
         poll_s=_positive(environ, "TIRTA_POLL_S", 5.0, float),
         waste_file=Path(waste) if waste else None,
         districts=Path(districts) if districts else None,
+        plants_file=Path(plants) if plants else None,
     )
 
 

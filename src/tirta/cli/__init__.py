@@ -37,6 +37,7 @@ def _register() -> None:
         leaks,
         network,
         plan,
+        plant,
         readings,
         sensors,
         serve,
@@ -61,6 +62,7 @@ def _register() -> None:
     app.add_typer(waste.app, name="waste")
     app.add_typer(plan.app, name="plan")
     app.add_typer(coverage.app, name="coverage")
+    app.add_typer(plant.app, name="plant")
 
 
 _register()

@@ -13,6 +13,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tirta.web import routes_auth, routes_data, routes_pages, routes_waste
+from tirta.web.routes_plant import router as plant_router
 from tirta.web.session import LoginRequired
 from tirta.web.state import WebState
 
@@ -81,6 +82,7 @@ def install_web(app: FastAPI, *, session_ttl_s: float = 8 * 3600.0, poll_s: floa
     app.add_exception_handler(LoginRequired, _to_login)
     app.include_router(routes_data.router, prefix=_API)
     app.include_router(routes_auth.router)
+    app.include_router(plant_router)
     app.include_router(routes_pages.router)
     app.include_router(routes_waste.router)
     from tirta.web import routes_planning  # planning page (coverage, what-ifs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tirta.api.routes import balance, events, network, opendata, public, telemetry, users, waste
+from tirta.api.routes import plants as plant_routes
 
 __all__ = ["ROUTERS"]
 
@@ -15,4 +16,5 @@ ROUTERS = (
     opendata.router,
     users.router,
     waste.router,
+    plant_routes.router,
 )
