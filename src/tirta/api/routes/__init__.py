@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from tirta.api.routes import balance, events, network, opendata, public, telemetry, users, waste
+from tirta.api.routes import (
+    balance,
+    events,
+    network,
+    opendata,
+    public,
+    quarantine,
+    telemetry,
+    users,
+    waste,
+)
 
 __all__ = ["ROUTERS"]
 
 ROUTERS = (
     network.router,
     telemetry.router,
+    quarantine.router,
     events.router,
     balance.router,
     public.router,
