@@ -249,17 +249,11 @@ def ingest_body(store: Store, body: bytes, content_type: str, *, source: str) ->
 
 
 def quarantine_page(store: Store, limit: int, offset: int) -> dict[str, Any]:
-    """Quarantined payloads, newest first, in a stable order across pages.
+    """Quarantined payloads, newest first (a stable order across pages), with the key that names a
+    row to release or drop, and the file line where the reading came from."""
+    from tirta.telemetry.review import entries
 
-    The store orders by time only, and rows of one batch tie; so all rows are read and ordered here
-    (see the report: ``Store.quarantined`` would need an offset and a tiebreak).
-    """
-    frame = store.quarantined()
-    keys = [
-        c for c in ("last_seen", "received_at", "source", "sensor", "payload", "reason") if c in frame
-    ]
-    frame = frame.sort_values(keys, ascending=False, kind="mergesort")
-    return _obj(page(frame.to_dict("records"), limit, offset))
+    return _obj(page(entries(store), limit, offset))
 
 
 # --- leak events ------------------------------------------------------------------------------------

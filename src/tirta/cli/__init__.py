@@ -38,6 +38,7 @@ def _register() -> None:
         network,
         plan,
         plant,
+        quarantine,
         readings,
         sensors,
         serve,
@@ -59,6 +60,7 @@ def _register() -> None:
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
     app.add_typer(alerts.app, name="alerts")
+    app.add_typer(quarantine.app, name="quarantine")
     app.add_typer(waste.app, name="waste")
     app.add_typer(plan.app, name="plan")
     app.add_typer(coverage.app, name="coverage")

@@ -84,6 +84,9 @@ def install_web(app: FastAPI, *, session_ttl_s: float = 8 * 3600.0, poll_s: floa
     app.include_router(routes_auth.router)
     app.include_router(plant_router)
     app.include_router(routes_pages.router)
+    from tirta.web import routes_quarantine  # quarantine review (release, drop)
+
+    app.include_router(routes_quarantine.router)
     app.include_router(routes_waste.router)
     from tirta.web import routes_planning  # planning page (coverage, what-ifs)
 

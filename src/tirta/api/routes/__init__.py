@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from tirta.api.routes import balance, events, network, opendata, public, telemetry, users, waste
+from tirta.api.routes import (
+    balance,
+    events,
+    network,
+    opendata,
+    public,
+    quarantine,
+    telemetry,
+    users,
+    waste,
+)
 from tirta.api.routes import plants as plant_routes
 
 __all__ = ["ROUTERS"]
@@ -10,6 +20,7 @@ __all__ = ["ROUTERS"]
 ROUTERS = (
     network.router,
     telemetry.router,
+    quarantine.router,
     events.router,
     balance.router,
     public.router,
