@@ -82,6 +82,7 @@ class SimulationResult:
     consumption_m3: pd.DataFrame = field(default_factory=pd.DataFrame)  # delivered per junction per day
     out: Path | None = None
     files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # implausible results, EPANET's warnings
 
     @property
     def n_readings(self) -> int:
@@ -326,9 +327,17 @@ def simulate(
     # what customers really took (before meters): the basis of billing in a simulated city
     consumption = res.demand_m3s[junctions].resample("1D").sum() * step
     result = SimulationResult(scada, truth, faults, sensors, consumption.loc[:, consumption.sum() > 0])
+    result.warnings = _distinct(res.warnings)
     if out is not None:
         _write(result, Path(out), net, cfg, t_split, train_s > 0)
     return result
+
+
+def _distinct(notes: list[str], keep: int = 5) -> list[str]:
+    """The first ``keep`` distinct warnings, and how many more there were."""
+    unique = list(dict.fromkeys(notes))
+    more = len(unique) - keep
+    return unique[:keep] + ([f"… and {more} more warning(s)"] if more > 0 else [])
 
 
 def _truth(
