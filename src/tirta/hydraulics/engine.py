@@ -543,10 +543,14 @@ class Engine:
             flow_m3s=frame("flow"),
             level_m=frame("level"),
             leak_m3s=frame("leak"),
-            warnings=notes,
         )
         junctions = [c for c in node_cols if c in set(self.junction_ids)]
         results.warnings.extend(implausible(results, junctions))
+        if notes:  # owa-epanet does not say which warning: unbalanced, negative pressures, …
+            results.warnings.append(
+                f"EPANET warned (unbalanced system, negative pressures, pumps or valves that cannot "
+                f"deliver) at {len(notes)} time step(s), first at {notes[0].split(':')[0]}"
+            )
         return results
 
     # --- lifecycle ---------------------------------------------------------------------------

@@ -198,7 +198,7 @@ def normalise_for_wntr(text: str) -> tuple[str, list[str]]:
             new = _CLOCK.sub(_clock24, body)
             notes.append(f"line {lineno}: clock time in 24-hour form for wntr")
         elif section == "[OPTIONS]" and len(toks) >= 2 and toks[0].upper() == "PATTERN":
-            if toks[1].upper() not in patterns:
+            if toks[1].upper() not in patterns and toks[1] != "1":  # wntr knows EPANET's "1"
                 new = ""
                 notes.append(f"line {lineno}: default pattern '{toks[1]}' is not defined: none used")
         elif section == "[OPTIONS]" and len(toks) == 3 and toks[0].upper() == "QUALITY":

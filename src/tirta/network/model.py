@@ -112,6 +112,11 @@ class Network:
         }
 
     @property
+    def load_notes(self) -> list[str]:
+        """What was rewritten for wntr's reader to load a model EPANET reads (e.g. ``6 AM``)."""
+        return list(self._check.notes)
+
+    @property
     def mains_length_km(self) -> float:
         """Total length of pipes, km."""
         return float(self.links.loc[self.links["type"] == "Pipe", "length_m"].sum()) / 1000.0
