@@ -109,13 +109,13 @@ def info(
         console.print("DMAs: none defined (give --dmas FILE)")
     if registry is not None:
         kinds = ", ".join(f"{n} {k}" for k, n in registry.counts().items())
-        console.print(f"Sensors ({sensor_path}): {len(registry)}: {kinds}", markup=False)
+        console.print(f"Sensors ({sensor_path}): {len(registry)}: {kinds}", markup=False, soft_wrap=True)
     for note in net.load_notes:
-        console.print(f"note: {note}", markup=False)
+        console.print(f"note: {note}", markup=False, soft_wrap=True)
     if problems:
         console.print("[bold yellow]Model problems[/]")
         for p in problems:
             examples = ", ".join(p.elements[:8]) + (" …" if len(p.elements) > 8 else "")
-            console.print(f"  - {p.kind}: {p.message}: {examples}", markup=False)
+            console.print(f"  - {p.kind}: {p.message}: {examples}", markup=False, soft_wrap=True)
     else:
         console.print("Model problems: none found")
