@@ -49,6 +49,8 @@ LARGE = {
     "Net6": WNTR_NETWORKS / "Net6.inp",
 }
 ALL = {**SMALL, **LARGE}
+# detection on Net6 (3,323 junctions, 61 pumps) takes 7 minutes on a shared 2-core machine
+DETECT = {n: p for n, p in ALL.items() if n != "Net6"}
 
 
 def _params(names: dict[str, Path]) -> list[object]:
@@ -119,7 +121,7 @@ IMPLAUSIBLE = {
 }
 
 
-@pytest.mark.parametrize("path", _params(ALL))
+@pytest.mark.parametrize("path", _params(DETECT))
 def test_leaks_detect_finds_a_large_planted_leak(path, tmp_path):
     cfg = _leak_config(path)
     net = load_network(path)

@@ -36,6 +36,7 @@ QUANTITIES = ("pressure", "head", "demand", "flow", "level", "leak")
 
 _INIT_COLD = 10  # EN_initH flag: re-initialise link flows
 _INIT_WARM = 0  # keep the flows of the previous solve as the starting guess
+_DAMPING = 0.1  # EPANET DAMPLIMIT: damp flow updates once the solution is this close
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger("tirta.hydraulics")
@@ -418,8 +419,33 @@ class Engine:
 
         ``nodes`` and ``links`` restrict the columns kept (all by default); ``quantities`` (a subset
         of :data:`QUANTITIES`) the results fetched, the rest come back as empty frames. Raises
-        :class:`SimulationError` if EPANET stops before the full duration.
+        :class:`SimulationError` if EPANET stops before the full duration. When EPANET cannot solve
+        a step (Error 110: pumps and valves switching back and forth in a marginal model), the run
+        is repeated once with flow damping (DAMPLIMIT), and the results say so.
         """
+        args = (duration_s, report_step_s, nodes, links, quantities, progress)
+        try:
+            return self._run(*args)
+        except SimulationError as exc:
+            if "Error 110" not in str(exc) or tk.getoption(self._ph, tk.DAMPLIMIT) > 0:
+                raise
+        tk.setoption(self._ph, tk.DAMPLIMIT, _DAMPING)
+        results = self._run(*args)
+        results.warnings.insert(
+            0,
+            f"EPANET could not solve the model undamped (Error 110); re-run with DAMPLIMIT {_DAMPING}",
+        )
+        return results
+
+    def _run(
+        self,
+        duration_s: int | None,
+        report_step_s: int | None,
+        nodes: Iterable[str] | None,
+        links: Iterable[str] | None,
+        quantities: Iterable[str],
+        progress: Progress | None,
+    ) -> Results:
         want = set(quantities)
         if unknown := want - set(QUANTITIES):
             raise InputError(
