@@ -18,7 +18,7 @@ __all__ = ["MAX_PRESSURE_M", "MIN_PRESSURE_M", "implausible"]
 
 MAX_PRESSURE_M = 200.0  # 20 bar: above any distribution main's rating (PN16 pipes: 160 m)
 MIN_PRESSURE_M = -5.0  # below it the model pulls water up through a vacuum: it cannot deliver demand
-ZERO_FLOW_M3S = 1e-7  # 0.1 mL/s: no flow at all
+ZERO_FLOW_M3S = 1e-5  # 0.01 L/s: less than any meter registers (solver noise is ~1e-6)
 
 
 def _extreme(frame: pd.DataFrame, largest: bool) -> tuple[float, str, pd.Timestamp]:
