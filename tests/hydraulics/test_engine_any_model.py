@@ -83,9 +83,9 @@ def test_a_reservoir_typed_too_high_is_warned(tmp_path):
 
 @pytest.mark.slow
 def test_simulate_prints_the_warnings(tmp_path):
+    args = ["simulate", ANYTOWN, "--days", "0.25", "--leaks", "0", "--out", tmp_path / "o"]
     out = subprocess.run(
-        [sys.executable, "-m", "tirta", "simulate", str(ANYTOWN), "--days", "0.25", "--leaks", "0"]
-        + ["--out", str(tmp_path / "o")],
+        [sys.executable, "-m", "tirta", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=300,
