@@ -93,3 +93,13 @@ def test_simulate_prints_the_warnings(tmp_path):
     assert out.returncode == 0, out.stderr
     warnings = [t for t in out.stderr.splitlines() if t.startswith("warning: implausible")]
     assert len(warnings) == 2, out.stderr
+
+
+def test_net2_over_a_week_is_warned():
+    """Net2's only inflow is a fixed negative demand into one tank: after some days the model cannot
+    balance and EPANET returns pressures of hundreds of kilometres (seen: 1,446 m and 615,018 m)."""
+    net2 = WNTR_NETWORKS / "Net2.inp"
+    sim = simulate(load_network(net2), SimulationConfig(days=7, leaks=(0, 0), seed=0))
+    high = [w for w in sim.warnings if w.startswith("implausible pressure") and "above 200 m" in w]
+    assert high, sim.warnings
+    assert any(w.startswith("EPANET warned") for w in sim.warnings)

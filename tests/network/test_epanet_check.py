@@ -81,6 +81,13 @@ def test_simulate_undefined_pattern_is_one_line_not_a_native_crash(tmp_path):
     assert err.startswith(f"error: {path}:{line}: EPANET error 205: undefined time pattern NOPAT")
 
 
+@pytest.mark.slow
+def test_simulate_unconnected_junction_is_one_line(tmp_path):
+    path, line = _unconnected(tmp_path)
+    err = _one_error_line(_tirta("simulate", path, "--days", "0.1", "--out", tmp_path / "o"))
+    assert err == f"error: {path}:{line}: EPANET error 234: network has an unconnected node with ID: 99"
+
+
 def test_engine_undefined_pattern_names_the_line(tmp_path):
     path, line = _undefined_pattern(tmp_path)
     with pytest.raises(ModelError) as info:
