@@ -14,6 +14,7 @@ import pytest
 
 from helpers import NET1, NET3, WNTR_NETWORKS
 from tirta.hydraulics import PDA, Engine
+from tirta.hydraulics import engine as engine_module
 from tirta.hydraulics.simulate import SimulationConfig, simulate
 from tirta.leaks.detect import model_pressures
 from tirta.network import load_network
@@ -24,6 +25,7 @@ FT = 0.3048
 
 def test_tank_level_outside_its_range_is_clipped_with_a_warning(caplog):
     """Net1's tank 2: levels 100 to 150 ft; a gauge reading below or above is clipped, not Error 225."""
+    engine_module._WARNED.clear()  # logged once per process and model
     with Engine(NET1) as eng, caplog.at_level(logging.WARNING, logger="tirta.hydraulics"):
         assert eng.set_tank_level("2", 99.0 * FT) == pytest.approx(100.0 * FT)
         assert eng.set_tank_level("2", 151.0 * FT) == pytest.approx(150.0 * FT)

@@ -40,6 +40,7 @@ _DAMPING = 0.1  # EPANET DAMPLIMIT: damp flow updates once the solution is this 
 
 Progress = Callable[[int, int], None]
 log = logging.getLogger("tirta.hydraulics")
+_WARNED: set[tuple[str, str]] = set()  # (model, tank) whose clipped level was logged
 
 
 @functools.lru_cache(maxsize=64)
@@ -244,7 +245,9 @@ class Engine:
                 f"[{low:.3f}, {high:.3f}] m of the model; clipped"
             )
             self.notes.append(note)
-            log.warning("%s: %s", self.path.name, note)
+            if (str(self.path), tank) not in _WARNED:  # once per process: detectors reopen models
+                _WARNED.add((str(self.path), tank))
+                log.warning("%s: %s", self.path.name, note)
         tk.setnodevalue(self._ph, idx, tk.TANKLEVEL, level)
         return level
 
