@@ -25,8 +25,8 @@ demo-build: $(STAMP)
 	$(BIN)/tirta demo --no-serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks deploy
+	$(BIN)/ruff format --check src tests benchmarks deploy
 	$(BIN)/mypy src/tirta
 
 # PostgreSQL, mosquitto and Chromium, which the tests start themselves: apt-installed when missing
@@ -35,7 +35,7 @@ system-packages:
 	@sh tests/system_packages.sh
 
 test: $(STAMP) system-packages
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks deploy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -9,6 +9,9 @@ command -v mosquitto >/dev/null 2>&1 || need="$need mosquitto"                  
 command -v mosquitto_sub >/dev/null 2>&1 || need="$need mosquitto-clients"      # MQTT benchmark reference
 [ -x /usr/bin/chromium ] || need="$need chromium"                               # dashboard and report tests
 command -v runuser >/dev/null 2>&1 || need="$need util-linux"                   # PostgreSQL as postgres when root
+command -v openssl >/dev/null 2>&1 || need="$need openssl"                      # alert tests make a TLS certificate
+command -v ogrinfo >/dev/null 2>&1 || need="$need gdal-bin"                     # GeoPackage export tests
+command -v pdftotext >/dev/null 2>&1 || need="$need poppler-utils"              # KPI report test reads its PDF
 [ -z "$need" ] && exit 0
 if [ -z "${TIRTA_TEST_NO_APT:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "make test: installing the Debian packages the tests need:$need"

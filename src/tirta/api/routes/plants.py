@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from tirta.api.deps import StateDep, StoreDep, Viewer
-from tirta.api.errors import NotFoundError
+from tirta.api.errors import NotFoundError, error_responses
 from tirta.api.models import ReportPublic
 from tirta.wastewater.pages import default_months, plant_page, plants_of
 
@@ -18,11 +18,14 @@ Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="month
 
 @router.get("", response_model=list[ReportPublic])
 def plants(state: StateDep, _: Viewer) -> Any:
-    """The plants of the registry (``TIRTA_PLANTS_FILE``): design flow and BOD load, process, permit."""
+    """The plants of the registry (``TIRTA_PLANTS_FILE``): design flow and BOD load, process, permit;
+    none when no registry is configured."""
+    if state.settings.plants_file is None:
+        return []
     return [p.to_dict() for p in plants_of(state.settings.plants_file).values()]
 
 
-@router.get("/{plant_id}", response_model=ReportPublic)
+@router.get("/{plant_id}", response_model=ReportPublic, responses=error_responses(404))
 def plant(
     state: StateDep,
     store: StoreDep,
@@ -35,7 +38,7 @@ def plant(
 ) -> Any:
     """Monthly KPIs (load vs design, removal, kWh/m³, biogas, CHP) and effluent compliance of a plant;
     by default the twelve months up to the newest data."""
-    registry = plants_of(state.settings.plants_file)
+    registry = plants_of(state.settings.plants_file) if state.settings.plants_file else {}
     if plant_id not in registry:
         raise NotFoundError(f"no plant '{plant_id}'", field="plant_id")
     first, last = default_months(store)

@@ -9,6 +9,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from tirta.api.deps import Operator, StoreDep
+from tirta.api.errors import NotFoundError, error_responses, inconsistent
+from tirta.errors import InputError
 from tirta.telemetry import review
 
 router = APIRouter(prefix="/quarantine", tags=["telemetry"])
@@ -33,28 +35,32 @@ class ReviewPublic(BaseModel):
     dropped: int
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "No rows named, or a key that is not quarantined"},
-    401: {"description": "Missing or wrong API key"},
-    403: {"description": "The role is below operator"},
-}
+_ERRORS = error_responses(400, 404)
+
+
+def _run(fn: Any, store: Any, body: ReviewIn, who: str) -> dict[str, Any]:
+    """404 for a key that is not quarantined; 422 for a body that names no rows."""
+    try:
+        got = fn(store, body.keys, reason=body.reason, sensor=body.sensor, who=who, note=body.note)
+    except InputError as exc:
+        if exc.message.startswith("no quarantined row"):
+            raise NotFoundError(exc.message, field=exc.field) from None
+        raise inconsistent(exc) from None
+    out: dict[str, Any] = got.to_dict()
+    return out
 
 
 @router.post("/release", response_model=ReviewPublic, responses=_ERRORS)
 def release(body: ReviewIn, store: StoreDep, who: Operator) -> Any:
     """Re-validate rows after a fix (a sensor registered, a unit corrected); passing ones are stored."""
-    got = review.release(
-        store, body.keys, reason=body.reason, sensor=body.sensor, who=who.user, note=body.note
-    )
-    audit_log.info("quarantine release by %s: %s", who.user, got.to_dict())
-    return got.to_dict()
+    got = _run(review.release, store, body, who.user)
+    audit_log.info("quarantine release by %s: %s", who.user, got)
+    return got
 
 
 @router.post("/drop", response_model=ReviewPublic, responses=_ERRORS)
 def drop(body: ReviewIn, store: StoreDep, who: Operator) -> Any:
     """Delete rows for good (audited)."""
-    got = review.drop(
-        store, body.keys, reason=body.reason, sensor=body.sensor, who=who.user, note=body.note
-    )
-    audit_log.info("quarantine drop by %s: %s", who.user, got.to_dict())
-    return got.to_dict()
+    got = _run(review.drop, store, body, who.user)
+    audit_log.info("quarantine drop by %s: %s", who.user, got)
+    return got
