@@ -65,6 +65,16 @@ def simulate_cmd(
     required_pressure: Annotated[
         float, typer.Option(help="PDA required pressure, m (full demand above it)")
     ] = 25.0,
+    customer_leaks: Annotated[
+        int,
+        typer.Option(help="Leaks behind smart customer meters (5-50 L/h), truth in customer_truth.csv"),
+    ] = 0,
+    meter_faults: Annotated[
+        int, typer.Option(help="Stopped, under-registering, reversed or tampered customer meters")
+    ] = 0,
+    customers: Annotated[
+        int, typer.Option(help="Smart-metered households (Customers.csv); default 200 with the above")
+    ] = 0,
 ) -> None:
     """Simulate sensor data with hidden leaks; writes CSVs, truth.csv, faults.csv, sensors.json."""
     from tirta.hydraulics.scenarios import PDA
@@ -81,6 +91,9 @@ def simulate_cmd(
         start=start,
         faults=faults,
         pda=PDA(required_pressure_m=required_pressure),
+        customer_leaks=customer_leaks,
+        meter_faults=meter_faults,
+        customers=customers,
     )
     result = run_with_progress(net, cfg, out, sensors, console)
     out_console = Console()
@@ -88,4 +101,9 @@ def simulate_cmd(
     out_console.print(
         f"{len(result.truth)} hidden leak(s), {len(result.faults)} sensor fault(s); truth in {out}"
     )
+    if result.customers is not None:
+        out_console.print(
+            f"{len(result.customers.customers)} smart-metered customers, "
+            f"{len(result.customers.truth)} planted customer leak(s)/meter fault(s)"
+        )
     out_console.print(f"written to {out}")

@@ -17,7 +17,6 @@ The water of a customer's leak is not fed back into the hydraulic run (5–50 L/
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import numpy as np

@@ -24,8 +24,16 @@ import pandas as pd
 
 from tirta.errors import InputError
 from tirta.hydraulics.customers import CUSTOMER_EVENT_KINDS, LPH
+from tirta.leaks.events import list_events, open_event
+from tirta.telemetry.store.base import Store
 
-__all__ = ["CustomerAlert", "CustomerRules", "detect_customers", "score_customers"]
+__all__ = [
+    "CustomerAlert",
+    "CustomerRules",
+    "detect_customers",
+    "open_customer_events",
+    "score_customers",
+]
 
 
 @dataclass(frozen=True)
@@ -372,3 +380,39 @@ def score_customers(
     ]
     out["customer_leak"]["flow_error_rel_median"] = float(np.median(errs)) if errs else None
     return out
+
+
+def open_customer_events(
+    store: Store, alerts: list[CustomerAlert], *, tariff_per_m3: float
+) -> tuple[list[int], int]:
+    """Open one event per alert (kind = the alert's kind, size = the loss as L/s); an alert for a
+    customer and kind that already has an active event is skipped. Returns (opened ids, skipped)."""
+    active = {
+        (e.customer.get("id"), e.kind) for e in list_events(store) if e.active and e.customer is not None
+    }
+    opened: list[int] = []
+    skipped = 0
+    for al in alerts:
+        if (al.customer, al.kind) in active:
+            skipped += 1
+            continue
+        info = {
+            "id": al.customer,
+            "node": al.node,
+            "loss_m3_day": al.loss_m3_day,
+            "cost_per_day": al.cost_per_day,
+            "tariff_per_m3": tariff_per_m3,
+            "flow_lph": al.flow_lph,
+        }
+        eid = open_event(
+            store,
+            detected_at=al.detected_at,
+            start=al.start,
+            size_lps=al.loss_m3_day / 86.4,
+            candidates=[],
+            dma=None,
+            extra={"kind": al.kind, "customer": info},
+        )
+        opened.append(eid)
+        active.add((al.customer, al.kind))
+    return opened, skipped

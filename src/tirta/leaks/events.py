@@ -64,6 +64,8 @@ class Event:
     radius_m: float | None = None
     repaired_at: pd.Timestamp | None = None
     close_proposed: str | None = None  # the note of tirta's proposal to close, while it stands
+    kind: str = "leak"  # "leak" (network) or a customer-side kind ("customer_leak", "stopped", …)
+    customer: dict[str, Any] | None = None  # customer id, node, loss m³/day and its cost
     history: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
 
     @property
@@ -107,6 +109,8 @@ class Event:
             "repaired_at": iso(self.repaired_at),
             "water_lost_m3": round(self.water_lost_m3(now), 3),
             "close_proposed": self.close_proposed,
+            "kind": self.kind,
+            "customer": self.customer,
             "candidates": self.candidates,
             "history": history,
         }
@@ -149,6 +153,8 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
         "zone": None,
         "radius_m": None,
         "detected_at": _ts(row["detected_at"]),
+        "kind": "leak",
+        "customer": None,
     }
     repaired_at = None
     proposal = None
@@ -159,7 +165,7 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
         parsed = _untag(rec["note"]) if rec["who"] == SYSTEM else None
         if parsed is not None and parsed[0] in ("detected", "update"):
             p = parsed[1]
-            for key in ("size_lps", "candidates", "zone", "radius_m"):
+            for key in ("size_lps", "candidates", "zone", "radius_m", "kind", "customer"):
                 if key in p:
                     state[key] = p[key]
             for key in ("start", "detected_at"):
@@ -183,6 +189,8 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
         radius_m=state["radius_m"],
         repaired_at=repaired_at,
         close_proposed=proposal,
+        kind=str(state["kind"] or "leak"),
+        customer=state["customer"],
         history=history,
     )
 
