@@ -31,7 +31,9 @@ import numpy as np
 import pandas as pd
 
 from tirta.hydraulics import PDA, Engine
+from tirta.hydraulics.customers import CustomerConfig, simulate_customers
 from tirta.hydraulics.simulate import SimulationConfig, simulate
+from tirta.leaks.customers import CustomerAlert, detect_customers, score_customers
 from tirta.leaks.detect import Alarm, Ensemble, ModelDetector
 from tirta.leaks.evaluate import (
     Detection,
@@ -372,6 +374,94 @@ def _f(v: Any, fmt: str = ".2f") -> str:
     return "-" if v is None else format(v, fmt)
 
 
+# --- customer side ---------------------------------------------------------------------------
+def naive_customer_leaks(readings: pd.DataFrame) -> list[CustomerAlert]:
+    """The usual utility rule: flow at 03:00-04:00 on two nights in a row is a leak behind the meter."""
+    out = []
+    night = readings[readings.index.hour == 3]
+    for cust in readings.columns:
+        wet = night[cust].to_numpy() > 0
+        both = np.flatnonzero(wet[1:] & wet[:-1])
+        if len(both):
+            at = night.index[both[0] + 1]
+            out.append(CustomerAlert(str(cust), "customer_leak", at, at, 0.0, 0.0))
+    return out
+
+
+def customer_side(seeds: list[int], customers: int = 300, k: int = 20) -> dict[str, Any]:
+    """Synthetic households (14 baseline + 56 days) with ``k`` leaks (5-50 L/h) and ``k`` meter
+    faults per seed: tirta's detector and the naive night-flow rule, pooled over the seeds."""
+    net = load_network(LTOWN)
+    homes = [
+        str(j)
+        for j in net.nodes.index[(net.nodes["type"] == "Junction") & (net.nodes["base_demand_m3s"] > 0)]
+    ]
+    start = pd.Timestamp("2021-01-01", tz="UTC")
+    split = start + pd.Timedelta(days=14)
+    pooled: dict[str, list[dict[str, Any]]] = {"tirta": [], "naive": []}
+    seconds = 0.0
+    for seed in seeds:
+        cfg = CustomerConfig(customers=customers, leaks=k, faults=k)
+        data = simulate_customers(homes, start, 70 * 24, split, cfg, np.random.default_rng(seed))
+        train = data.readings[data.readings.index < split]
+        evaluation = data.readings[data.readings.index >= split]
+        t0 = time.perf_counter()
+        alerts = detect_customers(evaluation, train)
+        seconds += time.perf_counter() - t0
+        pooled["tirta"].append(score_customers(data.truth, alerts, min_flow_lph=5.0))
+        naive = naive_customer_leaks(evaluation)
+        pooled["naive"].append(score_customers(data.truth, naive, min_flow_lph=5.0))
+    out: dict[str, Any] = {"seeds": seeds, "customers": customers, "per_seed_k": k, "detect_s": seconds}
+    for who, scores in pooled.items():
+        out[who] = {}
+        for kind in (
+            "customer_leak",
+            "stopped",
+            "under_registering",
+            "reverse_flow",
+            "tampering",
+            "all",
+        ):
+            tp = sum(s[kind]["tp"] for s in scores)
+            fp = sum(s[kind]["fp"] for s in scores)
+            n = sum(s[kind]["planted"] for s in scores)
+            out[who][kind] = {
+                "planted": n, "tp": tp, "fp": fp,
+                "precision": tp / (tp + fp) if tp + fp else None,
+                "recall": tp / n if n else None,
+                "delay_days_median": _median_of([s[kind]["delay_days_median"] for s in scores]),
+            }  # fmt: skip
+    errs = [s["customer_leak"]["flow_error_rel_median"] for s in pooled["tirta"]]
+    out["tirta"]["customer_leak"]["flow_error_rel_median"] = _median_of(errs)
+    return out
+
+
+def _median_of(values: list[Any]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.median(vals)) if vals else None
+
+
+def print_customers(c: dict[str, Any]) -> None:
+    print(
+        f"\ncustomer side: {len(c['seeds'])} x {c['customers']} households, {c['per_seed_k']} leaks "
+        f"(5-50 L/h) + {c['per_seed_k']} meter faults each; detection {c['detect_s']:.1f} s in all"
+    )
+    print(f"{'':20} {'planted':>8} {'tp':>5} {'fp':>5} {'precision':>10} {'recall':>8} {'delay d':>8}")
+    for kind in ("customer_leak", "stopped", "under_registering", "reverse_flow", "tampering", "all"):
+        r = c["tirta"][kind]
+        print(
+            f"{kind:20} {r['planted']:>8} {r['tp']:>5} {r['fp']:>5} {_f(r['precision']):>10}"
+            f" {_f(r['recall']):>8} {_f(r['delay_days_median'], '.1f'):>8}"
+        )
+    r = c["naive"]["customer_leak"]
+    print(
+        f"{'naive night rule':20} {r['planted']:>8} {r['tp']:>5} {r['fp']:>5} {_f(r['precision']):>10}"
+        f" {_f(r['recall']):>8} {_f(r['delay_days_median'], '.1f'):>8}   (customer leaks; target P, R >= 0.9)"
+    )
+    err = c["tirta"]["customer_leak"].get("flow_error_rel_median")
+    print(f"median relative error of the estimated leak flow: {_f(err)}")
+
+
 def dev_folders(root: Path, only: str | None) -> list[Path]:
     """The dev scenario folders under ``root`` (``scenario-NN`` with an ``eval/truth.csv``)."""
     folders = sorted(f for f in root.glob("scenario-*") if (f / "eval" / "truth.csv").is_file())
@@ -444,6 +534,9 @@ def main() -> None:
         help="folder of the shared dev scenarios (scenario-*/train, eval, sensors.json); 'none' skips",
     )
     ap.add_argument("--scenarios", default=None, help="only these dev scenarios, e.g. 0-5 (default all)")
+    ap.add_argument(
+        "--customer-seeds", default="1-5", help="seeds of the synthetic households; 'none' skips"
+    )
     ap.add_argument("--cache", type=Path, default=Path("/tmp/tirta-bench-leaks"))
     ap.add_argument("--year-days", type=float, default=365.0)
     ap.add_argument("--skip-speed", action="store_true")
@@ -474,7 +567,11 @@ def main() -> None:
     )
     print(f"hydraulic-model detector: {args.model}; midpoint signatures: {args.midpoints}")
     pressure = load_sensors(LTOWN.with_name("sensors.json"), net).to_battledim()["pressure_sensors"]
-    signatures = compute_signatures(net, pressure, executor=ProcessExecutor(2), midpoints=args.midpoints)
+    signatures = None
+    if seeds or str(args.dev) != "none":
+        signatures = compute_signatures(
+            net, pressure, executor=ProcessExecutor(2), midpoints=args.midpoints
+        )
     result: dict[str, Any] = {
         "machine": m,
         "seeds": seeds,
@@ -497,7 +594,11 @@ def main() -> None:
         items = [(f.name, f, 5000 + i) for i, f in enumerate(folders)]
         sets["dev"] = accuracy(net, items, dist, signatures, args.model)
     result["accuracy"] = sets
-    print_summary(sets)
+    if sets:
+        print_summary(sets)
+    if args.customer_seeds != "none":
+        result["customers"] = customer_side(parse_seeds(args.customer_seeds))
+        print_customers(result["customers"])
     if not args.skip_speed:
         sp = speed(net, args.cache, args.year_days, dist, args.model, args.midpoints)
         result["speed"] = sp
