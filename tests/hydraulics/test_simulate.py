@@ -155,7 +155,9 @@ def test_customer_leaks_and_meter_faults_are_planted_with_truth(tmp_path):
     leak = cust.truth[cust.truth["kind"] == "customer_leak"].iloc[0]
     during = cust.readings.loc[leak["start"] : leak["end"], leak["customer"]] * 3.6e6
     assert during.min() >= leak["flow_lph"] - 0.5  # a continuous flow never lets the meter rest
-    assert (tmp_path / "eval" / "Customers.csv").is_file() and (tmp_path / "train" / "Customers.csv").is_file()
+    assert (tmp_path / "eval" / "Customers.csv").is_file() and (
+        tmp_path / "train" / "Customers.csv"
+    ).is_file()
     truth = pd.read_csv(tmp_path / "eval" / "customer_truth.csv")
     assert len(truth) == 5 and set(pd.read_csv(tmp_path / "customers.csv")["id"]) == set(cust.readings)
     with pytest.raises(InputError) as err:
