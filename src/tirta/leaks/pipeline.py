@@ -55,6 +55,7 @@ class PipelineConfig:
     # (shared dev scenarios, tuning half: F1 0.74 -> 0.80; held-out half 0.52 -> 0.55)
     flow_only_repeats: bool = True
     whiten: bool = False  # weigh sensors by their own residual noise in the localisation fit
+    unconfirmed_max_radius_m: float | None = None  # drop flow-only alarms localised this vaguely
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,13 @@ def localise_alarms(
             )
         if _repeat_of(loc, alarm, found, distances, cfg) is not None:
             continue
+        if (
+            cfg.unconfirmed_max_radius_m is not None
+            and loc is not None
+            and "pressure" not in alarm.method
+            and loc.radius_m > cfg.unconfirmed_max_radius_m
+        ):
+            continue  # flow alone, and the pressure change points nowhere in particular
         pipe = loc.pipe if loc is not None else _fallback_pipe(alarm, zone_pipes, network)
         found.append(Found(Detection(pipe, alarm.start), alarm, loc))
     return found
