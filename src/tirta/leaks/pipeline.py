@@ -54,8 +54,6 @@ class PipelineConfig:
     # an alarm the pressure sensors did not confirm repeats a leak found before in its zone
     # (shared dev scenarios, tuning half: F1 0.74 -> 0.80; held-out half 0.52 -> 0.55)
     flow_only_repeats: bool = True
-    whiten: bool = False  # weigh sensors by their own residual noise in the localisation fit
-    unconfirmed_max_radius_m: float | None = None  # drop flow-only alarms localised this vaguely
 
 
 @dataclass(frozen=True)
@@ -196,13 +194,6 @@ def localise_alarms(
             )
         if _repeat_of(loc, alarm, found, distances, cfg) is not None:
             continue
-        if (
-            cfg.unconfirmed_max_radius_m is not None
-            and loc is not None
-            and "pressure" not in alarm.method
-            and loc.radius_m > cfg.unconfirmed_max_radius_m
-        ):
-            continue  # flow alone, and the pressure change points nowhere in particular
         pipe = loc.pipe if loc is not None else _fallback_pipe(alarm, zone_pipes, network)
         found.append(Found(Detection(pipe, alarm.start), alarm, loc))
     return found
@@ -243,23 +234,12 @@ def _localise_alarm(
         q = fresid[[alarm.zone]]
         size = float(_window_mean(q, ta, t1)[0] - _window_mean(q, tb, t0)[0])
     noise = cfg.noise_scale * float(np.median(pmodel.sigma_h))
-    nuisance = pmodel.nuisance
-    if cfg.whiten:
-        # weigh each sensor by its own residual noise: model mismatch is not the same everywhere
-        scale = float(np.median(pmodel.sigma_h)) / np.asarray(pmodel.sigma_h, dtype=float)
-        cols = [signatures.sensors.index(s) for s in presid.columns]
-        full = np.ones(len(signatures.sensors))
-        full[cols] = scale
-        change = change * scale
-        signatures = Signatures(signatures.pipes, signatures.sensors, signatures.matrix * full[None, :])
-        extra = full[:, None] if nuisance is None else np.c_[full, nuisance * full[:, None]]
-        nuisance = extra
     return localise(
         pd.Series(change, index=presid.columns),
         signatures,
         distances,
         pipes=zone_pipes.get(alarm.zone or ""),
-        nuisance=nuisance,
+        nuisance=pmodel.nuisance,
         noise_m=noise,
         size_lps=size if size is not None and size > 0 else None,
     )
