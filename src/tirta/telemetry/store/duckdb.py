@@ -612,6 +612,14 @@ class DuckDBStore(Store):
         )
         return decode(frame)
 
+    def _swap_record(self, kind: str, key: str, old: str, new: str, at: pd.Timestamp) -> bool:
+        got = self._w.execute(
+            "UPDATE records SET value = ?, updated_at = ? WHERE kind = ? AND key = ? AND value = ? "
+            "RETURNING 1",
+            [new, at.tz_localize(None), kind, key, old],
+        ).fetchall()
+        return bool(got)
+
     def _delete_record(self, kind: str, key: str) -> bool:
         got = self._w.execute(
             "DELETE FROM records WHERE kind = ? AND key = ? RETURNING 1", [kind, key]

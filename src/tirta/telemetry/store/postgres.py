@@ -1362,6 +1362,18 @@ class PostgresStore(Store):
         )
         return decode(frame)
 
+    def _swap_record(self, kind: str, key: str, old: str, new: str, at: pd.Timestamp) -> bool:
+        def run() -> bool:
+            with self._w.transaction(), self._w.cursor() as cur:
+                cur.execute(
+                    "UPDATE records SET value = %s::jsonb, updated_at = %s "
+                    "WHERE kind = %s AND key = %s AND value = %s::jsonb RETURNING 1",
+                    [new, at.to_pydatetime(), kind, key, old],
+                )
+                return cur.fetchone() is not None
+
+        return self._retrying(run)
+
     def _delete_record(self, kind: str, key: str) -> bool:
         def run() -> bool:
             with self._w.transaction(), self._w.cursor() as cur:
