@@ -68,3 +68,9 @@ def test_swap_record_is_a_compare_and_set(store: Store, store_url: str) -> None:
             for t in threads:
                 t.join()
             assert sorted(wins) == [False, True]
+
+
+def test_nan_and_infinity_are_stored_as_null(store: Store) -> None:
+    assert store.put_record("analytics", "x", {"ili": float("nan"), "v": [1.5, float("inf")]})
+    got = store.get_record("analytics", "x")
+    assert got is not None and got.value == {"ili": None, "v": [1.5, None]}

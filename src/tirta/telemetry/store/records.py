@@ -9,6 +9,7 @@ an atomic claim (exactly one of several writers wins it).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -41,9 +42,20 @@ class Record:
     updated_at: pd.Timestamp
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (not JSON; PostgreSQL's jsonb refuses them) as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def encode(value: Mapping[str, Any]) -> str:
-    """JSON text of a record value (keys sorted, so equal values give equal text)."""
-    return json.dumps(dict(value), sort_keys=True, default=str)
+    """JSON text of a record value (keys sorted, so equal values give equal text; NaN as null)."""
+    return json.dumps(_finite(value), sort_keys=True, default=str)
 
 
 def decode(frame: pd.DataFrame) -> list[Record]:
