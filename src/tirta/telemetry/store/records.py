@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import pandas as pd
 
-__all__ = ["DUCKDB_RECORDS", "POSTGRES_RECORDS", "Record", "decode", "encode"]
+__all__ = ["DUCKDB_RECORDS", "POSTGRES_RECORDS", "Record", "decode", "decode_rows", "encode"]
 
 DUCKDB_RECORDS: Final = """
 CREATE TABLE IF NOT EXISTS records (
@@ -60,8 +60,13 @@ def encode(value: Mapping[str, Any]) -> str:
 
 def decode(frame: pd.DataFrame) -> list[Record]:
     """Rows (kind, key, value, updated_at) as records, values parsed from JSON."""
+    return decode_rows(frame[["kind", "key", "value", "updated_at"]].itertuples(index=False))
+
+
+def decode_rows(rows: Iterable[Sequence[Any]]) -> list[Record]:
+    """Tuples (kind, key, value, updated_at) as records: no DataFrame, so a lookup per request is cheap."""
     out = []
-    for kind, key, value, at in frame[["kind", "key", "value", "updated_at"]].itertuples(index=False):
+    for kind, key, value, at in rows:
         parsed = value if isinstance(value, dict) else json.loads(value)
         when = pd.Timestamp(at)
         out.append(Record(kind, key, parsed, when.tz_localize("UTC") if when.tzinfo is None else when))
