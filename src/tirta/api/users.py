@@ -1,4 +1,5 @@
-"""Users and API keys in a small SQLite file of their own (next to the embedded store by default).
+"""Users and API keys in a small SQLite file of their own (``--users-db``; by default they are records
+of the store instead, see :mod:`tirta.api.store_users`).
 
 Tables: ``users`` (name, role, created_at, active, password salt and scrypt hash), ``api_keys`` (key id,
 user, salt, scrypt hash, created_at, revoked) and ``sessions`` (SHA-256 of the dashboard's session token,
