@@ -67,7 +67,7 @@ def _cli(*args: str) -> str:
     result = runner.invoke(app, [str(a) for a in args], catch_exceptions=True)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # warnings of libraries (wntr's) go to stderr, never into the JSON
 
 
 def test_at_least_ten_public_networks_besides_ltown():
