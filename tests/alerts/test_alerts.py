@@ -101,7 +101,7 @@ def test_leak_event_reaches_email_and_webhook_once(
     now = (T_EVENT + pd.Timedelta(minutes=10)).isoformat()
     code, out, err = run(capsys, "alerts", "check", str(cfg), "--store", url, "--now", now, "--json")
     assert code == 0, err
-    summary = json.loads(out)
+    summary = json.loads(out.strip().splitlines()[-1])
     assert summary["new"] == 2 and summary["delivered_all"]
     assert {n["status"] for n in summary["notifications"]} == {"sent"}
     [mail] = smtp_server.messages
@@ -115,12 +115,16 @@ def test_leak_event_reaches_email_and_webhook_once(
     )
     # the same rules again: nothing new is sent
     code, out, _ = run(capsys, "alerts", "check", str(cfg), "--store", url, "--now", now, "--json")
-    assert json.loads(out)["new"] == 0 and len(smtp_server.messages) == 1 and len(webhook.bodies) == 1
+    assert (
+        json.loads(out.strip().splitlines()[-1])["new"] == 0
+        and len(smtp_server.messages) == 1
+        and len(webhook.bodies) == 1
+    )
     # 40 minutes on, still open: the operator is told it is unacknowledged (the webhook is not subscribed)
     later = (T_EVENT + pd.Timedelta(minutes=40)).isoformat()
     code, out, _ = run(capsys, "alerts", "check", str(cfg), "--store", url, "--now", later, "--json")
     assert (
-        json.loads(out)["new"] == 1
+        json.loads(out.strip().splitlines()[-1])["new"] == 1
         and "unacknowledged for 40 min" in smtp_server.messages[-1]["Subject"]
     )
 

@@ -67,7 +67,7 @@ def _cli(*args: str) -> str:
     result = runner.invoke(app, [str(a) for a in args], catch_exceptions=True)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # warnings of libraries (wntr's) go to stderr, never into the JSON
 
 
 def test_at_least_ten_public_networks_besides_ltown():
@@ -194,3 +194,32 @@ def test_leaks_run_on_stored_telemetry(name, tmp_path):
     net = load_network(path)
     assert all(e.pipe in net.links.index for e in events)
     assert min(e.detected_at for e in events) <= truth["start"] + pd.Timedelta(hours=12)
+
+
+def _demand_junction(path: Path) -> str:
+    nodes = load_network(path).nodes
+    with_demand = nodes[(nodes["type"] == "Junction") & (nodes["base_demand_m3s"] > 0)]
+    return str((with_demand if len(with_demand) else nodes[nodes["type"] == "Junction"]).index[0])
+
+
+@pytest.mark.parametrize("path", _params(ALL))
+def test_plan_capacity(path):
+    """The planning what-if on every network: an extra demand at the peak hour, never a traceback."""
+    node = _demand_junction(path)
+    got = json.loads(_cli("plan", "capacity", path, node, "--json"))
+    assert got["node"] == node and 0 <= got["hour"] <= 24
+    assert math.isfinite(got["extra_demand_lps"]) and got["extra_demand_lps"] >= 0
+
+
+@pytest.mark.parametrize("path", _params(SMALL))
+def test_network_export(path, tmp_path):
+    """GIS export of every element kind the model has, one layer each, attributes in SI."""
+    import pyogrio
+
+    out = tmp_path / "net.gpkg"
+    _cli("network", "export", path, "--format", "gpkg", "--out", out, "--crs", "EPSG:3857")
+    layers = {name for name, _ in pyogrio.list_layers(out)}
+    counts = load_network(path).counts()
+    assert {k for k, v in counts.items() if v} <= layers
+    for kind in ("junctions", "pipes"):
+        assert pyogrio.read_info(out, layer=kind)["features"] == counts[kind]

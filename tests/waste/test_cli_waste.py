@@ -57,7 +57,9 @@ def test_landgem_json(tmp_path: Path):
     f.write_text(LANDFILL)
     out = tirta("waste", "landgem", f, "--json")
     assert out.returncode == 0, out.stderr
-    years = {y["year"]: y for y in json.loads(out.stdout)["years"]}
+    rows = json.loads(out.stdout)
+    assert isinstance(rows, list)  # the contract: per year year, methane_m3, lfg_m3, power_mw
+    years = {y["year"]: y for y in rows}
     assert min(years) == 2021 and max(years) >= 2060
     assert years[2031]["methane_m3"] == pytest.approx(6_672_270, abs=1)  # landfill-gas.md §1.4
     assert years[2031]["lfg_m3"] == pytest.approx(2 * 6_672_270, abs=2)

@@ -88,6 +88,21 @@ def _expand(st: object, keys: list[str] | None) -> list[str] | None:
     return out
 
 
+def _act(action: str, keys: list[str] | None, store: str | None, **how: str | None) -> None:
+    """Release or drop the rows named by keys (prefixes) or by reason/sensor; print what happened."""
+    fn = review.release if action == "release" else review.drop
+    with open_store(settings(store_url=store).store_url) as st:
+        got = fn(
+            st,
+            _expand(st, keys),
+            reason=how["reason"],
+            sensor=how["sensor"],
+            who=how["who"] or getuser(),
+            note=how["note"],
+        )
+    typer.echo(json.dumps(got.to_dict()))
+
+
 @app.command("release")
 def release(
     keys: Keys = None,
@@ -98,11 +113,7 @@ def release(
     note: Note = None,
 ) -> None:
     """Re-validate rows after a fix (a sensor registered, a unit corrected): stored ones leave the quarantine."""
-    with open_store(settings(store_url=store).store_url) as st:
-        got = review.release(
-            st, _expand(st, keys), reason=reason, sensor=sensor, who=who or getuser(), note=note
-        )
-    typer.echo(json.dumps(got.to_dict()))
+    _act("release", keys, store, reason=reason, sensor=sensor, who=who, note=note)
 
 
 @app.command("drop")
@@ -115,8 +126,4 @@ def drop(
     note: Note = None,
 ) -> None:
     """Delete rows for good (audited)."""
-    with open_store(settings(store_url=store).store_url) as st:
-        got = review.drop(
-            st, _expand(st, keys), reason=reason, sensor=sensor, who=who or getuser(), note=note
-        )
-    typer.echo(json.dumps(got.to_dict()))
+    _act("drop", keys, store, reason=reason, sensor=sensor, who=who, note=note)

@@ -236,11 +236,11 @@ def serve(
         audit_file=audit,
         kpis_file=kpis_file,
     )
-    check_model(cfg)
     if cfg.kpis_file is not None:
         from tirta.kpis.opendata import load_published
 
         load_published(cfg.kpis_file)  # a bad file stops here with file, line and field, not on the page
+    check_model(cfg)
     check_exposure(host, cfg)
     if bool(train_from) != bool(train_to):
         raise InputError("give both --train-from and --train-to", field="--train-to")

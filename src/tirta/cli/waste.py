@@ -49,30 +49,15 @@ def landgem(
     input_file: Annotated[
         Path, typer.Argument(metavar="INPUT.toml", help="Landfill file (LandGEM inputs)")
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON array: an object per year")
+    ] = False,
 ) -> None:
     """Yearly methane, landfill gas, CO2, NMOC, electric power and energy from opening to ≥ 30 years after closure."""
     lf = load_landfill(input_file)
     years = landfill_years(lf)
-    if as_json:
-        echo_json(
-            {
-                "landfill": lf.name,
-                "parameters": {
-                    "open_year": lf.open_year,
-                    "close_year": lf.close_year,
-                    "k_per_year": lf.k,
-                    "L0_m3_per_t": lf.l0_m3_per_t,
-                    "methane_pct": lf.methane_pct,
-                    "collection_efficiency": lf.collection_efficiency,
-                    "engine_efficiency": lf.engine_efficiency,
-                    "availability": lf.availability,
-                    "lhv_mj_m3": lf.lhv_mj_m3,
-                    "convention": "A: waste of year y decays from year y+1, ages (Y-y-1)+0.1..1.0",
-                },
-                "years": years.to_dict("records"),
-            }
-        )
+    if as_json:  # one object per year, as the command-line contract says (parameters: the table)
+        echo_json(years.to_dict("records"))
         return
     table = Table(title=f"LandGEM: {lf.name} (k {lf.k:g}/yr, L0 {lf.l0_m3_per_t:g} m³/t)")
     for col in ("year", "waste in place t", "CH4 m³", "LFG m³", "power MW", "energy MWh"):

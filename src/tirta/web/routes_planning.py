@@ -17,9 +17,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from tirta.api.deps import StateDep, Viewer, get_state
-from tirta.api.errors import NotFoundError, error_responses
+from tirta.api.errors import error_responses, inconsistent
 from tirta.coverage import CoverageReport, coverage_report, load_districts
-from tirta.errors import TirtaError
+from tirta.errors import InputError, TirtaError
 from tirta.network.model import Network
 from tirta.planning.design import Connection, DemandDesign
 from tirta.planning.extension import Extension, extend
@@ -155,15 +155,15 @@ def extension_figure(net: Network, ext: Extension, connected: list[str]) -> dict
     return {"data": traces, "layout": layout}
 
 
-@api_router.post("/planning/extend", tags=["planning"], responses=error_responses(400, 404))
+@api_router.post("/planning/extend", tags=["planning"], responses=error_responses(400))
 def extend_what_if(body: ExtendIn, state: StateDep, _: Viewer) -> Any:
     """Connect households at junctions and run the design day pressure-driven (EPANET 2.3 PDA)."""
     net, _dmas = state.model()
     design = DemandDesign(body.lpcd, body.household_size, body.peak_factor)
     connections = [Connection(c.node.strip(), c.households) for c in body.connections]
     unknown = [c.node for c in connections if c.node not in net.nodes.index]
-    if unknown:
-        raise NotFoundError(f"no node '{unknown[0]}' in the network", field="node")
+    if unknown:  # a well-formed request naming a node this network does not have
+        raise inconsistent(InputError(f"no node '{unknown[0]}' in the network", field="node"))
     ext = extend(net, connections, design=design, min_pressure_m=body.min_pressure_m)
     out = ext.as_dict()
     out["figure"] = extension_figure(net, ext, [c.node for c in connections])
