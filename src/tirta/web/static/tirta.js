@@ -24,9 +24,16 @@
     return out;
   }
 
+  const refreshers = [];  // what poll() runs; live.js calls them on a pushed update (tirta.refresh)
+  async function refresh() {
+    for (const fn of refreshers) { try { await fn(); } catch (e) { console.warn("refresh:", e); } }
+    stamp();
+  }
+
   function poll(fn, every = 1) {
+    refreshers.push(fn);
     const tick = async () => {
-      if (!document.hidden) {
+      if (!document.hidden && !window.tirta?.live) {  // live: the stream pushes instead (live.js)
         try { await fn(); stamp(); } catch (e) { console.warn("poll:", e); }
       }
       setTimeout(tick, pollMs * every);
@@ -198,5 +205,5 @@
 
   const init = pages[body.dataset.page];
   if (init) { init(); }
-  window.tirta = { getJSON, postJSON };
+  window.tirta = { getJSON, postJSON, refresh, live: false };
 })();
