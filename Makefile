@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/web.py --json bench-results/web.json
 	$(BIN)/python benchmarks/scale.py --json bench-results/scale.json
 	$(BIN)/python benchmarks/landgem.py --json bench-results/landgem.json
+	$(BIN)/python benchmarks/live.py --json bench-results/live.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
