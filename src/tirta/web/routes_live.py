@@ -49,7 +49,8 @@ async def _events(request: Request, hub: LiveHub) -> AsyncIterator[str]:
     seq = hub.seq
     yield f"retry: 2000\nevent: hello\ndata: {json.dumps({'seq': seq})}\n\n"
     beat = time.monotonic()
-    while not await request.is_disconnected():
+    app_state = request.app.state
+    while not getattr(app_state, "tirta_stopping", False) and not await request.is_disconnected():
         hub.touch()
         for msg in hub.since(seq):
             seq = msg.seq
