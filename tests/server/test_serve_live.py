@@ -115,3 +115,37 @@ def test_pushed_reading_event_and_status_reach_open_pages(
     # Ctrl-C while the page still listens: the stream ends, the server does not wait for it
     assert proc.interrupt(timeout_s=20) == 0, proc.output
     page.close()
+
+
+def test_pages_fall_back_to_polling_when_the_stream_fails(tmp_path, launch, port, http_ok, browser):
+    """The stream cut off (every request to it aborted): the page says so and polls as before."""
+    url = f"duckdb:///{tmp_path / 'live.duckdb'}"
+    with open_store(url) as store:
+        store.add_sensors([make_sensor({"id": "n1", "kind": "pressure", "unit": "m"})])
+    users = UserStore(tmp_path / "users.sqlite")
+    key = users.add_user("watcher", "operator")
+    users.set_password("watcher", PASSWORD)
+    proc = launch(
+        "serve", "--store", url, "--users-db", tmp_path / "users.sqlite", "--port", port,
+        env={"TIRTA_POLL_S": "1", **PYPATH},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {key}"}
+    http_ok(f"{base}/api/v1/status", headers, proc)
+    page = browser.new_page()
+    streams: list[str] = []
+    page.route("**/api/v1/stream", lambda route: (streams.append(route.request.url), route.abort()))
+    _login(page, base, "/sensors")
+    wait_js(page, "document.body.dataset.live === 'off'", 20)
+    at = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=1)).isoformat()
+    got = httpx.post(
+        f"{base}/api/v1/readings",
+        json={"sensor": "n1", "t": at, "v": 41.5, "unit": "m"},
+        headers=headers,
+    )
+    assert got.json()["accepted"] == 1, got.text
+    row = "document.querySelector('#sensors tr[data-id=\"n1\"] [data-f=value]')?.textContent"
+    wait_js(page, f"{row} === '41.500'", 20)
+    assert streams and page.evaluate("document.body.dataset.pushed") is None  # polled, not pushed
+    page.close()
+    assert proc.interrupt(timeout_s=20) == 0, proc.output
