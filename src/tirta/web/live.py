@@ -27,6 +27,7 @@ log = logging.getLogger("tirta.web")
 
 #: readings newer than this before the latest one count towards each kind's latest time
 KIND_WINDOW = pd.Timedelta(hours=1)
+KINDS_EVERY_S = 2.0  # the per-kind read runs at most this often, however fast readings arrive
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class LiveHub:
         self.last_error: str | None = None
         self._lock = threading.Lock()
         self._seen = time.monotonic()
+        self._kinds_at = -KINDS_EVERY_S
         self._thread: threading.Thread | None = None
 
     # --- listeners --------------------------------------------------------------------------------
@@ -160,8 +162,10 @@ class LiveHub:
         if prev is None or cur.readings > prev.readings:
             if prev is not None:
                 self.last_commit = now
-            if cur.latest is not None and (prev is None or cur.latest != prev.latest):
+            moved = cur.latest is not None and (prev is None or cur.latest != prev.latest)
+            if moved and cur.at_mono - self._kinds_at >= KINDS_EVERY_S:
                 self.kinds = kind_latest(self.store, cur.latest)
+                self._kinds_at = cur.at_mono
         self.history.append((cur.at_mono, now, cur.readings))
         found = changes(prev, cur)
         with self._lock:
