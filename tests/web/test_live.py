@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 
 from tirta.leaks.events import open_event
@@ -59,3 +61,26 @@ def test_hub_publishes_commits_events_and_ingestion(tmp_path):
         assert status["store"]["counts"]["readings"] == 2 and status["store"]["file_bytes"] > 0
         assert status["ingestion"]["latest"] == "2024-03-01T06:01:00Z"
         assert sum(status["ingestion"]["per_minute"]) == 2
+
+
+def test_hub_thread_runs_while_watched_and_stops_idle_or_closed(tmp_path):
+    store = open_store(f"duckdb:///{tmp_path / 's.duckdb'}")
+    store.add_sensors([make_sensor({"id": "n1", "kind": "pressure", "unit": "m"})])
+    hub = LiveHub(store, tick_s=0.05, idle_s=0.5)
+    hub.touch()
+    store.ingest(_raw(T0, 40.0), source="t")
+    deadline = time.monotonic() + 5
+    while not any(m.data.get("readings") == 1 for m in hub.since(0)):
+        assert time.monotonic() < deadline, hub.last_error
+        time.sleep(0.05)
+    thread = hub._thread
+    assert thread is not None and thread.is_alive()
+    thread.join(3)  # nobody touched it for idle_s
+    assert not thread.is_alive()
+    hub.touch()
+    assert hub._thread.is_alive()
+    hub.stop()  # what the app does before it closes the store
+    assert not hub._thread.is_alive()
+    hub.touch()  # a late listener starts nothing
+    assert not hub._thread.is_alive()
+    store.close()

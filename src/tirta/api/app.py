@@ -114,6 +114,11 @@ def create_app(
                 if runtime is not None:
                     runtime.stop()
             finally:
+                live = getattr(
+                    app.state, "tirta_live", None
+                )  # tirta.web.live.LiveHub, once a page listened
+                if live is not None:
+                    live.stop()  # its thread reads the store: done before the store closes
                 store.close()
 
     app = FastAPI(

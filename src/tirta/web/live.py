@@ -126,6 +126,7 @@ class LiveHub:
         self._lock = threading.Lock()
         self._seen = time.monotonic()
         self._kinds_at = -KINDS_EVERY_S
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # --- listeners --------------------------------------------------------------------------------
@@ -133,9 +134,17 @@ class LiveHub:
         """A listener is there: keep (or start) the snapshot thread."""
         with self._lock:
             self._seen = time.monotonic()
-            if self._thread is None or not self._thread.is_alive():
+            if not self._stop.is_set() and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(target=self._run, name="tirta-live", daemon=True)
                 self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """End the snapshot thread (before the store closes) and start no other."""
+        with self._lock:
+            self._stop.set()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
 
     def since(self, seq: int) -> list[Message]:
         """Messages after ``seq``, oldest first."""
@@ -144,7 +153,7 @@ class LiveHub:
 
     # --- the thread -------------------------------------------------------------------------------
     def _run(self) -> None:
-        while time.monotonic() - self._seen < self.idle_s:
+        while time.monotonic() - self._seen < self.idle_s and not self._stop.is_set():
             began = time.monotonic()
             try:
                 self.tick()
@@ -152,7 +161,7 @@ class LiveHub:
             except Exception as exc:  # a busy or restarting store: report it, try again next tick
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("live: %s", self.last_error)
-            time.sleep(max(0.0, self.tick_s - (time.monotonic() - began)))
+            self._stop.wait(max(0.0, self.tick_s - (time.monotonic() - began)))
 
     def tick(self) -> list[Message]:
         """Take a snapshot now, record the ingestion history and publish what changed."""
