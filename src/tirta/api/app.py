@@ -114,11 +114,10 @@ def create_app(
                 if runtime is not None:
                     runtime.stop()
             finally:
-                live = getattr(
-                    app.state, "tirta_live", None
-                )  # tirta.web.live.LiveHub, once a page listened
+                # the dashboard's live feed (tirta.web.live.LiveHub) reads the store on a thread
+                live = getattr(app.state, "tirta_live", None)
                 if live is not None:
-                    live.stop()  # its thread reads the store: done before the store closes
+                    live.stop()
                 store.close()
 
     app = FastAPI(
