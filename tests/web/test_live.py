@@ -84,3 +84,20 @@ def test_hub_thread_runs_while_watched_and_stops_idle_or_closed(tmp_path):
     hub.touch()  # a late listener starts nothing
     assert not hub._thread.is_alive()
     store.close()
+
+
+def test_status_page_and_json_need_a_viewer(web):
+    """Without the serve runtime (``create_app`` alone): no jobs, no MQTT; the store's figures."""
+    r = web.client.get("/status", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/status"
+    assert web.client.get("/api/v1/dashboard/status").status_code == 401
+    got = web.client.get(
+        "/api/v1/dashboard/status", headers={"Authorization": f"Bearer {web.keys['viewer']}"}
+    ).json()
+    assert got["runtime"] is False and got["jobs"] == {} and got["mqtt"] is None
+    assert got["store"]["counts"]["readings"] > 0 and got["store"]["file_bytes"] > 0
+    assert got["ingestion"]["latest"] is not None and got["ingestion"]["since_commit_s"] is None
+    web.login("viewer")
+    page = web.client.get("/status")
+    assert page.status_code == 200 and 'href="/status" class="on"' in page.text
+    assert '<script src="/static/live.js">' in page.text and 'id="page-data"' in page.text
