@@ -149,3 +149,49 @@ def test_pages_fall_back_to_polling_when_the_stream_fails(tmp_path, launch, port
     assert streams and page.evaluate("document.body.dataset.pushed") is None  # polled, not pushed
     page.close()
     assert proc.interrupt(timeout_s=20) == 0, proc.output
+
+
+def test_status_page_follows_mqtt_ingestion(tmp_path, launch, port, http_ok, browser, mosquitto):
+    """Readings published to the broker, committed by the server's MQTT service, move the open status
+    page (connection, reading count, readings per minute) with polling at 10 minutes."""
+    import json
+
+    import paho.mqtt.client as mqtt
+
+    from tirta.telemetry.ingest.mqtt import parse_broker_url
+
+    url = f"duckdb:///{tmp_path / 'live.duckdb'}"
+    with open_store(url) as store:
+        store.add_sensors([make_sensor({"id": "n1", "kind": "pressure", "unit": "m"})])
+    users = UserStore(tmp_path / "users.sqlite")
+    key = users.add_user("watcher", "viewer")
+    users.set_password("watcher", PASSWORD)
+    proc = launch(
+        "serve", "--store", url, "--users-db", tmp_path / "users.sqlite", "--port", port,
+        "--mqtt", mosquitto.url, env={"TIRTA_POLL_S": "600", **PYPATH},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    http_ok(f"{base}/api/v1/status", {"Authorization": f"Bearer {key}"}, proc)
+    page = browser.new_page()
+    _login(page, base, "/status")
+    wait_js(page, "document.body.dataset.live === 'on'", 30)
+    assert page.inner_text("#st-size").startswith("0 readings")
+    assert mosquitto.url in page.inner_text("#mqtt")
+    host, mport, _ = parse_broker_url(mosquitto.url)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pub-live")
+    pub.connect(host, mport)
+    pub.loop_start()
+    n = 20
+    for i in range(n):
+        msg = {"sensor": "n1", "t": (T0 + pd.Timedelta(minutes=i)).isoformat(), "v": 30.0, "unit": "m"}
+        pub.publish("tirta/n1/readings", json.dumps(msg), qos=1).wait_for_publish(5)
+    pub.loop_stop()
+    pub.disconnect()
+    wait_js(page, f"document.getElementById('st-size')?.textContent.startsWith('{n} readings')", 30)
+    mqtt_rows = page.inner_text("#mqtt")
+    assert "connected\tyes" in mqtt_rows, mqtt_rows
+    per_minute = page.eval_on_selector_all("#per-minute td", "tds => tds.map(t => +t.textContent)")
+    assert sum(per_minute) == n and page.inner_text("#st-rate") == str(n)
+    assert page.inner_text("#st-latest") == "2024-03-01 06:19:00"
+    assert proc.interrupt(timeout_s=20) == 0, proc.output
+    page.close()

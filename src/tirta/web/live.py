@@ -189,14 +189,14 @@ class LiveHub:
         return out
 
     def ingestion(self, minutes: float = 5.0) -> dict[str, Any]:
-        """Readings committed per minute over the last ``minutes`` (from the counts seen) and the seconds
-        since the count last grew while watched (None before the first commit seen)."""
+        """Readings committed per minute over the last ``minutes`` watched (from the counts seen; over
+        a minute at least), per minute, and the seconds since the count last grew while watched."""
         now_mono = time.monotonic()
         recent = [h for h in self.history if now_mono - h[0] <= minutes * 60]
-        rate = None
-        if len(recent) >= 2 and recent[-1][0] > recent[0][0]:
-            grown = max(0, recent[-1][2] - recent[0][2])
-            rate = round(grown / ((recent[-1][0] - recent[0][0]) / 60.0), 1)
+        rate, window = None, minutes
+        if len(recent) >= 2:  # over the time watched, at least a minute (no extrapolation)
+            window = min(minutes, max(1.0, (recent[-1][0] - recent[0][0]) / 60.0))
+            rate = round(max(0, recent[-1][2] - recent[0][2]) / window, 1)
         lag = None
         if self.last_commit is not None:
             lag = round((pd.Timestamp.now(tz="UTC") - self.last_commit).total_seconds(), 1)
@@ -208,7 +208,7 @@ class LiveHub:
         return {
             "rate_per_min": rate,
             "per_minute": per_minute[::-1],  # oldest minute first, the current one last
-            "window_min": minutes,
+            "window_min": round(window, 1),
             "since_commit_s": lag,
             "last_commit": self.last_commit,
         }
