@@ -6,7 +6,8 @@
   const body = document.body;
   const page = body.dataset.page;
   const pollMs = Math.max(1, Number(body.dataset.poll || 5)) * 1000;
-  const GAP_MS = 1000;  // at most one refresh a second, whatever the burst of messages
+  // at most one refresh per gap, whatever the burst of messages (the map's redraw takes a second or two)
+  const GAP_MS = page === "map" ? 10000 : 1000;
   const WANTS = {  // which messages change which page
     overview: ["reading", "event"], map: ["reading", "event"], sensors: ["reading"],
     sensor: ["reading"], events: ["event"], status: ["reading", "event", "job"],
@@ -66,6 +67,7 @@
     txt("st-window", ing.window_min);
     txt("st-commit", ago(ing.since_commit_s));
     txt("st-latest", ing.latest ? ing.latest.replace("T", " ").slice(0, 19) : "no readings");
+    txt("st-data-lag", ing.data_lag_s == null ? "" : `, ${ago(ing.data_lag_s)} ago`);
     txt("st-size", (ing.readings ?? 0).toLocaleString("en") + " readings" + mb(d.store.file_bytes));
     txt("st-url", d.store.url);
     const jobs = Object.entries(d.jobs).map(([name, j]) =>
