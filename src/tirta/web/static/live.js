@@ -72,7 +72,7 @@
     txt("st-url", d.store.url);
     const jobs = Object.entries(d.jobs).map(([name, j]) =>
       `<tr data-job="${esc(name)}"><td>${esc(name)}</td><td>${esc(j.disabled ? "off: " + j.disabled : j.schedule)}` +
-      `</td><td class="num">${j.runs}${j.running ? " (running)" : ""}</td><td>${esc(j.last_start || "never")}</td>` +
+      `</td><td class="num">${j.runs}${j.running ? " (running)" : ""}</td><td>${esc(j.last_start ? j.last_start.replace("T", " ").replace("Z", "") : "never")}</td>` +
       `<td class="num">${j.last_duration_s ?? "–"}</td><td class="num">${j.failures}</td>` +
       `<td class="${j.last_error ? "error" : ""}">${esc(j.last_error || "")}</td></tr>`);
     document.querySelector("#jobs tbody").innerHTML = jobs.join("") ||
