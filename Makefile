@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo demo-build test bench lint venv clean
+.PHONY: demo demo-build test bench lint venv clean system-packages
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev,postgres,dask]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,dask,wastewater]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -25,12 +25,17 @@ demo-build: $(STAMP)
 	$(BIN)/tirta demo --no-serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks deploy
+	$(BIN)/ruff format --check src tests benchmarks deploy
 	$(BIN)/mypy src/tirta
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+# PostgreSQL, mosquitto and Chromium, which the tests start themselves: apt-installed when missing
+# (as root), else make stops and prints the command to run
+system-packages:
+	@sh tests/system_packages.sh
+
+test: $(STAMP) system-packages
+	$(BIN)/ruff check src tests benchmarks deploy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -40,6 +45,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/web.py --json bench-results/web.json
 	$(BIN)/python benchmarks/scale.py --json bench-results/scale.json
 	$(BIN)/python benchmarks/landgem.py --json bench-results/landgem.json
+	$(BIN)/python benchmarks/planning.py --json bench-results/planning.json
+	$(BIN)/python benchmarks/quality.py --json bench-results/quality.json
+	$(BIN)/python benchmarks/wastewater.py $(if $(EXPOSAN_PY),--exposan-python $(EXPOSAN_PY)) --json bench-results/wastewater.json
 	$(BIN)/python benchmarks/live.py --json bench-results/live.json
 
 clean:

@@ -9,15 +9,26 @@ from typing import Any
 
 import pytest
 
+from services import install_hint
+
 CHROMIUM = Path("/usr/bin/chromium")
+
+
+def require_chromium() -> Any:
+    """``playwright.sync_api`` once the system Chromium is there; else pytest.fail with the fix."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        pytest.fail("playwright is not installed: run `.venv/bin/pip install -e '.[dev]'`")
+    if not CHROMIUM.is_file():
+        pytest.fail(install_hint("Chromium (/usr/bin/chromium)", "chromium"))
+    return sync_api
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless system Chromium (``.ci/run`` installs it); skipped only where it is not installed."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.is_file():
-        pytest.skip("system Chromium not installed (Debian package 'chromium')")
+    """A headless system Chromium; a machine without it fails with the command to run, never skips."""
+    sync_api = require_chromium()
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
         yield b

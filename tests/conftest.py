@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from services import PostgresServer
+from services import PostgresServer, ServiceMissing
 from tirta.telemetry.store import Store, open_store
 
 pytest_plugins = ["mosquitto", "browser"]  # fixtures `mosquitto` (tests/mosquitto.py), `browser`
@@ -25,12 +25,17 @@ _db_counter = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    """A throw-away PostgreSQL server (trust auth, 127.0.0.1) with an empty ``tirta`` database."""
-    pytest.importorskip("psycopg")
+    """A throw-away PostgreSQL server (trust auth, 127.0.0.1) with an empty ``tirta`` database.
+
+    A machine without PostgreSQL fails these tests with the command to run: never a silent skip."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.fail("psycopg is not installed: run `.venv/bin/pip install -e '.[dev,postgres]'`")
     try:
         server = PostgresServer()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
+    except ServiceMissing as exc:
+        pytest.fail(str(exc))
     try:
         server.start()
         yield server

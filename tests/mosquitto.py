@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services import Mosquitto, free_port
+from services import Mosquitto, free_port, install_hint
 
 __all__ = ["Mosquitto", "free_port", "mosquitto"]
 
@@ -16,7 +16,7 @@ __all__ = ["Mosquitto", "free_port", "mosquitto"]
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
     """A fresh broker per test (tests restart it and leave sessions behind)."""
     if shutil.which("mosquitto") is None:
-        pytest.fail("mosquitto is not installed: apt-get install mosquitto (.ci/run does this)")
+        pytest.fail(install_hint("mosquitto", "mosquitto", "mosquitto-clients"))
     broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
     broker.start()
     yield broker

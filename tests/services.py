@@ -15,9 +15,28 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["Mosquitto", "PostgresServer", "free_port", "pg_bin"]
+__all__ = ["Mosquitto", "PostgresServer", "ServiceMissing", "free_port", "install_hint", "pg_bin"]
 
-PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
+#: where Debian puts the PostgreSQL server programs; TIRTA_TEST_PG_BIN_DIRS (":"-separated) replaces
+#: them, so that a test can see what a machine without PostgreSQL does
+PG_BIN_DIRS = tuple(
+    os.environ["TIRTA_TEST_PG_BIN_DIRS"].split(":")
+    if "TIRTA_TEST_PG_BIN_DIRS" in os.environ
+    else ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
+)
+
+
+class ServiceMissing(RuntimeError):
+    """A program the tests start is not installed; the message says how to install it."""
+
+
+def install_hint(what: str, *packages: str) -> str:
+    """Why a service test cannot run and the command that fixes it (``make test`` runs it as root)."""
+    pkgs = " ".join(packages)
+    return (
+        f"{what} is not installed: run `sudo apt-get install -y {pkgs}` "
+        "(`make test` installs the Debian packages the tests need by itself when run as root)"
+    )
 
 
 def pg_bin(name: str) -> str | None:
@@ -26,6 +45,8 @@ def pg_bin(name: str) -> str | None:
         candidate = Path(folder) / name
         if candidate.is_file():
             return str(candidate)
+    if "TIRTA_TEST_PG_BIN_DIRS" in os.environ:
+        return None
     return shutil.which(name)
 
 
@@ -55,7 +76,7 @@ class PostgresServer:
     def __init__(self) -> None:
         initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
         if initdb is None or pg_ctl is None:
-            raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) not installed")
+            raise ServiceMissing(install_hint("PostgreSQL (initdb, pg_ctl)", "postgresql"))
         self.initdb, self.pg_ctl = initdb, pg_ctl
         self.root = Path(tempfile.mkdtemp(prefix="tirta-pg-"))
         self.data = self.root / "data"

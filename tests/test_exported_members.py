@@ -12,6 +12,8 @@ PACKAGES = [
     "tirta.telemetry",
     "tirta.leaks",
     "tirta.balance",
+    "tirta.kpis",
+    "tirta.wastewater",
     "tirta.reports",
     "tirta.api",
     "tirta.server",
@@ -19,6 +21,8 @@ PACKAGES = [
     "tirta.waste",
     "tirta.units",
     "tirta.errors",
+    "tirta.coverage",
+    "tirta.planning",
 ]
 
 

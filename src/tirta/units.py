@@ -90,6 +90,14 @@ _TABLE: list[tuple[str, str, float, tuple[str, ...]]] = [
     # ratios
     ("%", "dimensionless", 0.01, ("%", "percent", "pct")),
     ("1", "dimensionless", 1.0, ("1", "-", "ratio", "fraction")),
+    # concentration in water (SI kg/m³; lab reports use mg/L = g/m³)
+    ("kg/m3", "concentration", 1.0, ("kg/m3", "g/l")),
+    ("mg/L", "concentration", 1e-3, ("mg/l", "g/m3", "ppm")),
+    ("µg/L", "concentration", 1e-6, ("µg/l", "μg/l", "ug/l", "mg/m3", "ppb")),
+    # bacterial counts (SI per m³; lab reports use per 100 mL, MPN or CFU alike)
+    ("1/m3", "count_density", 1.0, ("1/m3", "count/m3")),
+    ("MPN/100mL", "count_density", 1e4, ("mpn/100ml", "mpn/100 ml", "count/100ml")),
+    ("CFU/100mL", "count_density", 1e4, ("cfu/100ml", "cfu/100 ml")),
 ]
 
 UNITS: Final[dict[str, Unit]] = {}
@@ -114,7 +122,8 @@ def _normalise(text: str) -> str:
 def parse_unit(text: str | None, quantity: str | None = None) -> Unit:
     """Return the unit named by ``text``, checking it measures ``quantity`` when given.
 
-    ``quantity`` may be pressure, flow, level, length, volume, time or dimensionless.
+    ``quantity`` may be pressure, flow, level, length, volume, time, concentration, count_density or
+    dimensionless.
     """
     if text is None or not str(text).strip():
         raise UnitError(f"unit missing; expected a {quantity or 'known'} unit")

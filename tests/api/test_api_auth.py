@@ -21,6 +21,7 @@ T0 = "2021-01-01T00:00:00Z"
 # /api/v1/public/nrw-trend comes with the dashboard (tirta.web.install_web)
 PUBLIC = {"/api/v1/public/kpis", "/api/v1/public/nrw-trend", "/api/v1/openapi.json"}
 PUBLIC |= {"/api/v1/waste/public"}  # tirta.waste's transparency figures
+PUBLIC |= {f"/api/v1/public/{n}.{x}" for n in ("kpis", "dma-nrw") for x in ("csv", "json")}  # open data
 
 
 def _operations(api) -> list[tuple[str, str]]:
@@ -110,7 +111,7 @@ def test_admin_manages_users_and_keys_are_shown_once(api, caplog):
         "viewer-1": "viewer",
     }
     dup = api.client.post("/api/v1/users", json={"name": "carol", "role": "viewer"}, headers=admin)
-    assert dup.status_code == 400 and dup.json()["error"]["field"] == "name"
+    assert dup.status_code == 409 and dup.json()["error"]["field"] == "name"
     bad_role = api.client.post("/api/v1/users", json={"name": "dan", "role": "root"}, headers=admin)
     assert bad_role.status_code == 422 and bad_role.json()["error"]["field"] == "role"
 

@@ -94,27 +94,29 @@ def test_rejected_readings_and_bad_bodies_reach_the_quarantine(api):
         content="sensor,time,value,unit\nn1,2021-01-01T00:00:00Z,4\n",
         headers={**h, "content-type": "text/csv"},
     )
-    assert short.status_code == 400
-    assert short.json()["error"]["line"] == 2
+    assert short.status_code == 200  # a short line is quarantined as in a file, not the body refused
+    assert short.json()["reasons"] == {"malformed row": 1}
 
     page = api.client.get(
         "/api/v1/quarantine", params={"limit": 2}, headers=api.headers("viewer")
     ).json()
-    assert page["total"] == 3 and len(page["items"]) == 2 and page["next_offset"] == 2
+    assert page["total"] == 4 and len(page["items"]) == 2 and page["next_offset"] == 2
     rest = api.client.get(
         "/api/v1/quarantine", params={"limit": 2, "offset": 2}, headers=api.headers("viewer")
     ).json()
     reasons = {i["reason"] for i in page["items"] + rest["items"]}
-    assert reasons == {"unknown sensor", "bad timestamp", "malformed payload"}
+    assert reasons == {"unknown sensor", "bad timestamp", "malformed payload", "malformed row"}
+    [row] = [i for i in page["items"] + rest["items"] if i["reason"] == "malformed row"]
+    assert '"line": "2"' in row["payload"] and "'unit' missing" in row["detail"]
     assert any(i["source"] == "http:operator-1" for i in rest["items"] + page["items"])
 
 
-def test_unknown_sensor_and_bad_range_are_400_with_the_field(api):
+def test_unknown_sensor_is_404_and_bad_time_400_with_the_field(api):
     h = api.headers("viewer")
     r = api.client.get("/api/v1/readings", params={"sensors": "zz", "from": T0, "to": T0}, headers=h)
-    assert r.status_code == 400
+    assert r.status_code == 404
     assert r.json() == {
-        "error": {"type": "input_error", "message": "unknown sensor 'zz'", "field": "sensors"}
+        "error": {"type": "not_found", "message": "unknown sensor 'zz'", "field": "sensors"}
     }
     r = api.client.get("/api/v1/readings", params={"sensors": "n1", "from": "soon", "to": T0}, headers=h)
     assert r.status_code == 400 and r.json()["error"]["field"] == "from"

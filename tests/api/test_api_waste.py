@@ -41,13 +41,14 @@ def test_landgem_post(api):
     ("old", "new", "field", "line"),
     [("k = 0.05", "k = -1", "k", 4), ("methane_pct = 50", "methane_pct = 150", "methane_pct", 6)],
 )
-def test_landgem_bad_body_is_400_naming_the_field(api, old, new, field, line):
+def test_landgem_bad_body_is_422_naming_the_field(api, old, new, field, line):
+    """A well-formed body describing no valid landfill: 422 (the contract's "schema-valid, refused")."""
     r = api.client.post(
         "/api/v1/waste/landgem", content=BODY.replace(old, new), headers=api.headers("viewer")
     )
-    assert r.status_code == 400
+    assert r.status_code == 422
     err = r.json()["error"]
-    assert err["type"] == "input_error" and err["field"] == field and err["line"] == line
+    assert err["type"] == "invalid_landfill" and err["field"] == field and err["line"] == line
 
 
 def test_report_and_public_with_a_waste_file(tmp_path: Path):

@@ -97,7 +97,7 @@ def _ltown_store(root: Path, leaks: int) -> tuple[str, Any]:
     result = simulate(net, cfg, sensors=sensors, out=telemetry)
     url = f"duckdb:///{root / f'ltown-{leaks}.duckdb'}"
     with open_store(url) as store:
-        ingest_file(store, telemetry)
+        ingest_file(store, telemetry, network=net)
     return url, result
 
 

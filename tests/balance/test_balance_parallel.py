@@ -32,8 +32,10 @@ def pg_ltown(ltown_stores: dict[str, Any], postgres_url: str) -> str:
         con.execute("CREATE DATABASE balance_parallel TEMPLATE template0")
     url = f"{base}/balance_parallel"
     telemetry = Path(ltown_stores["leak"].removeprefix("duckdb:///")).parent / "telemetry-1"
+    from tirta.network import load_network
+
     with open_store(url) as store:
-        ingest_file(store, telemetry)
+        ingest_file(store, telemetry, network=load_network(LTOWN))
     return url
 
 

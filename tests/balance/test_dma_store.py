@@ -241,6 +241,8 @@ def test_dma_without_pressure_sensors_still_balances(tmp_path: Path) -> None:
     """A zone whose store holds flows, levels and AMR but no pressure readings: no crash, a note."""
     import shutil
 
+    from tirta.network import load_network
+    from tirta.network.model import builtin_network_path
     from tirta.telemetry.ingest import ingest_file
     from tirta.telemetry.store import open_store
 
@@ -251,6 +253,6 @@ def test_dma_without_pressure_sensors_still_balances(tmp_path: Path) -> None:
         shutil.copy(src / name, folder / name)
     url = f"duckdb:///{tmp_path / 's.duckdb'}"
     with open_store(url) as store:
-        ingest_file(store, folder)
+        ingest_file(store, folder, network=load_network(builtin_network_path("l-town")))
     out = _cli(["C", "--from", "2020-12", "--to", "2020-12", "--store", url])
     assert out["dma"] == "C" and out["total"]["system_input_volume"] > 0

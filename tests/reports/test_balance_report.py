@@ -65,14 +65,11 @@ def test_report_cli_writes_html_and_csv(audit_file: Path, tmp_path: Path) -> Non
 
 
 def _browser() -> Any:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from browser import require_chromium
     from tirta.reports import chromium_path
 
-    try:
-        exe = chromium_path()
-    except Exception:
-        pytest.skip("system Chromium not installed (Debian package 'chromium')")
-    return sync_api, exe
+    sync_api = require_chromium()  # fails, with the command to run, where Chromium is missing
+    return sync_api, chromium_path()
 
 
 @pytest.mark.service

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import tirta
 from services import free_port
 
 
@@ -20,7 +21,13 @@ class TirtaProcess:
     """``python -m tirta ARGS`` with its output collected line by line on a thread."""
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-        base = {"PATH": "/usr/bin:/bin", "COLUMNS": "120", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+        base = {
+            "PATH": "/usr/bin:/bin",
+            "COLUMNS": "120",
+            "NO_COLOR": "1",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(Path(tirta.__file__).parents[1]),  # the tree under test
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tirta", *args],
             cwd=cwd,

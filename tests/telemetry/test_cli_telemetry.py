@@ -12,9 +12,11 @@ import pytest
 from tirta.cli import main
 from tirta.config import DEFAULT_STORE_URL, parse_store_url, settings
 from tirta.errors import InputError
+from tirta.network.model import builtin_network_path
 from tirta.telemetry.battledim import read_battledim
 
 SLICE = Path(__file__).resolve().parents[1] / "fixtures" / "telemetry" / "l-town-slice"
+LTOWN = str(builtin_network_path("l-town"))
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -27,11 +29,12 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_ingest_then_query_through_the_cli(capsys: pytest.CaptureFixture[str], store_url: str) -> None:
-    code, out, _ = run(capsys, "ingest", "file", str(SLICE), "--store", store_url, "--json")
+    ingest = ("ingest", "file", str(SLICE), "--store", store_url, "--network", LTOWN, "--json")
+    code, out, _ = run(capsys, *ingest)
     assert code == 0
     n = 144 * 119
     assert json.loads(out) == {"accepted": n, "duplicate": 0, "quarantined": 0, "reasons": {}}
-    code, out, _ = run(capsys, "ingest", "file", str(SLICE), "--store", store_url, "--json")
+    code, out, _ = run(capsys, *ingest)
     assert json.loads(out) == {"accepted": 0, "duplicate": n, "quarantined": 0, "reasons": {}}
 
     args = [
@@ -63,8 +66,10 @@ def test_store_url_comes_from_the_environment_then_the_default(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TIRTA_STORE_URL", raising=False)
+    monkeypatch.setenv("TIRTA_NETWORK", LTOWN)
     code, out, _ = run(capsys, "ingest", "file", str(SLICE), "--json")
     assert code == 0 and (tmp_path / "tirta.duckdb").is_file()
+    assert json.loads(out)["accepted"] == 144 * 119
     env_store = tmp_path / "env.duckdb"
     monkeypatch.setenv("TIRTA_STORE_URL", f"duckdb://{env_store}")
     code, out, _ = run(capsys, "sensors", "list", "--json")
@@ -106,12 +111,13 @@ def test_sensors_file_registers_sensors_for_a_long_csv(
 def test_errors_print_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     store = f"duckdb://{tmp_path}/s.duckdb"
     bad = tmp_path / "bad.csv"
-    bad.write_text("sensor,time,value,unit\nn1,2020-12-18 00:00,1\n")
+    bad.write_text("sensor,time,unit\nn1,2020-12-18 00:00,m\n")
     code, out, err = run(capsys, "ingest", "file", str(bad), "--store", store, "--json")
     assert code == 2 and out == ""
     assert (
         err.strip()
-        == f"error: {bad}:2: field 'unit': expected 4 fields (sensor,time,value,unit), got 3: 'unit' missing"
+        == f"error: {bad}:1: field 'value': header must name the columns sensor,time,value,unit; "
+        "'value' is missing"
     )
     code, _, err = run(
         capsys,
@@ -153,3 +159,21 @@ def test_settings_precedence() -> None:
     assert settings(store_url="x.duckdb", env={"TIRTA_STORE_URL": "y"}).store_url == "x.duckdb"
     with pytest.raises(InputError):
         parse_store_url("sqlite:///x.db")
+
+
+@pytest.mark.parametrize("command", ["query", "flags"])
+def test_from_after_to_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    """Was: ``readings query`` printed an empty table and exited 0."""
+    store = f"duckdb://{tmp_path}/s.duckdb"
+    run(capsys, "ingest", "file", str(SLICE), "--store", store, "--network", LTOWN, "--json")
+    extra = ["--sensors", "n1"] + (["--detect"] if command == "flags" else [])
+    code, out, err = run(
+        capsys, "readings", command, *extra, "--from", "2020-12-19", "--to", "2020-12-18",
+        "--store", store,
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        "error: field '--to': --to 2020-12-18 00:00 is before --from 2020-12-19 00:00 (UTC)"
+    )

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tirta.api.deps import AppState, RateLimiter
-from tirta.api.errors import error_body, install_error_handlers
+from tirta.api.errors import error_body, error_responses, install_error_handlers
 from tirta.api.routes import ROUTERS
 from tirta.api.settings import ApiSettings, api_settings
 from tirta.api.users import UserStore
+from tirta.balance import band_schemes
 from tirta.config import Settings
+from tirta.errors import TirtaError
 from tirta.telemetry.store import Store, open_store
 
 __all__ = ["API_PREFIX", "BodyLimit", "RuntimeHook", "create_app"]
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger("tirta.api")
 
 
 class BodyLimit:
@@ -128,10 +132,7 @@ def create_app(
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         lifespan=lifespan,
-        responses={
-            401: {"description": "missing or wrong API key"},
-            403: {"description": "role too low"},
-        },
+        responses=error_responses(401, 403, 422, 503),
     )
     install_error_handlers(app)
     for router in (*ROUTERS, *(runtime.routers if runtime is not None else ())):
@@ -140,4 +141,31 @@ def create_app(
 
     install_web(app, session_ttl_s=cfg.session_ttl_s, poll_s=cfg.poll_s)
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document with the values only the running server knows: the banding schemes and
+    the DMAs of its network as enums, so that what the document admits the API accepts."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    doc = FastAPI.openapi(app)
+    app.openapi_schema = None  # FastAPI cached the bare document: enrich it once, then cache that
+    names: list[str] | None = None
+    state = getattr(app.state, "tirta", None)
+    if state is not None:
+        try:
+            names = sorted(d.name for d in state.model()[1])
+        except TirtaError as exc:  # the document stays usable; the model's error shows on use
+            log.warning("OpenAPI: the DMAs are not listed: %s", exc)
+    schemes = sorted(band_schemes())
+    for path, item in doc.get("paths", {}).items():
+        for op in item.values():
+            for param in op.get("parameters", []) if isinstance(op, dict) else []:
+                if param.get("name") == "scheme":
+                    param["schema"]["enum"] = schemes
+                elif param.get("name") == "name" and path.endswith("/balance/dma/{name}") and names:
+                    param["schema"]["enum"] = names
+    app.openapi_schema = doc
+    return doc

@@ -125,16 +125,23 @@ def current_principal(
     header: Annotated[str | None, Depends(_header)],
 ) -> Principal:
     """The caller, from ``Authorization: Bearer <key>`` or ``X-API-Key``, else the dashboard's session
-    cookie (with its CSRF header on non-GET requests); 401 when missing or wrong."""
-    key = bearer.credentials if bearer is not None else header
-    if not key:
+    cookie (with its CSRF header on non-GET requests); 401 when missing or wrong. Every credential
+    sent must be valid: a wrong ``Authorization`` header is refused even beside a good ``X-API-Key``."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    given = request.headers.get("authorization")
+    if given is not None and bearer is None:
+        raise ApiError(401, "the Authorization header must be 'Bearer <API key>'", headers=challenge)
+    keys = [k for k in (bearer.credentials if bearer is not None else None, header) if k is not None]
+    if not keys:
         who = session_principal(state, request)
         if who is not None:
             return who
-        raise ApiError(401, "an API key is required", headers={"WWW-Authenticate": "Bearer"})
-    who = state.users.authenticate(key)
-    if who is None:
-        raise ApiError(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "an API key is required", headers=challenge)
+    found = [state.users.authenticate(k) for k in dict.fromkeys(keys)]
+    if any(w is None for w in found) or len({(w.user, w.key_id) for w in found if w}) != 1:
+        raise ApiError(401, "invalid API key", headers=challenge)
+    who = found[0]
+    assert who is not None
     return who
 
 

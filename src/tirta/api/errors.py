@@ -13,10 +13,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from tirta.errors import InputError, ModelError, StoreError, TirtaError
 
-__all__ = ["ApiError", "NotFoundError", "error_body", "install_error_handlers"]
+__all__ = [
+    "ApiError",
+    "NotFoundError",
+    "error_body",
+    "error_responses",
+    "inconsistent",
+    "install_error_handlers",
+]
 
 log = logging.getLogger("tirta.api")
 
@@ -34,6 +42,29 @@ _HTTP_TYPES = {
 }
 
 
+_DESCRIPTIONS = {
+    400: "a parameter or the body cannot be used (the field is named)",
+    401: "missing or wrong API key",
+    403: "role too low, or a missing CSRF token",
+    404: "what the path or a parameter names does not exist",
+    405: "method not allowed (the Allow header lists the allowed ones)",
+    409: "conflicts with the current state (the field is named)",
+    413: "request body too large",
+    415: "unsupported content type",
+    422: "a parameter or the body does not match this document (validation_error), or its values "
+    "contradict each other (inconsistent_input)",
+    429: "too many requests (see Retry-After)",
+    503: "the telemetry store is unavailable",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries of ``codes``, each with the one error shape."""
+    from tirta.api.models import ErrorPublic  # local: models is pure pydantic, no cycle at import
+
+    return {c: {"model": ErrorPublic, "description": _DESCRIPTIONS[c]} for c in codes}
+
+
 class ApiError(TirtaError):
     """An error the API answers with a given HTTP status and type (401, 403, 413, 429 …)."""
 
@@ -44,10 +75,18 @@ class ApiError(TirtaError):
         *,
         field: str | None = None,
         headers: dict[str, str] | None = None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message, field=field)
         self.status = status
         self.headers = headers
+        self.kind = kind or _HTTP_TYPES.get(status, "error")
+
+
+def inconsistent(exc: InputError) -> ApiError:
+    """422 for values each valid on its own that contradict each other (``to`` before ``from``,
+    exports above the system input): what no schema of single values can rule out."""
+    return ApiError(422, exc.message, field=exc.field, kind="inconsistent_input")
 
 
 class NotFoundError(InputError):
@@ -67,7 +106,7 @@ def error_body(kind: str, message: str, exc: TirtaError | None = None) -> dict[s
 
 def _status(exc: TirtaError) -> tuple[int, str]:
     if isinstance(exc, ApiError):
-        return exc.status, _HTTP_TYPES.get(exc.status, "error")
+        return exc.status, exc.kind
     if isinstance(exc, NotFoundError):
         return 404, "not_found"
     if isinstance(exc, InputError):
@@ -90,13 +129,29 @@ async def _tirta(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
+def _allowed(request: Request) -> str:
+    """Every method some route of the app serves on the request's path (several routes may share it)."""
+    methods = {
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    }
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     kind = _HTTP_TYPES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else kind.replace("_", " ")
-    return JSONResponse(
-        error_body(kind, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
-    )
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request)
+    return JSONResponse(error_body(kind, message), status_code=exc.status_code, headers=headers or None)
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:

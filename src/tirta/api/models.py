@@ -25,6 +25,10 @@ __all__ = [
 ]
 
 
+#: what a user name may be (tirta.api.users checks the same)
+USER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+
+
 class ErrorDetail(BaseModel):
     type: str
     message: str
@@ -169,11 +173,21 @@ class KpisPublic(BaseModel):
     ili: float | None
     period_days: float | None
     source: str | None
+    # published KPI set (tirta.kpis): every indicator of the latest period, its period, grade and history
+    utility: str | None = None
+    kpi_period: dict[str, Any] | None = None
+    indicators: dict[str, Any] = Field(default_factory=dict)
+    data_validity: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    licence: str | None = None
+    withheld: dict[str, list[str]] = Field(
+        default_factory=dict, description="KPIs not shown (null) because they fail a sanity check: why"
+    )
 
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(pattern=USER_NAME)
     role: Literal["viewer", "operator", "admin"]
 
 

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tirta.api.errors import ApiError, NotFoundError
+from tirta.api.errors import ApiError, NotFoundError, inconsistent
+from tirta.api.params import api_time
 from tirta.balance import (
     BalanceOptions,
     Billing,
@@ -213,9 +214,12 @@ def read_readings(
     registry = store.sensors()
     unknown = [s for s in ids if s not in registry]
     if unknown:
-        raise InputError(f"unknown sensor '{unknown[0]}'", field="sensors")
-    wide = store.read(ids, start, end, every=every, agg=agg)
+        raise NotFoundError(f"unknown sensor '{unknown[0]}'", field="sensors")
+    t0, t1 = api_time(start, "from"), api_time(end, "to")
     columns = {s: si_column(registry[s]) for s in ids}
+    if t1 <= t0:  # [from, to) is empty
+        return _obj({"layout": layout, "columns": columns, **page([], limit, offset)})
+    wide = store.read(ids, t0, t1, every=every, agg=agg)
     times = [_iso(t) for t in wide.index]
     if layout == "long":
         values = wide.to_numpy()
@@ -245,17 +249,11 @@ def ingest_body(store: Store, body: bytes, content_type: str, *, source: str) ->
 
 
 def quarantine_page(store: Store, limit: int, offset: int) -> dict[str, Any]:
-    """Quarantined payloads, newest first, in a stable order across pages.
+    """Quarantined payloads, newest first (a stable order across pages), with the key that names a
+    row to release or drop, and the file line where the reading came from."""
+    from tirta.telemetry.review import entries
 
-    The store orders by time only, and rows of one batch tie; so all rows are read and ordered here
-    (see the report: ``Store.quarantined`` would need an offset and a tiebreak).
-    """
-    frame = store.quarantined()
-    keys = [
-        c for c in ("last_seen", "received_at", "source", "sensor", "payload", "reason") if c in frame
-    ]
-    frame = frame.sort_values(keys, ascending=False, kind="mergesort")
-    return _obj(page(frame.to_dict("records"), limit, offset))
+    return _obj(page(entries(store), limit, offset))
 
 
 # --- leak events ------------------------------------------------------------------------------------
@@ -340,7 +338,11 @@ def compute_audit(body: bytes, content_type: str, scheme: str) -> dict[str, Any]
             raise InputError(f"not valid TOML: {exc}", field="body") from None
     else:
         raise ApiError(415, f"unsupported content type '{kind}'; send application/toml or JSON")
-    return _obj(audit_report(run_audit(parse_audit(doc), scheme)))
+    audit = parse_audit(doc)  # each value checked: 400 naming the key
+    try:
+        return _obj(audit_report(run_audit(audit, scheme)))
+    except InputError as exc:  # values that contradict each other
+        raise inconsistent(exc) from None
 
 
 def dma_report(
@@ -355,7 +357,12 @@ def dma_report(
     """Monthly and period water balance of a DMA from the store (consumption from ``billing``, else
     the AMR meters), with its night-flow leakage."""
     _check_scheme(scheme)
-    t0, t1 = parse_month_range(start, end)
+    try:
+        t0, t1 = parse_month_range(start, end)
+    except InputError as exc:
+        if "before" not in exc.message:
+            raise
+        raise inconsistent(exc) from None
     net, dmas = model
     if name not in {d.name for d in dmas}:
         raise NotFoundError(
@@ -363,7 +370,12 @@ def dma_report(
             field="name",
         )
     zone = resolve_zone(name, dmas, store.sensors(), net)
-    result = dma_balance(store, zone, t0, t1, billing=billing, options=BalanceOptions(scheme=scheme))
+    try:
+        result = dma_balance(store, zone, t0, t1, billing=billing, options=BalanceOptions(scheme=scheme))
+    except InputError as exc:  # no readings in the period: that balance does not exist
+        if exc.field != "--from":
+            raise
+        raise NotFoundError(exc.message, field="from") from None
     return _obj(dma_balance_report(result))
 
 
@@ -380,6 +392,7 @@ def public_kpis(store: Store, audit_file: Any) -> dict[str, Any]:
         "ili": None,
         "period_days": None,
         "source": None,
+        "withheld": {},
     }
     if audit_file is not None:
         try:
@@ -387,12 +400,18 @@ def public_kpis(store: Store, audit_file: Any) -> dict[str, Any]:
         except TirtaError as exc:  # the public page shows no server paths; the log has the cause
             log.warning("public KPIs: the audit file cannot be used: %s", exc)
             return _obj({**out, "source": "audit unavailable"})
+        flags = report["kpi_warnings"]
+        shown = {
+            "nrw_pct": "nrw_pct",
+            "real_losses_m3": "real_losses",
+            "real_losses_l_per_conn_day": "real_losses_l_per_conn_day",
+            "ili": "ili",
+        }
+        for key, kpi in shown.items():  # a KPI failing a sanity check is withheld, with the reason
+            out[key] = None if kpi in flags else report[kpi]
         out.update(
-            nrw_pct=report["nrw_pct"],
-            real_losses_m3=report["real_losses"],
-            real_losses_l_per_conn_day=report["real_losses_l_per_conn_day"],
-            ili=report["ili"],
             period_days=report["period_days"],
             source="published water audit",
+            withheld={kpi: flags[kpi] for kpi in shown.values() if kpi in flags},
         )
     return _obj(out)

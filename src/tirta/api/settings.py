@@ -31,12 +31,27 @@ class ApiSettings:
     dmas: Path
     audit_file: Path | None = None  # published audit (AUDIT.toml) behind the public KPIs
     billing: Path | None = None  # billing CSV for DMA balances (else the AMR meters)
+    kpis_file: Path | None = (
+        None  # published KPI inputs: a UTILITY.toml or a directory of them (history)
+    )
     max_body_bytes: int = 10_000_000  # request bodies above this get 413
     ingest_per_minute: int = 120  # POST /readings per API key and minute; above it 429
     page_max: int = 10_000  # largest page a list endpoint returns
     session_ttl_s: float = 8 * 3600.0  # a dashboard session ends this long after login
     poll_s: float = 5.0  # dashboard pages poll for updates this often
     waste_file: Path | None = None  # waste.toml behind the waste page and the public waste KPIs
+    districts: Path | None = None  # districts file (CSV/GeoJSON) behind the planning page
+    plants_file: Path | None = None  # wastewater plant registry (TOML) behind the plant pages
+
+    @property
+    def network_notice(self) -> str | None:
+        """Said wherever the model is shown when it is tirta's built-in L-Town, not one configured."""
+        if self.network.resolve() != builtin_network_path("l-town").resolve():
+            return None
+        return (
+            "showing tirta's built-in L-Town model: no network was configured "
+            "(tirta serve --network NET.inp --dmas FILE, or TIRTA_NETWORK and TIRTA_DMAS)"
+        )
 
 
 def default_users_db(store_url: str) -> Path:
@@ -71,26 +86,38 @@ def api_settings(
     audit_file: str | Path | None = None,
     billing: str | Path | None = None,
     waste_file: str | Path | None = None,
+    kpis_file: str | Path | None = None,
+    plants_file: str | Path | None = None,
     max_body_bytes: int | None = None,
     ingest_per_minute: int | None = None,
     env: Mapping[str, str] | None = None,
     base: Settings | None = None,
 ) -> ApiSettings:
     """API settings from explicit values, else ``TIRTA_USERS_DB``, ``TIRTA_NETWORK``, ``TIRTA_DMAS``,
-    ``TIRTA_AUDIT_FILE``, ``TIRTA_BILLING``, ``TIRTA_MAX_BODY_BYTES``, ``TIRTA_INGEST_PER_MINUTE``,
-    ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, ``TIRTA_WASTE_FILE``, else defaults
+    ``TIRTA_AUDIT_FILE``, ``TIRTA_BILLING``, ``TIRTA_KPIS_FILE``, ``TIRTA_MAX_BODY_BYTES``,
+    ``TIRTA_INGEST_PER_MINUTE``, ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, ``TIRTA_WASTE_FILE``,
+    ``TIRTA_DISTRICTS``, ``TIRTA_PLANTS_FILE``, else defaults
     (L-Town's model and DMAs shipped with tirta)."""
     environ = os.environ if env is None else env
     url = (base or settings(store_url=store_url, env=environ)).store_url
     inp = builtin_network_path("l-town")
     net = Path(network or environ.get("TIRTA_NETWORK") or inp)
-    dma_default = inp.with_name("L-TOWN.dmas.toml") if net == inp else None
-    dma_path = dmas or environ.get("TIRTA_DMAS") or dma_default
+    beside = net.with_suffix(".dmas.toml")  # the convention of `tirta network info`
+    dma_default = inp.with_name("L-TOWN.dmas.toml") if net == inp else beside
+    dma_path = dmas or environ.get("TIRTA_DMAS") or (dma_default if dma_default.is_file() else None)
     if dma_path is None:
-        raise InputError("give the DMA file of the network", field="TIRTA_DMAS")
+        raise InputError(
+            f"give the DMA file of the network (--dmas or TIRTA_DMAS; none beside it as {beside.name})",
+            file=net,
+            field="TIRTA_DMAS",
+        )
     audit = audit_file or environ.get("TIRTA_AUDIT_FILE") or None
     bills = billing or environ.get("TIRTA_BILLING") or None
     waste = waste_file or environ.get("TIRTA_WASTE_FILE") or None
+    kpis = kpis_file or environ.get("TIRTA_KPIS_FILE") or None
+    sample = inp.parents[1] / "coverage" / "l-town-districts.geojson"  # illustrative, for L-Town only
+    districts = environ.get("TIRTA_DISTRICTS") or (sample if _is_copy(net, inp) else None)
+    plants = plants_file or environ.get("TIRTA_PLANTS_FILE") or None
     return ApiSettings(
         store_url=url,
         users_db=Path(users_db or environ.get("TIRTA_USERS_DB") or default_users_db(url)),
@@ -98,9 +125,24 @@ def api_settings(
         dmas=Path(dma_path),
         audit_file=Path(audit) if audit else None,
         billing=Path(bills) if bills else None,
+        kpis_file=Path(kpis) if kpis else None,
         max_body_bytes=max_body_bytes or _positive(environ, "TIRTA_MAX_BODY_BYTES", 10_000_000, int),
         ingest_per_minute=ingest_per_minute or _positive(environ, "TIRTA_INGEST_PER_MINUTE", 120, int),
         session_ttl_s=_positive(environ, "TIRTA_SESSION_TTL_S", 8 * 3600.0, float),
         poll_s=_positive(environ, "TIRTA_POLL_S", 5.0, float),
         waste_file=Path(waste) if waste else None,
+        districts=Path(districts) if districts else None,
+        plants_file=Path(plants) if plants else None,
     )
+
+
+def _is_copy(path: Path, original: Path) -> bool:
+    """``path`` is ``original`` or a byte-for-byte copy of it (the demo city copies L-Town)."""
+    if path == original:
+        return True
+    try:
+        return (
+            path.stat().st_size == original.stat().st_size and path.read_bytes() == original.read_bytes()
+        )
+    except OSError:
+        return False

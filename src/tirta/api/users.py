@@ -30,12 +30,13 @@ from tirta.api.auth import (
     token_digest,
     verify_secret,
 )
-from tirta.api.errors import NotFoundError
+from tirta.api.errors import ApiError, NotFoundError
+from tirta.api.models import USER_NAME
 from tirta.errors import InputError, StoreError
 
 __all__ = ["User", "UserStore"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+_NAME = re.compile(USER_NAME)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY,
@@ -114,7 +115,7 @@ class UserStore:
                     "INSERT INTO users (name, role, created_at) VALUES (?, ?, ?)", (name, role, now)
                 )
         except sqlite3.IntegrityError:
-            raise InputError(f"user '{name}' exists already", field="name") from None
+            raise ApiError(409, f"user '{name}' exists already", field="name") from None
         return self.add_key(name)
 
     def add_key(self, name: str) -> str:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from tirta.balance.kpis import Costs, Kpis, SystemData, compute_kpis, kpis_to_dict
+from tirta.balance.sanity import kpi_warnings
 from tirta.balance.waterbalance import (
     METHODS,
     BalanceInputs,
@@ -28,6 +29,7 @@ from tirta.errors import InputError
 __all__ = [
     "Audit",
     "AuditResult",
+    "audit_json_schema",
     "audit_report",
     "audit_template",
     "load_audit",
@@ -76,9 +78,15 @@ class AuditResult:
     kpis: Kpis
 
 
+#: no figure of an audit is this large (m³, km, connections, m, currency); bigger is a typo or an attack
+MAX_FIGURE = 1e12
+
+
 def _number(value: Any, fld: str, file: Path | None, *, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InputError(f"expected a finite number, got {value!r}", file=file, field=fld)
+    if abs(value) > MAX_FIGURE:
+        raise InputError(f"must be at most {MAX_FIGURE:g}, got {value:g}", file=file, field=fld)
     if value < 0 or (positive and value == 0):
         rule = "must be above 0" if positive else "must not be negative"
         raise InputError(f"{rule}, got {value}", file=file, field=fld)
@@ -184,6 +192,61 @@ def parse_audit(doc: Mapping[str, Any], file: Path | None = None) -> Audit:
     return Audit(system, inputs, costs, file)
 
 
+def audit_json_schema() -> dict[str, Any]:
+    """The JSON Schema of an audit document (what :func:`parse_audit` accepts), for the API's contract."""
+    positive = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_FIGURE}
+    amount = {"type": "number", "minimum": 0, "maximum": MAX_FIGURE}
+
+    def table(required: Sequence[str], optional: Sequence[str], value: Any) -> dict[str, Any]:
+        props = {k: value(k) for k in (*required, *optional)}
+        return {
+            "type": "object",
+            "properties": props,
+            "required": list(required),
+            "additionalProperties": False,
+        }
+
+    def item(key: str) -> dict[str, Any]:
+        pct_key = {**_VOLUMES_REQUIRED, **_VOLUMES_DEFAULTABLE}[key]
+        detail = {
+            "method": {"enum": list(METHODS)},
+            "grade": {"type": "number", "minimum": 1, "maximum": 10},
+            "margin_pct": amount,
+        }
+        value = amount
+        if key == "customer_meter_under_registration_pct":  # % of true use, below 100
+            value = {"type": "number", "minimum": 0, "exclusiveMaximum": 100}
+        bounds = {"value": value, pct_key: {"type": "number", "minimum": 0, "maximum": 100}}
+        keys = [k for k in ("value", pct_key) if k]
+        shapes = [{"required": [k], "properties": {k: bounds[k]}} for k in keys]
+        obj: dict[str, Any] = {
+            "type": "object",
+            "properties": {k: bounds[k] for k in keys} | detail,
+            "additionalProperties": False,
+            "oneOf" if len(shapes) > 1 else "allOf": shapes,
+        }
+        return {"anyOf": [value, obj]}
+
+    system = table(
+        _SYSTEM_REQUIRED,
+        tuple(_SYSTEM_OPTIONAL),
+        lambda k: amount if k == "private_pipe_length_km" else positive,
+    )
+    system["properties"]["supply_hours_per_day"] = {**positive, "maximum": 24}
+    return {
+        "type": "object",
+        "properties": {
+            "system": system,
+            "volumes": table(tuple(_VOLUMES_REQUIRED), tuple(_VOLUMES_DEFAULTABLE), item),
+            "costs": table(
+                _COSTS_REQUIRED, _COSTS_OPTIONAL, lambda k: positive if k in _COSTS_OPTIONAL else amount
+            ),
+        },
+        "required": ["system", "volumes"],
+        "additionalProperties": False,
+    }
+
+
 def load_audit(path: str | Path) -> Audit:
     """Read and check an AUDIT.toml file."""
     p = Path(path)
@@ -230,6 +293,7 @@ def audit_report(result: AuditResult) -> dict[str, Any]:
         )
     }
     out.update(kpis_to_dict(result.kpis))
+    out["kpi_warnings"] = kpi_warnings(out.get("nrw_pct"), out.get("real_losses"), out.get("ili"))
     out["period_days"] = b.period_days
     out["customer_meter_under_registration_pct"] = b.customer_meter_under_registration_pct
     out["system"] = {**s.__dict__, "connection_density_per_km": s.connection_density_per_km}

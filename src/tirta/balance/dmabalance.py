@@ -18,6 +18,7 @@ import pandas as pd
 from tirta.balance.billing import Billing
 from tirta.balance.dmanight import NightFlow, NightFlowOptions, night_flow
 from tirta.balance.kpis import Kpis, SystemData, compute_kpis, kpis_to_dict
+from tirta.balance.sanity import kpi_warnings, sample_warning
 from tirta.balance.waterbalance import BalanceInputs, Volume, WaterBalance, compute_balance
 from tirta.balance.zone import Zone, read_zone, zone_inflow
 from tirta.errors import InputError
@@ -64,6 +65,7 @@ class PeriodBalance:
     balance: WaterBalance | None
     kpis: Kpis | None
     notes: list[str] = field(default_factory=list)
+    sample_warning: str | None = None  # consumption extrapolated from too few meters
 
 
 @dataclass
@@ -88,8 +90,10 @@ def parse_month_range(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]
         for fmt, step in (("%Y-%m", pd.DateOffset(months=1)), ("%Y-%m-%d", pd.DateOffset(days=1))):
             try:
                 ts = pd.Timestamp(pd.to_datetime(text.strip(), format=fmt)).tz_localize("UTC")
-            except ValueError:
+            except (ValueError, OverflowError):
                 continue
+            if not 1900 <= ts.year < 2200:
+                raise InputError(f"expected a year within 1900–2199, got {text!r}", field=fld)
             return ts + step if upper else ts
         raise InputError(f"expected a month YYYY-MM or a day YYYY-MM-DD, got {text!r}", field=fld)
 
@@ -158,6 +162,8 @@ def _period(
             out.amr_m3 = float((sample[have].mean() * covered_s).sum())  # gaps: the meter's mean rate
             scale = max(zone.connections / len(have), 1.0)
             out.consumption_m3 = out.amr_m3 * scale
+            if billing is None:
+                out.sample_warning = sample_warning(len(have), zone.connections)
             if scale > 1.0:
                 notes.append(
                     f"AMR covers {len(have)} of {zone.connections} connections: the other "
@@ -303,6 +309,9 @@ def _period_dict(p: PeriodBalance) -> dict[str, Any]:
         out["nrw_pct"] = 100.0 * p.balance.non_revenue_water.value / p.balance.system_input_volume.value
     if p.kpis is not None:
         out.update(kpis_to_dict(p.kpis))
+    out["kpi_warnings"] = kpi_warnings(
+        out.get("nrw_pct"), out.get("real_losses"), out.get("ili"), [p.sample_warning]
+    )
     return out
 
 

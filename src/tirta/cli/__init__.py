@@ -29,11 +29,16 @@ def _register() -> None:
     from tirta.cli import (
         alerts,
         balance,
+        coverage,
         demo,
         ingest,
         ingest_mqtt,
+        kpis,
         leaks,
         network,
+        plan,
+        plant,
+        quarantine,
         readings,
         sensors,
         serve,
@@ -51,10 +56,15 @@ def _register() -> None:
     app.add_typer(sensors.app, name="sensors")
     app.add_typer(leaks.app, name="leaks")
     app.add_typer(balance.app, name="balance")
+    app.add_typer(kpis.app, name="kpis")
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
     app.add_typer(alerts.app, name="alerts")
+    app.add_typer(quarantine.app, name="quarantine")
     app.add_typer(waste.app, name="waste")
+    app.add_typer(plan.app, name="plan")
+    app.add_typer(coverage.app, name="coverage")
+    app.add_typer(plant.app, name="plant")
 
 
 _register()

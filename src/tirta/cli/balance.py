@@ -30,6 +30,7 @@ from tirta.errors import InputError
 from tirta.network import load_dmas, load_network
 from tirta.network.model import builtin_network_path
 from tirta.reports import audit_html, audit_rows, dma_html, dma_rows, rows_to_csv, write_report
+from tirta.reports.balance import kpi_warning_lines
 from tirta.telemetry.store import Store, open_store
 
 StoreOption = Annotated[
@@ -43,6 +44,11 @@ StoreOption = Annotated[
 ]
 
 app = typer.Typer(help="Water balance, NRW and leakage KPIs (IWA/AWWA).", no_args_is_help=True)
+
+
+def _flagged(row: dict[str, Any], key: str, digits: int) -> str:
+    """A KPI of a report row, marked ⚠ when it fails a sanity check (its warning is printed below)."""
+    return _fmt(row.get(key), digits) + (" ⚠" if (row.get("kpi_warnings") or {}).get(key) else "")
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -93,13 +99,13 @@ def compute(
     low, high = report["real_losses_ci95"]
     ili_low, ili_high = report["ili_ci95"]
     rows = [
-        ("NRW (% of SIV)", _fmt(report["nrw_pct"], 2)),
-        ("real losses (L/conn/day pressurised)", _fmt(report["real_losses_l_per_conn_day"], 1)),
+        ("NRW (% of SIV)", _flagged(report, "nrw_pct", 2)),
+        ("real losses (L/conn/day pressurised)", _flagged(report, "real_losses_l_per_conn_day", 1)),
         ("real losses (m³/km mains/day)", _fmt(report["real_losses_m3_per_km_day"], 1)),
         ("apparent losses (L/conn/day)", _fmt(report["apparent_losses_l_per_conn_day"], 1)),
         ("real losses 95 % interval (m³)", f"{_fmt(low)} – {_fmt(high)}"),
         ("UARL (m³)", _fmt(report["uarl_m3"])),
-        ("ILI", _fmt(report["ili"], 2)),
+        ("ILI", _flagged(report, "ili", 2)),
         ("ILI 95 % interval", f"{_fmt(ili_low, 1)} – {_fmt(ili_high, 1)}"),
         (f"band ({scheme})", report["band"] or "-"),
         ("UARL validity", report["validity"]["status"]),
@@ -110,7 +116,7 @@ def compute(
     for label, value in rows:
         k.add_row(label, value)
     console.print(k)
-    for w in report["warnings"]:
+    for w in kpi_warning_lines([report]) + report["warnings"]:
         console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
 
 
@@ -213,9 +219,9 @@ def _print_dma(out: dict[str, Any]) -> None:
             f"{100 * m['coverage']:.1f} %",
             _fmt(m["inflow_m3"]),
             _fmt(used),
-            _fmt(m.get("real_losses")),
-            _fmt(m.get("nrw_pct"), 1),
-            _fmt(m.get("ili"), 2),
+            _flagged(m, "real_losses", 0),
+            _flagged(m, "nrw_pct", 1),
+            _flagged(m, "ili", 2),
         )
     console.print(table)
     for n in out["total"]["notes"]:
@@ -240,7 +246,8 @@ def _print_dma(out: dict[str, Any]) -> None:
                 f"what-if: −{w['reduce_by_m']:g} m, N1 {w['n1']:g} (m³/d)", _fmt(w["leakage_m3_d"], 1)
             )
         console.print(k)
-    for w in out["warnings"] + (nf["warnings"] if nf else []):
+    flagged = kpi_warning_lines([*out["months"], out["total"]])
+    for w in flagged + out["warnings"] + (nf["warnings"] if nf else []):
         console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
 
 

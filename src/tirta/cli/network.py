@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tirta.network import load_dmas, load_network
+from tirta.network import load_dmas, load_network, load_sensors
 from tirta.network.model import Network
+from tirta.network.validate import dma_problems, sensor_problems
 
 app = typer.Typer(help="Inspect hydraulic models (EPANET .inp).", no_args_is_help=True)
 
@@ -32,14 +33,25 @@ def info(
         Path | None,
         typer.Option(help="DMA file (.toml or .geojson); default: <model>.dmas.toml beside it"),
     ] = None,
+    sensors: Annotated[
+        Path | None,
+        typer.Option(help="Sensor registry (.json/.toml/.csv); default: sensors.json beside the model"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
-    """Counts of elements, mains length, DMAs and model problems."""
+    """Counts of elements, mains length, DMAs, sensors and model problems (DMA boundaries and the
+    sensor registry checked against the model)."""
     net = load_network(inp)
     dma_path = dmas or find_dma_file(net)
     areas = load_dmas(dma_path, net) if dma_path else []
+    sensor_path = sensors
+    if sensor_path is None and net.path.with_name("sensors.json").is_file():
+        sensor_path = net.path.with_name("sensors.json")
+    registry = load_sensors(sensor_path) if sensor_path else None
     counts = net.counts()
-    problems = net.problems()
+    problems = net.problems() + dma_problems(areas, net)
+    if registry is not None:
+        problems += sensor_problems(registry, net, areas)
     if as_json:
         out = {
             "network": str(net.path),
@@ -55,6 +67,10 @@ def info(
                 }
                 for d in areas
             ],
+            "sensors": (
+                {"file": str(sensor_path), **registry.counts()} if registry is not None else None
+            ),
+            "notes": list(net.load_notes),
             "problems": [
                 {
                     "kind": p.kind,
@@ -91,11 +107,16 @@ def info(
         console.print(t)
     else:
         console.print("DMAs: none defined (give --dmas FILE)")
+    if registry is not None:
+        kinds = ", ".join(f"{n} {k}" for k, n in registry.counts().items())
+        console.print(f"Sensors ({sensor_path}): {len(registry)}: {kinds}", markup=False, soft_wrap=True)
+    for note in net.load_notes:
+        console.print(f"note: {note}", markup=False, soft_wrap=True)
     if problems:
         console.print("[bold yellow]Model problems[/]")
         for p in problems:
             examples = ", ".join(p.elements[:8]) + (" …" if len(p.elements) > 8 else "")
-            console.print(f"  - {p.kind}: {p.message}: {examples}", markup=False)
+            console.print(f"  - {p.kind}: {p.message}: {examples}", markup=False, soft_wrap=True)
     else:
         console.print("Model problems: none found")
 

@@ -16,7 +16,7 @@ from tirta.errors import InputError
 from tirta.network.sensors import Sensor
 from tirta.telemetry import quality
 from tirta.telemetry.quality import empty_flags
-from tirta.telemetry.schema import si_column, utc_time
+from tirta.telemetry.schema import si_column, time_range, utc_time
 from tirta.telemetry.store import Store, open_store
 from tirta.telemetry.store.postgres import PostgresStore
 from tirta.units import DISPLAY_ENV, display_units, from_si, unit_tag
@@ -61,6 +61,7 @@ def query(
     if fmt in ("parquet", "xlsx") and out is None:
         raise InputError(f"{fmt} is a binary file: give --out FILE", field="--out")
     shown = display_units(units if units is not None else os.environ.get(DISPLAY_ENV))
+    time_range(start, end)
     with open_store(settings(store_url=store).store_url) as st:
         registry = st.sensors()
         unknown = [s for s in ids if s not in registry]
@@ -129,6 +130,8 @@ def flags(
 ) -> None:
     """Data-quality flags (stuck, spike, drift, gap) stored for the sensors and time range."""
     ids = None if sensors is None else [s.strip() for s in sensors.split(",") if s.strip()]
+    if start is not None and end is not None:
+        time_range(start, end)
     with open_store(settings(store_url=store).store_url) as st:
         registry = st.sensors()
         unknown = [s for s in ids or [] if s not in registry]
@@ -158,7 +161,9 @@ def flags(
 def detect_flags(
     st: Store, sensors: list[str], start: str, end: str, *, train_days: float
 ) -> pd.DataFrame:
-    """Flags over ``start <= time < end`` per sensor kind; drift is fitted on the ``train_days`` before."""
+    """Flags over ``start <= time < end`` per sensor kind; drift is fitted on the ``train_days`` before.
+    The network's flow meters and tank levels (all registered, not only ``sensors``) are the context
+    that tells pump and valve switching and tank reversals from spikes."""
     registry = st.sensors()
     t0 = pd.Timestamp(start)
     t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
@@ -166,12 +171,17 @@ def detect_flags(
     by_kind: dict[str, list[str]] = {}
     for sid in sensors:
         by_kind.setdefault(registry[sid].kind, []).append(sid)
+    operating = [s.id for s in registry if s.kind in ("flow", "level")]
+    context = st.read(operating, start, end) if operating else None
     for ids in by_kind.values():
         wide = st.read(ids, start, end)
         if wide.empty:
             continue
         train = st.read(ids, t0 - pd.Timedelta(days=train_days), t0)
-        found.append(quality.detect(wide, train=train if len(train) >= 12 else None))
+        others = None
+        if context is not None:
+            others = context.drop(columns=[c for c in ids if c in context.columns])
+        found.append(quality.detect(wide, train=train if len(train) >= 12 else None, context=others))
     return pd.concat(found, ignore_index=True)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import logging
 import socket
 import threading
 from pathlib import Path
@@ -14,6 +15,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
 
 from tirta.api.settings import ApiSettings, api_settings
 from tirta.api.users import UserStore
@@ -23,7 +25,7 @@ from tirta.errors import InputError
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["check_exposure", "free_port", "is_loopback", "run_server", "serve"]
+__all__ = ["check_exposure", "check_model", "free_port", "is_loopback", "run_server", "serve"]
 
 
 def is_loopback(host: str) -> bool:
@@ -46,6 +48,44 @@ def check_exposure(host: str, cfg: ApiSettings) -> None:
             "`tirta users add NAME --role admin`, or serve on 127.0.0.1",
             field="--host",
         )
+
+
+def check_model(cfg: ApiSettings) -> None:
+    """Read the configured model, DMAs and audit before serving: a bad file is one line now, not an
+    error on the first request; say which model is served (and when it is the built-in one)."""
+    from tirta.balance import load_audit, load_billing
+    from tirta.network import load_dmas, load_network
+
+    for path in (cfg.network, cfg.dmas, cfg.audit_file, cfg.billing):
+        if path is not None and not path.is_file():
+            raise InputError("file not found", file=path)
+    net = load_network(cfg.network)
+    zones = load_dmas(cfg.dmas, net)
+    if cfg.audit_file is not None:
+        load_audit(cfg.audit_file)
+    if cfg.billing is not None:
+        load_billing(cfg.billing)
+    console = Console(stderr=True)
+    console.print(
+        f"network: {cfg.network} ({len(net.nodes)} nodes, {len(net.links)} links), "
+        f"DMAs: {cfg.dmas} ({', '.join(d.name for d in zones) or 'none'})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if cfg.network_notice:
+        console.print(f"note: {cfg.network_notice}", highlight=False, soft_wrap=True)
+
+
+def log_to_stderr(level: int = logging.INFO) -> None:
+    """tirta's own log lines (jobs, MQTT, runtime) on stderr beside uvicorn's, in its format."""
+    logger = logging.getLogger("tirta")
+    if not any(getattr(h, "_tirta_serve", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-9s %(name)s: %(message)s"))
+        handler._tirta_serve = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
 
 
 def free_port(host: str, port: int) -> int:
@@ -132,6 +172,39 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    kpis_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--kpis",
+            help="Published KPI inputs: a UTILITY.toml or a directory of them, one period each "
+            "(default $TIRTA_KPIS_FILE)",
+            show_default=False,
+        ),
+    ] = None,
+    network: Annotated[
+        Path | None,
+        typer.Option(
+            "--network",
+            help="The utility's EPANET model (default $TIRTA_NETWORK, else the built-in L-Town)",
+            show_default=False,
+        ),
+    ] = None,
+    dmas: Annotated[
+        Path | None,
+        typer.Option(
+            "--dmas",
+            help="Its DMA file (default $TIRTA_DMAS, else <model>.dmas.toml beside it)",
+            show_default=False,
+        ),
+    ] = None,
+    audit: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit",
+            help="Published water audit (AUDIT.toml) of the public page (default $TIRTA_AUDIT_FILE)",
+            show_default=False,
+        ),
+    ] = None,
     for_s: Annotated[
         float | None,
         typer.Option("--for", help="Stop after this many seconds (default: until Ctrl-C)", min=0.1),
@@ -142,9 +215,28 @@ def serve(
     from tirta.api import create_app
     from tirta.server import Runtime, runtime_settings
 
-    if billing is not None and not billing.is_file():
-        raise InputError("billing file not found", file=billing, field="--billing")
-    cfg = api_settings(store_url=store, users_db=users_db, billing=billing)
+    for path, flag, what in (
+        (billing, "--billing", "billing file"),
+        (network, "--network", "network model"),
+        (dmas, "--dmas", "DMA file"),
+        (audit, "--audit", "audit file"),
+    ):
+        if path is not None and not path.is_file():
+            raise InputError(f"{what} not found", file=path, field=flag)
+    cfg = api_settings(
+        store_url=store,
+        users_db=users_db,
+        billing=billing,
+        network=network,
+        dmas=dmas,
+        audit_file=audit,
+        kpis_file=kpis_file,
+    )
+    check_model(cfg)
+    if cfg.kpis_file is not None:
+        from tirta.kpis.opendata import load_published
+
+        load_published(cfg.kpis_file)  # a bad file stops here with file, line and field, not on the page
     check_exposure(host, cfg)
     if bool(train_from) != bool(train_to):
         raise InputError("give both --train-from and --train-to", field="--train-to")
@@ -153,4 +245,5 @@ def serve(
     if billing is not None:
         rcfg = dataclasses.replace(rcfg, billing=billing)
     runtime = Runtime(rcfg)
+    log_to_stderr()
     run_server(create_app(cfg, runtime=runtime), host, port, for_s=for_s)

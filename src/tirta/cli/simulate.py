@@ -148,3 +148,5 @@ def simulate_cmd(
         f"{len(result.truth)} hidden leak(s), {len(result.faults)} sensor fault(s); truth in {out}"
     )
     out_console.print(f"written to {out}")
+    for note in result.warnings:
+        console.print(f"warning: {note}", markup=False, highlight=False, soft_wrap=True)

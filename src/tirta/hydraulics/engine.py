@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import logging
 import shutil
 import tempfile
 import warnings
@@ -22,8 +24,10 @@ import pandas as pd
 from epanet import toolkit as tk
 
 from tirta.errors import InputError, ModelError, SimulationError
+from tirta.hydraulics.plausibility import implausible
 from tirta.hydraulics.scenarios import PDA, Leak
-from tirta.network.inpcheck import check_inp
+from tirta.network.epanet_check import check_with_epanet
+from tirta.network.inpcheck import check_inp, read_inp_text
 from tirta.network.model import Network
 
 __all__ = ["QUANTITIES", "Engine", "Results", "Snapshot"]
@@ -32,8 +36,18 @@ QUANTITIES = ("pressure", "head", "demand", "flow", "level", "leak")
 
 _INIT_COLD = 10  # EN_initH flag: re-initialise link flows
 _INIT_WARM = 0  # keep the flows of the previous solve as the starting guess
+_DAMPING = 0.1  # EPANET DAMPLIMIT: damp flow updates once the solution is this close
 
 Progress = Callable[[int, int], None]
+log = logging.getLogger("tirta.hydraulics")
+_WARNED: set[tuple[str, str]] = set()  # (model, tank) whose clipped level was logged
+
+
+@functools.lru_cache(maxsize=64)
+def _epanet_accepts(path: str, mtime_ns: int, size: int) -> None:
+    """EPANET's own check of a model file (cached per file version); raises :class:`ModelError`."""
+    p = Path(path)
+    check_with_epanet(p, read_inp_text(p), hydraulics=True)
 
 
 @dataclass
@@ -108,15 +122,23 @@ class Engine:
         self.path = path
         self.warm_start = warm_start
         self.start = _utc(start)
-        self._tmp = Path(tempfile.mkdtemp(prefix="tirta-epanet-"))
-        self._ph: Any = tk.createproject()
+        self._ph: Any = None
         self._h_open = False
+        stat = path.stat()
+        _epanet_accepts(str(path), stat.st_mtime_ns, stat.st_size)  # one line, no crash
+        self._tmp = Path(tempfile.mkdtemp(prefix="tirta-epanet-"))
+        ph = tk.createproject()
         try:
-            tk.open(self._ph, str(path), str(self._tmp / "report.rpt"), "")
+            tk.open(ph, str(path), str(self._tmp / "report.rpt"), "")
         except Exception as exc:
-            tk.deleteproject(self._ph)
+            with contextlib.suppress(Exception):
+                tk.close(ph)
+            tk.deleteproject(ph)
             shutil.rmtree(self._tmp, ignore_errors=True)
             raise ModelError(f"EPANET could not open the model: {exc}", file=path) from None
+        self._ph = ph
+        self.notes: list[str] = []  # what the engine changed to make a request possible
+        self._clipped: set[str] = set()
         tk.setstatusreport(self._ph, tk.NO_REPORT)
         tk.setflowunits(self._ph, tk.CMS)
         tk.setoption(self._ph, tk.PRESS_UNITS, tk.METERS)
@@ -209,9 +231,25 @@ class Engine:
     def get_roughness(self, pipe: str) -> float:
         return float(tk.getlinkvalue(self._ph, self.link_index(pipe), tk.ROUGHNESS))
 
-    def set_tank_level(self, tank: str, level_m: float) -> None:
-        """Set a tank's initial water level, m above its bottom."""
-        tk.setnodevalue(self._ph, self.node_index(tank), tk.TANKLEVEL, float(level_m))
+    def set_tank_level(self, tank: str, level_m: float) -> float:
+        """Set a tank's initial water level, m above its bottom, clipped into the tank's
+        [minimum, maximum] level (EPANET refuses others: a noisy gauge reads past them); returns it."""
+        idx = self.node_index(tank)
+        low = float(tk.getnodevalue(self._ph, idx, tk.MINLEVEL))
+        high = float(tk.getnodevalue(self._ph, idx, tk.MAXLEVEL))
+        level = min(max(float(level_m), low), high)
+        if level != float(level_m) and tank not in self._clipped:
+            self._clipped.add(tank)
+            note = (
+                f"tank '{tank}': level {float(level_m):.3f} m outside its range "
+                f"[{low:.3f}, {high:.3f}] m of the model; clipped"
+            )
+            self.notes.append(note)
+            if (str(self.path), tank) not in _WARNED:  # once per process: detectors reopen models
+                _WARNED.add((str(self.path), tank))
+                log.warning("%s: %s", self.path.name, note)
+        tk.setnodevalue(self._ph, idx, tk.TANKLEVEL, level)
+        return level
 
     def pattern_ids(self) -> list[str]:
         n = tk.getcount(self._ph, tk.PATCOUNT)
@@ -251,6 +289,17 @@ class Engine:
             out.append(tk.getpatternid(self._ph, pi) if pi > 0 else "")
         return out
 
+    def demands(self, node: str) -> list[tuple[float, str]]:
+        """(base demand m³/s, pattern id) of each demand category of a junction, as EPANET runs it:
+        a category without a pattern of its own has the model's default pattern ("" if none)."""
+        idx = self.node_index(node)
+        out = []
+        for c in range(1, tk.getnumdemands(self._ph, idx) + 1):
+            pi = tk.getdemandpattern(self._ph, idx, c)
+            pattern = tk.getpatternid(self._ph, pi) if pi > 0 else ""
+            out.append((float(tk.getbasedemand(self._ph, idx, c)), pattern))
+        return out
+
     def add_demand(self, node: str, demand_m3s: float, pattern: str = "") -> None:
         """Add a demand category (m³/s, optionally driven by ``pattern``) to a junction."""
         tk.adddemand(self._ph, self.node_index(node), float(demand_m3s), pattern, "")
@@ -278,6 +327,69 @@ class Engine:
             if value is not None:
                 tk.settimeparam(self._ph, param, int(value))
                 setattr(self, attr, int(value))
+
+    def node_elevation(self, node: str) -> float:
+        """Elevation of a junction or tank, or the head of a reservoir, m."""
+        return float(tk.getnodevalue(self._ph, self.node_index(node), tk.ELEVATION))
+
+    def set_reservoir_head(self, reservoir: str, head_m: float) -> None:
+        """Set a reservoir's (fixed) head, m; with a head pattern it is the base value."""
+        tk.setnodevalue(self._ph, self.node_index(reservoir), tk.ELEVATION, float(head_m))
+
+    def add_junction(self, node: str, elevation_m: float, xy: tuple[float, float] | None = None) -> None:
+        """Add a junction without demand (give it one with :meth:`add_demand`)."""
+        self._close_h()
+        idx = tk.addnode(self._ph, node, tk.JUNCTION)
+        tk.setnodevalue(self._ph, idx, tk.ELEVATION, float(elevation_m))
+        if xy is not None:
+            tk.setcoord(self._ph, idx, float(xy[0]), float(xy[1]))
+        self._reindex()
+
+    def add_pipe(
+        self, pipe: str, start: str, end: str, length_m: float, diameter_m: float, roughness: float
+    ) -> None:
+        """Add an open pipe (roughness in the model's head-loss formula: H-W C, or D-W mm)."""
+        self._close_h()
+        self.node_index(start), self.node_index(end)
+        idx = tk.addlink(self._ph, pipe, tk.PIPE, start, end)
+        # EPANET's SI units keep diameters in mm
+        tk.setpipedata(self._ph, idx, float(length_m), 1000.0 * diameter_m, float(roughness), 0.0)
+        self._reindex()
+
+    def set_pipe_diameter(self, pipe: str, diameter_m: float) -> None:
+        """Change a pipe's diameter, m."""
+        tk.setlinkvalue(self._ph, self.link_index(pipe), tk.DIAMETER, 1000.0 * diameter_m)
+
+    def link_diameters_m(self) -> np.ndarray:
+        """Diameter of every link in the engine's order, m (pumps 0; valves their nominal size)."""
+        tk.getlinkvalues(self._ph, tk.DIAMETER, self._vl.c)
+        return self._vl.np / 1000.0
+
+    def link_types(self) -> list[str]:
+        """Kind of every link in the engine's order: 'pipe', 'pump' or 'valve'."""
+        out = []
+        for i in range(1, len(self.link_ids) + 1):
+            t = tk.getlinktype(self._ph, i)
+            out.append("pipe" if t in (tk.PIPE, tk.CVPIPE) else "pump" if t == tk.PUMP else "valve")
+        return out
+
+    def tank_level(self, tank: str) -> float:
+        """A tank's initial water level, m above its bottom."""
+        return float(tk.getnodevalue(self._ph, self.node_index(tank), tk.TANKLEVEL))
+
+    def set_demand_model(self, pda: PDA | None) -> None:
+        """Switch between demand-driven (``None``) and pressure-driven analysis for later solves."""
+        self._close_h()
+        if pda is None:
+            tk.setdemandmodel(self._ph, tk.DDA, 0.0, 0.1, 0.5)
+        else:
+            tk.setdemandmodel(
+                self._ph, tk.PDA, pda.minimum_pressure_m, pda.required_pressure_m, pda.exponent
+            )
+
+    def demand_multiplier(self) -> float:
+        """The model's global DEMAND MULTIPLIER (it scales every demand, added ones included)."""
+        return float(tk.getoption(self._ph, tk.DEMANDMULT))
 
     def add_leak_node(self, pipe: str) -> str:
         """Split ``pipe`` at its middle with a new junction and return that junction's id."""
@@ -373,8 +485,33 @@ class Engine:
 
         ``nodes`` and ``links`` restrict the columns kept (all by default); ``quantities`` (a subset
         of :data:`QUANTITIES`) the results fetched, the rest come back as empty frames. Raises
-        :class:`SimulationError` if EPANET stops before the full duration.
+        :class:`SimulationError` if EPANET stops before the full duration. When EPANET cannot solve
+        a step (Error 110: pumps and valves switching back and forth in a marginal model), the run
+        is repeated once with flow damping (DAMPLIMIT), and the results say so.
         """
+        args = (duration_s, report_step_s, nodes, links, quantities, progress)
+        try:
+            return self._run(*args)
+        except SimulationError as exc:
+            if "Error 110" not in str(exc) or tk.getoption(self._ph, tk.DAMPLIMIT) > 0:
+                raise
+        tk.setoption(self._ph, tk.DAMPLIMIT, _DAMPING)
+        results = self._run(*args)
+        results.warnings.insert(
+            0,
+            f"EPANET could not solve the model undamped (Error 110); re-run with DAMPLIMIT {_DAMPING}",
+        )
+        return results
+
+    def _run(
+        self,
+        duration_s: int | None,
+        report_step_s: int | None,
+        nodes: Iterable[str] | None,
+        links: Iterable[str] | None,
+        quantities: Iterable[str],
+        progress: Progress | None,
+    ) -> Results:
         want = set(quantities)
         if unknown := want - set(QUANTITIES):
             raise InputError(
@@ -491,15 +628,22 @@ class Engine:
         def frame(q: str) -> pd.DataFrame:
             return pd.DataFrame(out[q], index=index, columns=pd.Index(cols[q] if q in want else []))
 
-        return Results(
+        results = Results(
             pressure_m=frame("pressure"),
             head_m=frame("head"),
             demand_m3s=frame("demand"),
             flow_m3s=frame("flow"),
             level_m=frame("level"),
             leak_m3s=frame("leak"),
-            warnings=notes,
         )
+        junctions = [c for c in node_cols if c in set(self.junction_ids)]
+        results.warnings.extend(implausible(results, junctions))
+        if notes:  # owa-epanet does not say which warning: unbalanced, negative pressures, …
+            results.warnings.append(
+                f"EPANET warned (unbalanced system, negative pressures, pumps or valves that cannot "
+                f"deliver) at {len(notes)} time step(s), first at {notes[0].split(':')[0]}"
+            )
+        return results
 
     # --- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:

@@ -82,6 +82,7 @@ class SimulationResult:
     consumption_m3: pd.DataFrame = field(default_factory=pd.DataFrame)  # delivered per junction per day
     out: Path | None = None
     files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # implausible results, EPANET's warnings
 
     @property
     def n_readings(self) -> int:
@@ -114,7 +115,9 @@ def default_sensors(net: Network, rng: np.random.Generator) -> SensorRegistry:
     demand_nodes = nodes.index[(nodes["type"] == "Junction") & (nodes["base_demand_m3s"] > 0)]
     n_p = max(3, round(0.05 * len(junctions)))
     n_a = max(3, round(0.10 * len(demand_nodes))) if len(demand_nodes) else 0
-    pressure = sorted(rng.choice(junctions, size=min(n_p, len(junctions)), replace=False).tolist())
+    # a node and a link may share an id (EPANET keeps them apart); a sensor id names one element
+    loggers = np.array([j for j in junctions if j not in set(flow)], dtype=object)
+    pressure = sorted(rng.choice(loggers, size=min(n_p, len(loggers)), replace=False).tolist())
     amr = (
         sorted(rng.choice(demand_nodes.to_numpy(), size=min(n_a, len(demand_nodes)), replace=False))
         if n_a
@@ -326,9 +329,17 @@ def simulate(
     # what customers really took (before meters): the basis of billing in a simulated city
     consumption = res.demand_m3s[junctions].resample("1D").sum() * step
     result = SimulationResult(scada, truth, faults, sensors, consumption.loc[:, consumption.sum() > 0])
+    result.warnings = _distinct(res.warnings)
     if out is not None:
         _write(result, Path(out), net, cfg, t_split, train_s > 0)
     return result
+
+
+def _distinct(notes: list[str], keep: int = 5) -> list[str]:
+    """The first ``keep`` distinct warnings, and how many more there were."""
+    unique = list(dict.fromkeys(notes))
+    more = len(unique) - keep
+    return unique[:keep] + ([f"… and {more} more warning(s)"] if more > 0 else [])
 
 
 def _truth(

@@ -64,6 +64,8 @@ class Event:
     radius_m: float | None = None
     repaired_at: pd.Timestamp | None = None
     close_proposed: str | None = None  # the note of tirta's proposal to close, while it stands
+    kind: str = "leak"  # other domains share the lifecycle (e.g. "effluent_breach" of a plant)
+    details: dict[str, Any] = field(default_factory=dict, compare=False)  # what opened it, as recorded
     history: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
 
     @property
@@ -149,6 +151,8 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
         "zone": None,
         "radius_m": None,
         "detected_at": _ts(row["detected_at"]),
+        "kind": "leak",
+        "details": {},
     }
     repaired_at = None
     proposal = None
@@ -165,6 +169,9 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
             for key in ("start", "detected_at"):
                 if p.get(key):
                     state[key] = _ts(p[key])
+            if parsed[0] == "detected":
+                state["kind"] = str(p.get("kind") or "leak")
+                state["details"] = dict(p)
         elif parsed is not None and parsed[0] == "propose-close":
             proposal = rec["note"]
         if rec["status"] == "repaired" and repaired_at is None:
@@ -183,14 +190,18 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
         radius_m=state["radius_m"],
         repaired_at=repaired_at,
         close_proposed=proposal,
+        kind=state["kind"],
+        details=state["details"],
         history=history,
     )
 
 
-def list_events(store: Store, status: str | None = None) -> list[Event]:
-    """Events (newest first) with tirta's updates applied; ``status`` filters on the current one."""
+def list_events(store: Store, status: str | None = None, kind: str = "leak") -> list[Event]:
+    """Events (newest first) with tirta's updates applied; ``status`` filters on the current one,
+    ``kind`` on what they are about (leaks unless asked for another domain's)."""
     frame = store.events(status)
-    return [_fold(rec, store.event_history(int(rec["id"]))) for rec in frame.to_dict("records")]
+    events = [_fold(rec, store.event_history(int(rec["id"]))) for rec in frame.to_dict("records")]
+    return [e for e in events if e.kind == kind]
 
 
 def get_event(store: Store, event_id: int) -> Event:

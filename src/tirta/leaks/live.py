@@ -35,9 +35,21 @@ from tirta.telemetry.battledim import ScadaData
 from tirta.telemetry.schema import utc_time
 from tirta.telemetry.store.base import Store
 
-__all__ = ["CloseRule", "LiveResult", "read_scada", "run_live"]
+__all__ = ["CloseRule", "LiveResult", "NoReadings", "read_scada", "run_live"]
 
 _KINDS = ("pressure", "flow", "level", "demand")
+
+
+class NoReadings(InputError):
+    """The store holds no readings in ``[start, end)``: nothing to detect, not a fault."""
+
+    def __init__(self, start: pd.Timestamp, end: pd.Timestamp) -> None:
+        super().__init__(
+            f"no readings between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M}", field="time"
+        )
+        self.start, self.end = start, end
+
+
 SAME_START = pd.Timedelta(hours=2)  # alarms of one zone this close in start time are one leak
 
 
@@ -78,9 +90,7 @@ def read_scada(store: Store, start: pd.Timestamp, end: pd.Timestamp) -> ScadaDat
         raise InputError(f"no pressure, flow, level or AMR sensors registered in {store.display_url}")
     wide = store.read([s.id for s in sensors], start, end)
     if len(wide.index) < 2:
-        raise InputError(
-            f"no readings between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M}", field="time"
-        )
+        raise NoReadings(start, end)
     step = pd.Series(wide.index).diff().median()
     grid = pd.date_range(wide.index[0], wide.index[-1], freq=step, name="time")
     wide = wide.reindex(grid)

@@ -30,7 +30,7 @@ from tirta.network.model import Network
 from tirta.network.sensors import load_sensors
 from tirta.telemetry.battledim import ScadaData, read_battledim, read_truth
 
-__all__ = ["Found", "PipelineConfig", "mask_stuck", "prepare", "run", "run_files"]
+__all__ = ["Found", "PipelineConfig", "aligned", "mask_stuck", "prepare", "run", "run_files"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,19 @@ def prepare(data: ScadaData, network: Network, sensors: dict[str, list[str]] | N
     return ScadaData(**frames)
 
 
+def aligned(data: ScadaData) -> ScadaData:
+    """Every kind on the data's UTC time index, also a kind without sensors (no columns, no rows):
+    a network without tanks has no level readings, and detectors resample every frame."""
+    index = data.index
+
+    def fix(frame: pd.DataFrame) -> pd.DataFrame:
+        if len(frame.columns) == 0 or not isinstance(frame.index, pd.DatetimeIndex):
+            return pd.DataFrame(index=index, columns=frame.columns, dtype=float)
+        return frame
+
+    return ScadaData(*(fix(f) for _, f in data.items()))
+
+
 def mask_stuck(frame: pd.DataFrame, samples: int = 24) -> pd.DataFrame:
     """NaN where a sensor repeats exactly the same value ``samples`` times or more (stuck, m)."""
     values = frame.to_numpy(dtype=float)
@@ -126,12 +139,14 @@ def run(
 ) -> list[Found]:
     """Detect and localise new leaks in ``data`` after calibrating on ``train`` (SI frames)."""
     cfg = config or PipelineConfig()
+    data = aligned(data)
     data = replace(data, pressure=mask_stuck(data.pressure))
     if train is None:
         cut = data.index[0] + pd.Timedelta(days=cfg.calibration_days)
         train = data.slice(None, cut)
     if len(train.index) < 288:
         raise InputError("the calibration period needs at least one day of data", field="train")
+    train = aligned(train)
     train = replace(train, pressure=mask_stuck(train.pressure))
     exclude = _leak_mask(train.index, train_truth)
     ens = (ensemble or Ensemble()).fit(train, network, exclude=exclude)

@@ -5,12 +5,13 @@ wntr and the EPANET toolkit report malformed input without a line number; this p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tirta.errors import InputError
 
-__all__ = ["InpSummary", "check_inp", "read_inp_text"]
+__all__ = ["InpSummary", "check_inp", "normalise_for_wntr", "read_inp_text"]
 
 # section -> (minimum number of fields, {field index: (field name, rule)})
 # rules: "num" any number, "pos" > 0, "nonneg" >= 0
@@ -60,6 +61,7 @@ class InpSummary:
     coordinates: set[str]
     patterns: set[str]
     pattern_refs: dict[str, list[tuple[int, str]]]
+    notes: list[str] = field(default_factory=list)  # what was normalised to load the model
 
 
 def read_inp_text(path: Path) -> str:
@@ -155,3 +157,57 @@ def check_inp(path: Path, text: str | None = None) -> InpSummary:
                     f"[{sec}] refers to unknown node '{node}'", file=path, line=lineno, field=name
                 )
     return InpSummary(nodes, links, sections, coords, patterns, refs)
+
+
+_CLOCK = re.compile(r"(?<![\w:.])(\d{1,2})(?::(\d{1,2}))?(?::(\d{1,2}))?\s*(AM|PM)(?!\w)", re.IGNORECASE)
+
+
+def _clock24(match: re.Match[str]) -> str:
+    """``6 AM`` → ``06:00:00``, ``8:30 PM`` → ``20:30:00`` (what EPANET means by them)."""
+    hour = int(match.group(1)) % 12 + (12 if match.group(4).upper() == "PM" else 0)
+    return f"{hour:02d}:{int(match.group(2) or 0):02d}:{int(match.group(3) or 0):02d}"
+
+
+def normalise_for_wntr(text: str) -> tuple[str, list[str]]:
+    """Rewrite what EPANET reads but wntr's reader refuses, keeping the meaning; with notes.
+
+    Clock times written ``6 AM`` in [CONTROLS]/[RULES] become ``06:00:00``; an [OPTIONS] default
+    PATTERN that names no pattern is dropped (EPANET then uses none); an unknown chemical unit in
+    QUALITY is dropped (tirta does not model water quality). Line numbers are kept.
+    """
+    lines = text.splitlines()
+    patterns = set()
+    section = ""
+    for raw in lines:
+        body = raw.split(";", 1)[0].strip()
+        if body.startswith("["):
+            section = body.upper()
+        elif section == "[PATTERNS]" and body:
+            patterns.add(body.split()[0].upper())
+    notes: list[str] = []
+    out: list[str] = []
+    section = ""
+    for lineno, raw in enumerate(lines, start=1):
+        body, sep, comment = raw.partition(";")
+        stripped = body.strip()
+        if stripped.startswith("["):
+            section = stripped.upper()
+        toks = stripped.split()
+        new = body
+        if section in ("[CONTROLS]", "[RULES]") and _CLOCK.search(body):
+            new = _CLOCK.sub(_clock24, body)
+            notes.append(f"line {lineno}: clock time in 24-hour form for wntr")
+        elif section == "[OPTIONS]" and len(toks) >= 2 and toks[0].upper() == "PATTERN":
+            if toks[1].upper() not in patterns and toks[1] != "1":  # wntr knows EPANET's "1"
+                new = ""
+                notes.append(f"line {lineno}: default pattern '{toks[1]}' is not defined: none used")
+        elif section == "[OPTIONS]" and len(toks) == 3 and toks[0].upper() == "QUALITY":
+            unit = toks[2].lower()
+            known = toks[1].upper() in ("NONE", "AGE", "TRACE") or "mg" in unit or "ug" in unit
+            if not known:
+                new = f"{toks[0]} {toks[1]}"
+                notes.append(f"line {lineno}: chemical unit '{toks[2]}' ignored (mg/L)")
+        out.append(new + (sep + comment if sep else ""))
+    if not notes:
+        return text, []
+    return "\n".join(out) + "\n", notes

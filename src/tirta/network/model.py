@@ -6,7 +6,9 @@ SI units (m, m³/s) so analytics never touch EPANET's unit systems.
 
 from __future__ import annotations
 
+import re
 import tempfile
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +18,8 @@ import networkx as nx
 import pandas as pd
 
 from tirta.errors import InputError, ModelError
-from tirta.network.inpcheck import InpSummary, check_inp, read_inp_text
+from tirta.network.epanet_check import check_with_epanet
+from tirta.network.inpcheck import InpSummary, check_inp, normalise_for_wntr, read_inp_text
 
 if TYPE_CHECKING:  # wntr takes seconds to import: only load_network needs it at run time
     import wntr
@@ -109,6 +112,11 @@ class Network:
         }
 
     @property
+    def load_notes(self) -> list[str]:
+        """What was rewritten for wntr's reader to load a model EPANET reads (e.g. ``6 AM``)."""
+        return list(self._check.notes)
+
+    @property
     def mains_length_km(self) -> float:
         """Total length of pipes, km."""
         return float(self.links.loc[self.links["type"] == "Pipe", "length_m"].sum()) / 1000.0
@@ -177,7 +185,12 @@ class Network:
 
 
 def load_network(path: str | Path) -> Network:
-    """Load an EPANET ``.inp`` file (UTF-8 or Latin-1) into a :class:`Network`."""
+    """Load an EPANET ``.inp`` file (UTF-8 or Latin-1) into a :class:`Network`.
+
+    What EPANET reads, tirta reads: the text is normalised where wntr's reader is stricter than
+    EPANET (see :func:`normalise_for_wntr`); what EPANET refuses raises one :class:`ModelError`
+    naming EPANET's error and the line at fault.
+    """
     import wntr
 
     p = Path(path)
@@ -187,17 +200,37 @@ def load_network(path: str | Path) -> Network:
         raise InputError("network file not found", file=p)
     text = read_inp_text(p)
     summary = check_inp(p, text)
+    fixed, notes = normalise_for_wntr(text)
     try:
-        if text.isascii() or _is_utf8(p):
-            wn = wntr.network.WaterNetworkModel(str(p))
-        else:
-            with tempfile.TemporaryDirectory(prefix="tirta-inp-") as tmp:
-                copy = Path(tmp) / p.name
-                copy.write_text(text, encoding="utf-8")
-                wn = wntr.network.WaterNetworkModel(str(copy))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # e.g. "changing the headloss formula"
+            if not notes and (text.isascii() or _is_utf8(p)):
+                wn = wntr.network.WaterNetworkModel(str(p))
+            else:
+                with tempfile.TemporaryDirectory(prefix="tirta-inp-") as tmp:
+                    copy = Path(tmp) / p.name
+                    copy.write_text(fixed, encoding="utf-8")
+                    wn = wntr.network.WaterNetworkModel(str(copy))
     except Exception as exc:  # wntr raises bare ValueError/KeyError/AttributeError on bad input
-        raise ModelError(f"wntr could not read the model: {exc}", file=p) from exc
+        check_with_epanet(p, text)  # EPANET refuses it too: its own error, with the line
+        raise _wntr_error(p, exc) from None
+    summary.notes.extend(notes)
     return Network(wn, p, summary)
+
+
+def _wntr_error(path: Path, exc: Exception) -> ModelError:
+    """One line from a wntr reader error: no ``(%s)`` placeholder, the line number as a field."""
+    cause = exc.__cause__ if exc.__cause__ is not None and "Error 200" in str(exc) else exc
+    message = " ".join(str(cause).replace("(%s)", "").split())
+    line = None
+    if match := re.search(r",? at line (\d+):?", message):
+        line = int(match.group(1))
+        message = message[: match.start()] + (
+            f" ({message[match.end() :].strip()})" if message[match.end() :].strip() else ""
+        )
+    return ModelError(
+        f"wntr could not read the model (EPANET reads it): {message}", file=path, line=line
+    )
 
 
 def _is_utf8(path: Path) -> bool:

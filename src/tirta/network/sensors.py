@@ -33,6 +33,7 @@ __all__ = [
 
 # kind -> (quantity, default unit as received, default valid range in SI, element: node|link)
 KINDS: dict[str, tuple[str, str, tuple[float, float], str]] = {
+    "dissolved_oxygen": ("concentration", "mg/L", (0.0, 0.02), "node"),  # aeration basin DO (plants)
     "pressure": ("pressure", "m", (-20.0, 250.0), "node"),
     "flow": ("flow", "m3/h", (-10.0, 10.0), "link"),
     "level": ("level", "m", (-1.0, 100.0), "node"),

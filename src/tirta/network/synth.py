@@ -28,7 +28,7 @@ MIN_NODES: Final = 50
 BLOCK: Final = 13  # trunk mains every 13th street: a block's 12×12 interior is one DMA
 SPACING_M: Final = 100.0
 M3_PER_CONNECTION_DAY: Final = 0.6  # 4.5 persons × ~130 L/person/day
-JUNCTIONS_PER_SOURCE: Final = 10_000
+JUNCTIONS_PER_SOURCE: Final = 4_000
 EXTRA_LOOP_SHARE: Final = 0.35  # of the streets not in a block's spanning tree, kept as loops
 DIURNAL: Final = (
     0.55, 0.5, 0.48, 0.5, 0.6, 0.85, 1.2, 1.45, 1.4, 1.25, 1.1, 1.05,
@@ -136,7 +136,7 @@ def synth_city(nodes: int, seed: int = 0) -> SynthCity:
 
     # pipes: trunk diameters by hierarchy, street mains 100–150 mm, inlets 200 mm
     primary = np.concatenate([r[h] % (3 * BLOCK) == 0, c[v] % (3 * BLOCK) == 0]) & trunk_edge
-    diam = np.where(primary, 600.0, np.where(trunk_edge, 300.0, rng.choice([100.0, 150.0], len(a))))
+    diam = np.where(primary, 700.0, np.where(trunk_edge, 350.0, rng.choice([100.0, 150.0], len(a))))
     diam[inlet] = 200.0
     length = np.round(np.hypot(x[a] - x[b], y[a] - y[b]), 1)
     rough = rng.integers(100, 131, len(a))

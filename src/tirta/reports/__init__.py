@@ -13,6 +13,7 @@ from tirta.reports.balance import (
     write_report,
 )
 from tirta.reports.diagram import balance_svg
+from tirta.reports.kpis import compare_html, write_compare_report
 from tirta.reports.render import CHROMIUM_ARGS, chromium_path, render, rows_to_csv, write_pdf
 
 __all__ = [
@@ -21,10 +22,12 @@ __all__ = [
     "audit_rows",
     "balance_svg",
     "chromium_path",
+    "compare_html",
     "dma_html",
     "dma_rows",
     "render",
     "rows_to_csv",
+    "write_compare_report",
     "write_pdf",
     "write_report",
 ]

@@ -39,17 +39,33 @@ def _component_rows(components: Mapping[str, Mapping[str, Any]]) -> list[dict[st
     ]
 
 
+def _flag(r: Mapping[str, Any], key: str, text: str) -> str:
+    """``text`` marked ⚠ when the KPI ``key`` fails a sanity check (the warning is in the list)."""
+    return f"{text} ⚠" if (r.get("kpi_warnings") or {}).get(key) else text
+
+
+def kpi_warning_lines(rows: list[Mapping[str, Any]]) -> list[str]:
+    """The per-KPI sanity warnings of report rows (months, total) as lines: ``period: KPI: why``."""
+    return [
+        f"{r['period'] + ': ' if 'period' in r else ''}{key}: {w}"
+        for r in rows
+        for key, texts in (r.get("kpi_warnings") or {}).items()
+        for w in texts
+    ]
+
+
 def _kpi_cards(r: Mapping[str, Any]) -> list[tuple[str, str]]:
     if "nrw_pct" not in r:
         return []
-    cards = [("NRW (% of system input)", _f(r["nrw_pct"], 1))]
+    cards = [("NRW (% of system input)", _flag(r, "nrw_pct", _f(r["nrw_pct"], 1)))]
     if "real_losses_l_per_conn_day" in r:
         low, high = r["real_losses_ci95"]
         ili_low, ili_high = r["ili_ci95"]
+        per_conn = _f(r["real_losses_l_per_conn_day"], 0)
         cards += [
-            ("real losses (L/connection/day)", _f(r["real_losses_l_per_conn_day"], 0)),
+            ("real losses (L/connection/day)", _flag(r, "real_losses_l_per_conn_day", per_conn)),
             ("real losses 95 % interval (m³)", f"{_f(low)} – {_f(high)}"),
-            ("ILI", _f(r["ili"], 2)),
+            ("ILI", _flag(r, "ili", _f(r["ili"], 2))),
             ("ILI 95 % interval", f"{_f(ili_low, 1)} – {_f(ili_high, 1)}"),
             (f"band ({r['band_scheme']})", r["band"] or "–"),
             ("UARL (m³)", _f(r["uarl_m3"])),
@@ -85,7 +101,7 @@ def audit_html(report: Mapping[str, Any], title: str = "Water balance") -> str:
             "title": title,
             "subtitle": f"top-down IWA/AWWA water audit over {days:g} days"
             + (f" · {Path(report['audit']).name}" if report.get("audit") else ""),
-            "warnings": list(report.get("warnings", [])),
+            "warnings": kpi_warning_lines([report]) + list(report.get("warnings", [])),
             "kpis": _kpi_cards(report),
             "diagram": balance_svg(report["components"]),
             "components": _component_rows(report["components"]),
@@ -198,14 +214,15 @@ def dma_html(report: Mapping[str, Any]) -> str:
             if digits == "pct":
                 row.append(_f(100 * v if v is not None else None, 1))
             elif isinstance(digits, int):
-                row.append(_f(v, digits))
+                row.append(_flag(m, key, _f(v, digits)))
             else:  # the period label
                 row.append(v)
         table.append(row)
     notes = [f"inflow = {report['inflow_formula']} (m³/s, signed by link direction)"]
     notes += list(report["notes"])
     notes += [f"{m['period']}: {n}" for m in [*months, total] for n in m["notes"]]
-    warnings = list(report["warnings"]) + list(total.get("warnings", []))
+    warnings = kpi_warning_lines([*months, total]) + list(report["warnings"])
+    warnings += list(total.get("warnings", []))
     nf = report.get("nightflow")
     night: list[tuple[str, str]] = []
     what_ifs: list[tuple[str, ...]] = []

@@ -17,7 +17,7 @@ import pandas as pd
 
 from tirta.balance import BalanceOptions, dma_balance, dma_balance_report, load_billing, resolve_zone
 from tirta.errors import TirtaError
-from tirta.leaks.live import run_live
+from tirta.leaks.live import NoReadings, run_live
 from tirta.leaks.localize import Executor, ProcessExecutor
 from tirta.network import DMA, Network
 from tirta.server.scheduler import Clock
@@ -65,10 +65,16 @@ class DetectJob:
             hours = self.min_watch.total_seconds() / 3600.0
             return {"skipped": f"less than {hours:g} h of data after the calibration window"}
         executor: Executor | None = ProcessExecutor(self.workers) if self.workers > 0 else None
-        res = run_live(
-            self.store, self.network, train=self.train, dmas=self.dmas, now=now, since=begin,
-            executor=executor,
-        )  # fmt: skip
+        try:
+            res = run_live(
+                self.store, self.network, train=self.train, dmas=self.dmas, now=now, since=begin,
+                executor=executor,
+            )  # fmt: skip
+        except NoReadings as exc:  # no data in the calibration or the watched window: nothing to do
+            if exc.start == self.train[0]:
+                return {"skipped": f"no readings in the calibration window: {exc.message}"}
+            since = f"the last {self.window_days:g} days" if self.window_days > 0 else "calibration"
+            return {"skipped": f"no readings since {since} (the watched window ends at the wall clock)"}
         return {
             "window": [res.start.isoformat(), res.end.isoformat()],
             "found": len(res.found),

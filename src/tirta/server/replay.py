@@ -46,7 +46,8 @@ class Replay:
         if speed <= 0:
             raise ValueError("speed must be positive")
         frame = records.to_pandas() if isinstance(records, pa.Table) else records
-        times = pd.to_datetime(frame["time"], utc=True)
+        # a time the file got wrong is NaT here: replayed first, quarantined by the validation
+        times = pd.to_datetime(frame["time"], utc=True, errors="coerce")
         order = np.argsort(times.to_numpy(), kind="stable")
         self.store = store
         self.sensors = list(sensors)

@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from tirta.errors import TirtaError
+
 __all__ = ["Clock", "Job", "JobState", "Scheduler", "wall_clock"]
 
 log = logging.getLogger("tirta.server")
@@ -42,6 +44,7 @@ class JobState:
     last_result: Any = None
     last_error: str | None = None
     next_due: pd.Timestamp | None = None  # in the runtime's clock for daily jobs, wall time otherwise
+    logged: str | None = None  # the last skip or expected error written to the log (said once)
 
 
 @dataclass
@@ -134,9 +137,20 @@ class Scheduler:
         try:
             st.last_result = job.fn()
             st.last_ok, st.last_error = wall_clock(), None
+            skipped = st.last_result.get("skipped") if isinstance(st.last_result, dict) else None
+            if skipped and st.logged != skipped:  # nothing to do: one line, until the reason changes
+                log.info("job %s: nothing to do: %s", job.name, skipped)
+            st.logged = skipped
+        except TirtaError as exc:  # an expected failure (bad data, settings): one line, said once
+            st.failures += 1
+            st.last_error = f"{type(exc).__name__}: {exc}"
+            if st.logged != st.last_error:
+                log.warning("job %s failed: %s", job.name, exc)
+            st.logged = st.last_error
         except Exception as exc:  # a job must never take the server down
             st.failures += 1
             st.last_error = f"{type(exc).__name__}: {exc}"
+            st.logged = None
             log.exception("job %s failed", job.name)
         finally:
             st.runs += 1

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from tirta.api.deps import Viewer
-from tirta.api.errors import NotFoundError
+from tirta.api.errors import NotFoundError, error_responses
 from tirta.api.services import jsonable
 from tirta.server.runtime import Runtime
 
@@ -27,14 +27,14 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-@router.get("/status")
+@router.get("/status", responses=error_responses(404))
 def status(request: Request, who: Viewer) -> dict[str, Any]:
     """Each scheduled job's last run, duration and error; MQTT, replay and write-lock figures."""
     out: dict[str, Any] = jsonable(_runtime(request).status())
     return out
 
 
-@router.get("/analytics/balance")
+@router.get("/analytics/balance", responses=error_responses(404))
 def latest_balance(request: Request, who: Viewer) -> dict[str, Any]:
     """The last nightly night-flow and water balance of every DMA (404 before the first run)."""
     found = _runtime(request).analytics.balance()

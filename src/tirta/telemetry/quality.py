@@ -7,7 +7,6 @@ inclusive, UTC), ``kind`` (one of :data:`FLAG_KINDS`) and a human ``detail``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -23,57 +22,22 @@ __all__ = [
     "empty_flags",
     "gaps",
     "mask_flags",
+    "operating_changes",
     "spikes",
     "stuck",
 ]
 
-FLAG_COLUMNS = ("sensor", "start", "end", "kind", "detail")
-FLAG_KINDS = ("stuck", "spike", "drift", "gap")
-_MAD = 1.4826  # MAD × this estimates the standard deviation of normal noise
-
-
-def empty_flags() -> pd.DataFrame:
-    """A flags frame with no rows and the right dtypes."""
-    return pd.DataFrame(
-        {
-            "sensor": pd.Series([], dtype=object),
-            "start": pd.Series([], dtype="datetime64[us, UTC]"),
-            "end": pd.Series([], dtype="datetime64[us, UTC]"),
-            "kind": pd.Series([], dtype=object),
-            "detail": pd.Series([], dtype=object),
-        }
-    )
-
-
-def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    if not rows:
-        return empty_flags()
-    out = pd.DataFrame(rows, columns=list(FLAG_COLUMNS))
-    for col in ("start", "end"):
-        out[col] = pd.to_datetime(out[col], utc=True).astype("datetime64[us, UTC]")
-    return out
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) positions of each run of True in a boolean array."""
-    if not mask.any():
-        return []
-    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1) - 1
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
-
-
-def _step(index: pd.DatetimeIndex) -> pd.Timedelta | None:
-    """The usual time step of an index (median spacing), None with fewer than two times."""
-    if len(index) < 2:
-        return None
-    return pd.Timedelta(pd.Series(index).diff().median())
-
-
-def _flag(sensor: object, start: object, end: object, kind: str, detail: str) -> dict[str, object]:
-    """One row of a flags frame."""
-    return {"sensor": sensor, "start": start, "end": end, "kind": kind, "detail": detail}
+from tirta.telemetry.drift import drift
+from tirta.telemetry.flagbase import (
+    FLAG_COLUMNS,
+    FLAG_KINDS,
+    MAD,
+    empty_flags,
+    flag_row,
+    flags_frame,
+    median_step,
+    runs,
+)
 
 
 def stuck(
@@ -91,12 +55,12 @@ def stuck(
         if len(values) < steps:
             continue
         same = np.abs(np.diff(values)) <= tol  # same[i]: reading i+1 repeats reading i
-        for i0, i1 in _runs(same):
+        for i0, i1 in runs(same):
             first, last = i0, i1 + 1
             if last - first + 1 < steps or (zero_ok and values[first] == 0.0):
                 continue
             rows.append(
-                _flag(
+                flag_row(
                     sensor,
                     series.index[first],
                     series.index[last],
@@ -104,43 +68,143 @@ def stuck(
                     f"constant {values[first]:.6g} over {last - first + 1} readings",
                 )
             )
-    return _frame(rows)
+    return flags_frame(rows)
+
+
+def _noise(values: np.ndarray, floor: float) -> float | None:
+    """The noise of one reading (SI): 1.4826 × MAD of the non-zero first differences / √2, at least
+    ``floor``; None with too few differences to tell."""
+    diff = np.diff(values[~np.isnan(values)])
+    diff = diff[diff != 0.0]  # exact repeats (a stopped pump reading zero) say nothing of noise
+    if len(diff) < 7:
+        return None
+    return max(MAD * float(np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2), floor)
+
+
+def _hampel(wide: pd.DataFrame, window: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per reading: distance from the median of the ``window`` readings centred on it, in units of
+    the sensor's noise (NaN where missing), and that signed distance in SI."""
+    z = np.full(wide.shape, np.nan)
+    delta = np.full(wide.shape, np.nan)
+    for j, sensor in enumerate(wide.columns):
+        series = wide[sensor].dropna()
+        values = series.to_numpy(dtype=float)
+        sigma = _noise(values, floor) if len(values) >= window else None
+        if sigma is None:
+            continue
+        median = series.rolling(window, center=True, min_periods=window // 2 + 1).median().to_numpy()
+        rows = wide.index.get_indexer(series.index)
+        delta[rows, j] = values - median
+        z[rows, j] = np.abs(values - median) / sigma
+    return z, delta
+
+
+def _steps(wide: pd.DataFrame, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per reading, its first difference to the reading before (SI, NaN where either is missing), and
+    the noise σ of each sensor (NaN when too few readings tell)."""
+    values = wide.to_numpy(dtype=float)
+    sigma = np.array([_noise(values[:, j], floor) or np.nan for j in range(values.shape[1])])
+    diff = np.full(values.shape, np.nan)
+    diff[1:] = values[1:] - values[:-1]
+    return diff, sigma
+
+
+def operating_changes(
+    wide: pd.DataFrame,
+    *,
+    threshold: float = 6.0,
+    shared: int = 3,
+    reversal_window: int = 12,
+    floor: float = 1e-9,
+) -> np.ndarray:
+    """Per time of ``wide``, whether the network changed its operating mode there: ``shared`` sensors
+    or more step by more than ``threshold`` × their noise at once, or a sensor that rarely steps (a
+    pump or valve flow switching) steps so, or a tank level turns from filling to draining or back
+    (the sign of its slope over ``reversal_window`` readings flips, each side clear of the noise)."""
+    out = np.zeros(len(wide), dtype=bool)
+    if wide.empty:
+        return out
+    diff, sigma = _steps(wide, floor)
+    big = np.nan_to_num(np.abs(diff) / sigma) > threshold
+    out |= big.sum(axis=1) >= shared
+    rare = big.mean(axis=0) < 0.02  # a switch, not a noisy sensor
+    out |= big[:, rare].any(axis=1)
+    w = reversal_window
+    for j in range(wide.shape[1]):
+        if np.isnan(sigma[j]):
+            continue
+        level = pd.Series(wide.iloc[:, j].to_numpy(dtype=float)).interpolate(limit_area="inside")
+        slope = (level - level.shift(w)) / w  # mean step over the last w readings
+        clear = np.abs(slope.to_numpy()) > 3 * sigma[j] / w
+        sign = np.where(clear, np.sign(slope.to_numpy()), 0.0)
+        before, after = sign[:-w], sign[w:]  # the w readings before t against the w after
+        out[w : len(sign)] |= (before * after) < 0
+    return out
+
+
+def _near(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` widened by ``k`` positions either side."""
+    out = mask.copy()
+    for i in range(1, k + 1):
+        out[i:] |= mask[:-i]
+        out[:-i] |= mask[i:]
+    return out
 
 
 def spikes(
-    wide: pd.DataFrame, *, window: int = 7, threshold: float = 8.0, floor: float = 1e-9
+    wide: pd.DataFrame,
+    *,
+    window: int = 7,
+    threshold: float = 8.0,
+    floor: float = 1e-9,
+    shared: int = 2,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Isolated wild values: Hampel filter whose scale is the robust spread of first differences.
 
     A reading is a spike when it is further than ``threshold`` × σ from the median of the ``window``
     readings centred on it; σ = 1.4826 × MAD of the sensor's non-zero first differences / √2 (the
-    noise of one reading), at least ``floor`` (SI).
+    noise of one reading), at least ``floor`` (SI). The network's operating changes are not spikes:
+    when ``shared`` other sensors or more stand out by half as much within one step (a pump or tank
+    moves several sensors at once) the reading is dropped, and near an :func:`operating_changes` of
+    ``wide`` or of ``context`` (other sensors, e.g. pump flows and tank levels) it stays a spike only
+    when it jumps away from both its neighbours and back, by ``threshold`` × σ each way.
     """
     rows: list[dict[str, object]] = []
-    for sensor in wide.columns:
-        series = wide[sensor].dropna()
-        if len(series) < window:
+    if wide.empty:
+        return flags_frame(rows)
+    z, delta = _hampel(wide, window, floor)
+    loud = np.nan_to_num(z) > threshold / 2
+    near = _near(loud, 1).astype(np.int32)  # sensors standing out at t - 1, t or t + 1
+    crowd = near.sum(axis=1)
+    changes = operating_changes(wide, floor=floor)
+    if context is not None and not context.empty:
+        changes |= operating_changes(context.reindex(wide.index), floor=floor)
+    mode = _near(changes, window // 2)
+    diff, sigma = _steps(wide, floor)
+    back = np.full(wide.shape, np.nan)
+    back[:-1] = -diff[1:]  # x_t - x_{t+1}
+    away = (np.sign(diff) == np.sign(back)) & (
+        np.minimum(np.abs(diff), np.abs(back)) > threshold * sigma
+    )
+    for j, sensor in enumerate(wide.columns):
+        over = np.nan_to_num(z[:, j]) > threshold
+        if not over.any():
             continue
-        values = series.to_numpy(dtype=float)
-        diff = np.diff(values)
-        diff = diff[diff != 0.0]  # exact repeats (a stopped pump reading zero) say nothing of noise
-        if len(diff) < window:
-            continue
-        sigma = max(_MAD * float(np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2), floor)
-        median = series.rolling(window, center=True, min_periods=window // 2 + 1).median().to_numpy()
-        z = np.abs(values - median) / sigma
-        for i0, i1 in _runs(z > threshold):
-            peak = i0 + int(np.argmax(z[i0 : i1 + 1]))
+        over &= (crowd - near[:, j]) < shared
+        over &= ~mode | away[:, j]
+        for i0, i1 in runs(over):
+            peak = i0 + int(np.nanargmax(z[i0 : i1 + 1, j]))
             rows.append(
-                _flag(
+                flag_row(
                     sensor,
-                    series.index[i0],
-                    series.index[i1],
+                    wide.index[i0],
+                    wide.index[i1],
                     "spike",
-                    f"{values[peak] - median[peak]:+.6g} from the local median ({z[peak]:.0f} σ)",
+                    f"{delta[peak, j]:+.6g} from the local median ({z[peak, j]:.0f} σ)",
                 )
             )
-    return _frame(rows)
+    return flags_frame(rows)
 
 
 def gaps(
@@ -150,7 +214,7 @@ def gaps(
     median spacing of the index) between the first and last time of the frame."""
     if wide.empty:
         return empty_flags()
-    width = pd.Timedelta(step) if step is not None else _step(pd.DatetimeIndex(wide.index))
+    width = pd.Timedelta(step) if step is not None else median_step(pd.DatetimeIndex(wide.index))
     if width is None:
         return empty_flags()
     grid = pd.date_range(wide.index.min(), wide.index.max(), freq=width)
@@ -158,12 +222,12 @@ def gaps(
     rows: list[dict[str, object]] = []
     for sensor in full.columns:
         missing = full[sensor].isna().to_numpy()
-        for i0, i1 in _runs(missing):
+        for i0, i1 in runs(missing):
             n = i1 - i0 + 1
             if n < min_steps:
                 continue
             rows.append(
-                _flag(
+                flag_row(
                     sensor,
                     full.index[i0],
                     full.index[i1],
@@ -171,110 +235,7 @@ def gaps(
                     f"{n} missing readings",
                 )
             )
-    return _frame(rows)
-
-
-def _neighbour_prediction(
-    train: pd.DataFrame, wide: pd.DataFrame, sensor: str, neighbours: int, min_corr: float
-) -> tuple[pd.Series, pd.Series, list[str]] | None:
-    """Median of one-neighbour linear predictions of ``sensor`` (train, wide) and the neighbours used."""
-    corr = train.corrwith(train[sensor]).drop(sensor).abs().dropna().sort_values(ascending=False)
-    chosen = [str(c) for c in corr.index[:neighbours] if corr[c] >= min_corr]
-    if not chosen:
-        return None
-    fit_train, fit_wide = [], []
-    for other in chosen:
-        both = train[[sensor, other]].dropna()
-        slope, intercept = np.polyfit(both[other].to_numpy(), both[sensor].to_numpy(), 1)
-        fit_train.append(intercept + slope * train[other].to_numpy())
-        fit_wide.append(intercept + slope * wide[other].to_numpy())
-    with warnings.catch_warnings():  # all-NaN columns (every neighbour missing) give NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        pred_train = np.nanmedian(np.vstack(fit_train), axis=0)
-        pred_wide = np.nanmedian(np.vstack(fit_wide), axis=0)
-    return pd.Series(pred_train, train.index), pd.Series(pred_wide, wide.index), chosen
-
-
-def _cusum_spans(z: np.ndarray, k: float, h: float, window: int) -> list[tuple[int, int, float]]:
-    """Two-sided CUSUM of standardised residuals ``z``: (first, last, peak signed sum) of each
-    excursion past ``h``. An excursion runs from where its sum left zero to the last step where the
-    running median of ``window`` residuals still exceeds ``k``, so the slow drain of the sum after the
-    fault ends is not flagged."""
-    spans: list[tuple[int, int, float]] = []
-    for sign in (1.0, -1.0):
-        signed = sign * z
-        smooth = pd.Series(signed).rolling(window, center=True, min_periods=1).median().to_numpy()
-        s, origin, last_up, peak = 0.0, -1, -1, 0.0
-        for i, value in enumerate(signed):
-            if np.isnan(value):
-                continue
-            step = value - k
-            if s == 0.0 and step > 0:
-                origin, last_up = i, i
-            s = max(0.0, s + step)
-            if smooth[i] > k:
-                last_up = i
-            peak = max(peak, s)
-            if s == 0.0:
-                if peak > h:
-                    spans.append((origin, last_up, sign * peak))
-                peak = 0.0
-        if peak > h:
-            spans.append((origin, last_up, sign * peak))
-    return spans
-
-
-def drift(
-    wide: pd.DataFrame,
-    train: pd.DataFrame,
-    *,
-    neighbours: int = 3,
-    min_corr: float = 0.7,
-    k: float = 2.0,
-    h: float = 200.0,
-    min_steps: int = 6,
-    min_shift: float = 6.0,
-    floor: float = 1e-9,
-) -> pd.DataFrame:
-    """Slow departures of a sensor from what its most correlated neighbours say.
-
-    Over ``train`` each sensor is regressed on each of its ``neighbours`` most correlated sensors
-    (|r| ≥ ``min_corr``); the median of those predictions is robust to one faulty neighbour. The
-    residual, standardised by its robust spread over ``train`` (at least ``floor``, SI), feeds a
-    two-sided CUSUM with allowance ``k`` and threshold ``h`` (both in σ); spans shorter than
-    ``min_steps`` readings or whose median residual is under ``min_shift`` σ are dropped.
-    """
-    rows: list[dict[str, object]] = []
-    for sensor in wide.columns:
-        if sensor not in train.columns or train[sensor].count() < 10:
-            continue
-        got = _neighbour_prediction(train, wide, sensor, neighbours, min_corr)
-        if got is None:
-            continue
-        pred_train, pred_wide, chosen = got
-        resid_train = (train[sensor] - pred_train).dropna().to_numpy()
-        if len(resid_train) < 10:
-            continue
-        centre = float(np.median(resid_train))
-        sigma = max(_MAD * float(np.median(np.abs(resid_train - centre))), floor)
-        resid = (wide[sensor] - pred_wide).to_numpy(dtype=float) - centre
-        for i0, i1, peak in _cusum_spans(resid / sigma, k, h, min_steps):
-            shift = float(np.nanmedian(resid[i0 : i1 + 1]))
-            if i1 - i0 + 1 < min_steps or abs(shift) < min_shift * sigma:
-                continue
-            rows.append(
-                _flag(
-                    sensor,
-                    wide.index[i0],
-                    wide.index[i1],
-                    "drift",
-                    (
-                        f"residual {shift:+.4g} against "
-                        f"{', '.join(chosen)} (σ {sigma:.3g}, CUSUM {peak:+.0f})"
-                    ),
-                )
-            )
-    return _frame(rows)
+    return flags_frame(rows)
 
 
 def mask_flags(wide: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
@@ -287,17 +248,38 @@ def mask_flags(wide: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _outside(flags: pd.DataFrame, spans: pd.DataFrame, slack: pd.Timedelta) -> pd.DataFrame:
+    """The spike flags not inside a span of ``spans`` on the same sensor (or ``slack`` after it,
+    where the drift's end is a step)."""
+    if flags.empty or spans.empty:
+        return flags
+    keep = np.ones(len(flags), dtype=bool)
+    for span in spans.itertuples(index=False):
+        inside = (
+            (flags["kind"] == "spike")
+            & (flags["sensor"] == span.sensor)
+            & (flags["start"] >= span.start)
+            & (flags["end"] <= span.end + slack)
+        )
+        keep &= ~inside.to_numpy()
+    return flags.loc[keep].reset_index(drop=True)
+
+
 def detect(
     wide: pd.DataFrame,
     *,
     train: pd.DataFrame | None = None,
     kinds: Iterable[str] = FLAG_KINDS,
     stuck_steps: int = 12,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """All flags of a wide frame, sorted by sensor and start.
 
-    Drift is sought after masking the other flags, against a fit over ``train`` (default: the first
-    third of ``wide``); faulty training readings are masked the same way.
+    ``context``, other sensors of the network over the same times (pump flows, tank levels), tells
+    operating changes that are not spikes (see :func:`spikes`). Drift is sought after masking the
+    other flags, against a fit over ``train`` (default: the first third of ``wide``); faulty training
+    readings are masked the same way. A sensor drifting is one drift flag: the spikes its departure
+    from its neighbours raised inside the drift span are dropped.
     """
     kinds = set(kinds)
     if unknown := kinds - set(FLAG_KINDS):
@@ -308,7 +290,7 @@ def detect(
     if "stuck" in kinds:
         found.append(stuck(wide, steps=stuck_steps))
     if "spike" in kinds:
-        found.append(spikes(wide))
+        found.append(spikes(wide, context=context))
     if "gap" in kinds:
         found.append(gaps(wide))
     if "drift" in kinds and len(wide.columns) > 1:
@@ -317,7 +299,10 @@ def detect(
         train_flags = [stuck(train, steps=stuck_steps), spikes(train)]
         clean_train = mask_flags(train, pd.concat(train_flags, ignore_index=True))
         clean_wide = mask_flags(wide, pd.concat([empty_flags(), *found], ignore_index=True))
-        found.append(drift(clean_wide, clean_train))
+        drifts = drift(clean_wide, clean_train)
+        slack = 3 * (median_step(pd.DatetimeIndex(wide.index)) or pd.Timedelta(0))
+        found = [_outside(f, drifts, slack) if "spike" in set(f["kind"]) else f for f in found]
+        found.append(drifts)
     found = [f for f in found if not f.empty]
     if not found:
         return empty_flags()

@@ -25,6 +25,7 @@ __all__ = [
     "Progress",
     "WriteCounts",
     "si_column",
+    "time_range",
     "utc_time",
 ]
 
@@ -42,12 +43,27 @@ def utc_time(value: Any, field: str) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def time_range(
+    start: Any, end: Any, fields: tuple[str, str] = ("--from", "--to")
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[start, end)`` as UTC timestamps; InputError naming ``fields[1]`` when ``end`` is before
+    ``start`` (an empty window asked by mistake, not a query with no data)."""
+    t0, t1 = utc_time(start, fields[0]), utc_time(end, fields[1])
+    if t1 < t0:
+        raise InputError(
+            f"{fields[1]} {t1:%Y-%m-%d %H:%M} is before {fields[0]} {t0:%Y-%m-%d %H:%M} (UTC)",
+            field=fields[1],
+        )
+    return t0, t1
+
+
 RAW_COLUMNS = ("sensor", "time", "value", "unit")
 READING_COLUMNS = ("sensor", "time", "value")
 QUARANTINE_COLUMNS = ("received_at", "source", "sensor", "payload", "reason", "detail")
 
 # why a reading was rejected; the keys of IngestResult.reasons
 REASONS = (
+    "malformed row",
     "unknown sensor",
     "bad timestamp",
     "not a number",

@@ -107,7 +107,13 @@ def _time_sql(kind: pa.DataType) -> str:
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         t = "CAST(r.time AS DOUBLE)"
         return f"CASE WHEN isfinite({t}) AND abs({t}) < {_EPOCH_LIMIT_S} THEN to_timestamp({t}) END"
-    return "TRY_CAST(r.time AS TIMESTAMPTZ)"
+    # text: an ISO-8601 time, else a plain number of Unix seconds (as the API's JSON numbers)
+    seconds = "TRY_CAST(r.time AS DOUBLE)"
+    return (
+        f"coalesce(TRY_CAST(r.time AS TIMESTAMPTZ), CASE WHEN regexp_full_match(trim(r.time), "
+        f"'[+-]?[0-9]+(\\.[0-9]*)?') AND abs({seconds}) < {_EPOCH_LIMIT_S} "
+        f"THEN to_timestamp({seconds}) END)"
+    )
 
 
 def _value_sql(kind: pa.DataType) -> str:
@@ -122,7 +128,8 @@ def _value_sql(kind: pa.DataType) -> str:
 CHECK = """
 CREATE OR REPLACE TEMP TABLE _chk AS
 SELECT _rn, pair, k, time, v * factor AS value,
-       CASE WHEN fault = 1 THEN 'unknown sensor'
+       CASE WHEN malformed THEN 'malformed row'
+            WHEN fault = 1 THEN 'unknown sensor'
             WHEN time IS NULL OR NOT isfinite(time) OR time < $earliest THEN 'bad timestamp'
             WHEN v IS NULL THEN 'not a number'
             WHEN NOT isfinite(v) THEN 'not finite'
@@ -137,7 +144,7 @@ FROM (SELECT r._rn, r._key AS pair, CAST($k AS INTEGER[])[r._key + 1] AS k,
              CAST($factor AS DOUBLE[])[r._key + 1] AS factor,
              CAST($valid_min AS DOUBLE[])[r._key + 1] AS valid_min,
              CAST($valid_max AS DOUBLE[])[r._key + 1] AS valid_max,
-             {installed} AS installed, {time} AS time, {value} AS v
+             {installed} AS installed, {time} AS time, {value} AS v, {malformed} AS malformed
       FROM _raw r)
 """
 # each row's installation time, when some sensor of the batch has one
@@ -173,6 +180,7 @@ REPEATS = [
     "DELETE FROM _rep WHERE same OR round = 0",
 ]
 DETAIL = """CASE c.reason
+    WHEN 'malformed row' THEN {error}
     WHEN 'unknown sensor' THEN 'sensor ''' || {sensor} || ''' is not registered'
     WHEN 'bad timestamp' THEN CASE WHEN c.time IS NULL THEN 'cannot parse time ''' || {time} || ''''
         ELSE 'time ''' || {time} || ''' is infinite or before 1900' END
@@ -394,7 +402,8 @@ def check(
 ) -> Checked:
     """Run the rules over ``raw`` (see :func:`raw_table`) in ``con`` (session time zone UTC).
 
-    Checks, first failing one wins: unknown sensor, bad timestamp, not a number, not finite, unit
+    Checks, first failing one wins: malformed row (a reader's ``error`` column is set: a line
+    with the wrong number of fields), unknown sensor, bad timestamp, not a number, not finite, unit
     missing, unit not convertible, out of range (SI), future (more than 5 min after ``now``), before
     installed; then repeats of a (sensor, time) in input order: the same value as before is counted
     as a duplicate, another value is a correction (see :data:`REPEATS`).
@@ -416,6 +425,7 @@ def check(
         time=time_sql,
         value=_value_sql(schema.field("value").type),
         installed=INSTALLED if "installed" in lists else "CAST(NULL AS TIMESTAMPTZ)",
+        malformed="r.error IS NOT NULL" if "error" in raw.column_names else "false",
     )
     future = (now + FUTURE_TOLERANCE).to_pydatetime()
     con.execute(sql, {"future": future, "earliest": EARLIEST.to_pydatetime(), **lists})
@@ -426,16 +436,18 @@ def check(
         rounds = 1 + int(con.execute("SELECT coalesce(max(round), 0) FROM _rep").fetchall()[0][0])
     counts = con.execute("SELECT coalesce(reason, '\x00'), count(*) FROM _chk GROUP BY ALL").fetchall()
     by_reason = {str(r): int(n) for r, n in counts}
-    fields = [n for n in raw.column_names if n not in ("_rn", "_key", "_t")]  # as received
-    text = {n: f"coalesce(CAST(r.{_quote(n)} AS VARCHAR), '')" for n in RAW_COLUMNS}
-    if "payload" in fields:
-        payload = "coalesce(CAST(r.payload AS VARCHAR), '')"
-    else:
-        payload = (
-            "to_json(struct_pack("
-            + ", ".join(f"{_quote(n)} := CAST(r.{_quote(n)} AS VARCHAR)" for n in fields)
-            + "))"
-        )
+    # as received; ``payload`` (the raw text, when a reader kept it) and ``error`` are not fields
+    fields = [n for n in raw.column_names if n not in ("_rn", "_key", "_t", "payload", "error")]
+    text = {n: f"coalesce(CAST(r.{_quote(n)} AS VARCHAR), '')" for n in (*RAW_COLUMNS, "error")}
+    if "error" not in raw.column_names:
+        text["error"] = "''"
+    payload = (
+        "to_json(struct_pack("
+        + ", ".join(f"{_quote(n)} := CAST(r.{_quote(n)} AS VARCHAR)" for n in fields)
+        + "))"
+    )
+    if "payload" in raw.column_names:
+        payload = f"coalesce(CAST(r.payload AS VARCHAR), CAST({payload} AS VARCHAR))"
     return Checked(
         con=con,
         valid=by_reason.pop("\x00", 0),

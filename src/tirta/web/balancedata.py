@@ -60,6 +60,7 @@ def balance_page(
             "ili": m.get("ili"),
             "ili_ci95": m.get("ili_ci95"),
             "coverage": m.get("coverage"),
+            "kpi_warnings": m.get("kpi_warnings") or {},
         }
         for m in report["months"]
     ]
@@ -76,7 +77,10 @@ def balance_page(
             "covered_days",
         )
     }
-    warnings = list(report.get("warnings") or []) + list(total.get("notes") or [])
+    flags = total.get("kpi_warnings") or {}
+    kpis["warnings"] = flags
+    flagged = [f"{k}: {w}" for k, texts in flags.items() for w in texts]
+    warnings = flagged + list(report.get("warnings") or []) + list(total.get("notes") or [])
     return {
         "dma": dma,
         "from": start,

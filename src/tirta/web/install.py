@@ -13,6 +13,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tirta.web import routes_auth, routes_data, routes_live, routes_pages, routes_waste
+from tirta.web.routes_plant import router as plant_router
 from tirta.web.session import LoginRequired
 from tirta.web.state import WebState
 
@@ -81,8 +82,16 @@ def install_web(app: FastAPI, *, session_ttl_s: float = 8 * 3600.0, poll_s: floa
     app.add_exception_handler(LoginRequired, _to_login)
     app.include_router(routes_data.router, prefix=_API)
     app.include_router(routes_auth.router)
+    app.include_router(plant_router)
     app.include_router(routes_pages.router)
+    from tirta.web import routes_quarantine  # quarantine review (release, drop)
+
+    app.include_router(routes_quarantine.router)
     app.include_router(routes_waste.router)
+    from tirta.web import routes_planning  # planning page (coverage, what-ifs)
+
+    app.include_router(routes_planning.router)
+    app.include_router(routes_planning.api_router, prefix=_API)
     app.include_router(routes_live.api, prefix=_API)
     app.include_router(routes_live.pages)
     app.add_api_route("/static/vendor/plotly.min.js", _plotly_js, include_in_schema=False)

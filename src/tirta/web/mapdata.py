@@ -306,8 +306,10 @@ def map_figure(
     quantity: str,
     snapshots: SnapshotCache,
     gl: bool = True,
+    notices: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The whole map: Plotly traces and layout, plus what it shows (time, quantity, counts, CRS)."""
+    """The whole map: Plotly traces and layout, plus what it shows (time, quantity, counts, CRS) and
+    ``notices`` about the model shown (the built-in one, sensors of another network)."""
     geo = snapshots.geometry(net, dmas)
     xs, ys = _segments(geo, net.links.index)
     kind = "scattergl" if gl else "scatter"
@@ -331,7 +333,16 @@ def map_figure(
             net, geo, _link_values(net, quantity, pressure, flow), QUANTITIES[quantity]
         )
     traces += _event_traces(net, geo, events)
-    traces.append(_sensor_trace(net, geo, store, at))
+    sensor_trace = _sensor_trace(net, geo, store, at)
+    traces.append(sensor_trace)
+    shown_notices = list(notices)
+    registered = sum(1 for s in store.sensors().sensors.values() if s.kind != "demand")
+    unplaced = registered - len(sensor_trace["customdata"])
+    if unplaced:
+        shown_notices.append(
+            f"{unplaced} of {registered} registered sensors sit on no node or link of this network "
+            "model: the store holds another network's data, or the sensors file names other ids"
+        )
     if not gl:
         for t in traces:
             t["type"] = "scatter"
@@ -359,5 +370,6 @@ def map_figure(
         "geographic": geo.geographic,
         "active_events": sum(1 for e in events if e.status in ACTIVE),
         "colour_source": "snapshot simulation at the hour of the week" if quantity != "none" else None,
+        "notices": shown_notices,
     }
     return {"traces": traces, "layout": layout, "meta": meta}

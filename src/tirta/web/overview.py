@@ -14,12 +14,13 @@ import pandas as pd
 
 from tirta.api import services
 from tirta.balance import Billing
+from tirta.balance.sanity import kpi_warnings, merge_warnings
 from tirta.errors import TirtaError
 from tirta.leaks.events import ACTIVE, list_events
 from tirta.network import DMA, Network
 from tirta.telemetry.store import Store
 
-__all__ = ["data_now", "data_span", "monthly_nrw", "overview", "water_lost_in"]
+__all__ = ["data_now", "data_span", "monthly_nrw", "overview", "public_trend", "water_lost_in"]
 
 log = logging.getLogger("tirta.web")
 
@@ -66,15 +67,33 @@ def monthly_nrw(
                     "nrw_m3": 0.0,
                     "real_losses_m3": 0.0,
                     "dmas": [],
+                    "dma_warnings": {},
                 },
             )
             row["inflow_m3"] += m["system_input_volume"]
             row["nrw_m3"] += m.get("non_revenue_water") or 0.0
             row["real_losses_m3"] += m.get("real_losses") or 0.0
             row["dmas"].append(dma.name)
+            if m.get("kpi_warnings"):
+                row["dma_warnings"][f"DMA {dma.name}"] = m["kpi_warnings"]
     out = [by_month[k] for k in sorted(by_month)]
     for row in out:
         row["nrw_pct"] = 100.0 * row["nrw_m3"] / row["inflow_m3"] if row["inflow_m3"] > 0 else None
+        flags = merge_warnings(row.pop("dma_warnings"))
+        for key, texts in kpi_warnings(row["nrw_pct"], row["real_losses_m3"], None).items():
+            flags.setdefault(key, []).extend(f"all DMAs: {t}" for t in texts)
+        row["kpi_warnings"] = flags
+    return out
+
+
+def public_trend(trend: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The NRW trend anyone may see: a month whose NRW is flagged is withheld, with the reasons."""
+    out = []
+    for m in trend:
+        why = (m.get("kpi_warnings") or {}).get("nrw_pct") or []
+        out.append(
+            {"period": m["period"], "nrw_pct": None if why else m["nrw_pct"], "withheld": list(why)}
+        )
     return out
 
 
@@ -97,6 +116,12 @@ def overview(
     events = list_events(store)
     active = [e for e in events if e.status in ACTIVE]
     public = services.public_kpis(store, audit_file)
+    if latest:
+        flags = latest["kpi_warnings"]
+        warnings = {"nrw_pct": flags.get("nrw_pct", []), "real_losses_m3": flags.get("real_losses", [])}
+    else:  # the published audit: what the public page withholds, the overview shows with its reasons
+        held = public.get("withheld") or {}
+        warnings = {"nrw_pct": held.get("nrw_pct", []), "real_losses_m3": held.get("real_losses", [])}
     out: dict[str, Any] = services.jsonable(
         {
             "as_of": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -107,6 +132,7 @@ def overview(
                 "open_leaks": len(active),
                 "water_lost_month_m3": round(water_lost_in(store, month0, now), 1),
                 "month": month0.strftime("%Y-%m"),
+                "warnings": warnings,
             },
             "trend": trend,
             "events": [

@@ -11,10 +11,12 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 
 from tirta.api.deps import StateDep, Viewer
-from tirta.errors import InputError
+from tirta.api.errors import error_responses
+from tirta.api.params import api_time, time_query
 from tirta.leaks.events import list_events
 from tirta.web import mapdata, sensordata
 from tirta.web.overview import data_span
+from tirta.web.overview import public_trend as public_months
 from tirta.web.routes_pages import overview_data
 from tirta.web.state import web_state
 
@@ -24,24 +26,18 @@ router = APIRouter()
 def _at(text: str | None, state: Any) -> pd.Timestamp:
     """The map time: given, else the latest reading, else now (UTC)."""
     if text:
-        try:
-            ts = pd.Timestamp(text)
-        except ValueError:
-            raise InputError(f"not a time: '{text}'", field="at") from None
-        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return api_time(text, "at")
     span = data_span(state.store)
     return span[1] if span else pd.Timestamp.now(tz="UTC").floor("h")
 
 
-@router.get("/network/map", tags=["network"])
+@router.get("/network/map", tags=["network"], responses=error_responses(400))
 def network_map(
     request: Request,
     state: StateDep,
     _: Viewer,
     quantity: Annotated[str, Query(pattern="^(pressure|flow|none)$")] = "pressure",
-    at: Annotated[
-        str | None, Query(max_length=32, description="UTC time; default the latest reading")
-    ] = None,
+    at: Annotated[str | None, time_query("the time shown; default the latest reading")] = None,
     gl: Annotated[bool, Query(description="WebGL (scattergl) traces; false draws SVG")] = True,
 ) -> Any:
     """The network map as a Plotly figure: pipes, colour classes from a snapshot solve at the hour of
@@ -56,6 +52,7 @@ def network_map(
         quantity=quantity,
         snapshots=web_state(request).snapshots,
         gl=gl,
+        notices=[n for n in (state.settings.network_notice,) if n],
     )
 
 
@@ -71,7 +68,7 @@ def sensors(state: StateDep, _: Viewer) -> Any:
     return sensordata.sensor_table(state.store)
 
 
-@router.get("/dashboard/sensors/{sensor}", tags=["dashboard"])
+@router.get("/dashboard/sensors/{sensor}", tags=["dashboard"], responses=error_responses(404))
 def sensor(
     state: StateDep,
     _: Viewer,
@@ -85,4 +82,4 @@ def sensor(
 @router.get("/public/nrw-trend", tags=["public"])
 def public_trend(request: Request) -> Any:
     """System NRW % per month from the DMA balances; aggregate figures only, no key needed."""
-    return [{"period": m["period"], "nrw_pct": m["nrw_pct"]} for m in overview_data(request)["trend"]]
+    return public_months(overview_data(request)["trend"])

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tirta.api import services
+from tirta.api import opendata, services
 from tirta.api.deps import get_state
 from tirta.api.errors import ApiError
 from tirta.errors import TirtaError
@@ -181,9 +181,17 @@ def public(request: Request) -> Response:
     """Transparency page for everyone, without login: NRW, real losses, open leaks; no personal data."""
     state = get_state(request)
     kpis = services.public_kpis(state.store, state.settings.audit_file)
-    trend = [{"period": m["period"], "nrw_pct": m["nrw_pct"]} for m in overview_data(request)["trend"]]
+    trend = overview.public_trend(overview_data(request)["trend"])
     zone = trend[-1] if trend else None
     waste = wastedata.public_block(request)
     return render(
-        request, "public.html", user=None, page="public", kpis=kpis, trend=trend, zone=zone, waste=waste
+        request,
+        "public.html",
+        user=None,
+        page="public",
+        kpis=kpis,
+        trend=trend,
+        zone=zone,
+        waste=waste,
+        open_data=opendata.public_page(state.settings.kpis_file),
     )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from tirta.api import services
 from tirta.api.deps import StateDep, StoreDep, Viewer
+from tirta.api.errors import error_responses
 from tirta.api.models import ReportPublic
+from tirta.api.params import MONTH_PATTERN
+from tirta.balance.audit import audit_json_schema
 
 router = APIRouter(prefix="/balance", tags=["balance"])
 
@@ -21,27 +24,39 @@ _AUDIT_BODY = {
         "tables as a JSON object.",
         "content": {
             "application/toml": {"schema": {"type": "string"}},
-            "application/json": {"schema": {"type": "object"}},
+            "application/json": {"schema": audit_json_schema()},
         },
     }
 }
 
 
-@router.post("/compute", response_model=ReportPublic, openapi_extra=_AUDIT_BODY)
+@router.post(
+    "/compute",
+    response_model=ReportPublic,
+    openapi_extra=_AUDIT_BODY,
+    responses=error_responses(400, 413, 415),
+)
 async def compute(request: Request, _: Viewer, scheme: Scheme = "wbi_developing") -> Any:
     """Balance components with 95 % margins, NRW, real and apparent losses, UARL, ILI and band."""
     body = await request.body()
     return services.compute_audit(body, request.headers.get("content-type", ""), scheme)
 
 
-@router.get("/dma/{name}", response_model=ReportPublic)
+@router.get("/dma/{name}", response_model=ReportPublic, responses=error_responses(400, 404))
 def dma(
     state: StateDep,
     store: StoreDep,
     _: Viewer,
-    name: str,
-    start: Annotated[str, Query(alias="from", max_length=10, description="first month YYYY-MM")],
-    end: Annotated[str, Query(alias="to", max_length=10, description="last month YYYY-MM, included")],
+    name: Annotated[str, Path(max_length=64, description="a DMA of the network's DMA file")],
+    start: Annotated[str, Query(alias="from", pattern=MONTH_PATTERN, description="first month YYYY-MM")],
+    end: Annotated[
+        str,
+        Query(
+            alias="to",
+            pattern=MONTH_PATTERN,
+            description="last month YYYY-MM, included; a period without readings: 404",
+        ),
+    ],
     scheme: Scheme = "wbi_developing",
 ) -> Any:
     """Monthly and period water balance of a DMA from its meters, with night-flow leakage."""

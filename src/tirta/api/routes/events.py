@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from tirta.api import services
 from tirta.api.deps import Operator, StoreDep, Viewer
+from tirta.api.errors import error_responses
 from tirta.api.models import EventActionIn, EventPublic, EventsPagePublic
 
 router = APIRouter(prefix="/events", tags=["leaks"])
@@ -31,13 +32,15 @@ def events(
     return services.event_page(store, status, limit, offset)
 
 
-@router.get("/{event_id}", response_model=EventPublic)
+@router.get("/{event_id}", response_model=EventPublic, responses=error_responses(404))
 def event(store: StoreDep, _: Viewer, event_id: EventId) -> Any:
     """One event: size, ranked candidate pipes, water lost so far, and who did what when."""
     return services.event_detail(store, event_id)
 
 
-@router.post("/{event_id}/{action}", response_model=EventPublic)
+@router.post(
+    "/{event_id}/{action}", response_model=EventPublic, responses=error_responses(400, 404, 409, 413)
+)
 def act(
     store: StoreDep, who: Operator, event_id: EventId, action: Action, body: EventActionIn | None = None
 ) -> Any:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from tirta.api import services
+from tirta.api import opendata, services
 from tirta.api.deps import StateDep
 from tirta.api.models import KpisPublic
 
@@ -15,5 +15,7 @@ router = APIRouter(prefix="/public", tags=["public"])
 
 @router.get("/kpis", response_model=KpisPublic)
 def kpis(state: StateDep) -> Any:
-    """NRW %, real losses (from the published audit) and the count of open leaks; no personal data."""
-    return services.public_kpis(state.store, state.settings.audit_file)
+    """NRW %, real losses (from the published audit), the count of open leaks and every published indicator
+    (period, data validity, history, licence); no personal data."""
+    out = services.public_kpis(state.store, state.settings.audit_file)
+    return {**out, **opendata.public_fields(state.settings.kpis_file)}

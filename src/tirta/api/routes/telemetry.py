@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request
 
 from tirta.api import services
 from tirta.api.deps import Operator, StateDep, StoreDep, Viewer
-from tirta.api.errors import ApiError
+from tirta.api.errors import ApiError, error_responses
 from tirta.api.models import IngestPublic, QuarantinePagePublic, ReadingsPublic, SensorsPagePublic
+from tirta.api.params import SENSORS_PATTERN, time_query
 
 router = APIRouter(tags=["telemetry"])
 
@@ -36,13 +37,20 @@ def sensors(store: StoreDep, _: Viewer, limit: Limit = 1000, offset: Offset = 0)
     return services.sensor_list(store, limit, offset)
 
 
-@router.get("/readings", response_model=ReadingsPublic)
+@router.get("/readings", response_model=ReadingsPublic, responses=error_responses(400, 404))
 def readings(
     store: StoreDep,
     _: Viewer,
-    sensors: Annotated[str, Query(min_length=1, max_length=10_000, description="ids, comma-separated")],
-    start: Annotated[str, Query(alias="from", max_length=64, description="first time, ISO-8601 (UTC)")],
-    end: Annotated[str, Query(alias="to", max_length=64, description="end time, exclusive")],
+    sensors: Annotated[
+        str,
+        Query(
+            max_length=10_000,
+            pattern=SENSORS_PATTERN,
+            description="registered sensor ids, comma-separated (an unknown one: 404)",
+        ),
+    ],
+    start: Annotated[str, time_query("first time (UTC without an offset)", alias="from")],
+    end: Annotated[str, time_query("end time, exclusive; not after `from`: no readings", alias="to")],
     every: Annotated[Literal["5min", "1h", "1d"] | None, Query(description="resample width")] = None,
     agg: Literal["mean", "min", "max"] = "mean",
     layout: Literal["wide", "long"] = "wide",
@@ -55,7 +63,12 @@ def readings(
     )
 
 
-@router.post("/readings", response_model=IngestPublic, openapi_extra=_INGEST_BODY)
+@router.post(
+    "/readings",
+    response_model=IngestPublic,
+    openapi_extra=_INGEST_BODY,
+    responses=error_responses(400, 413, 415, 429),
+)
 async def ingest(request: Request, state: StateDep, who: Operator) -> Any:
     """Validate and store readings; rejected ones go to the quarantine with their reason."""
     wait = state.limiter.take(who.key_id)

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from tirta.api.deps import Admin, StateDep
-from tirta.api.models import NewKeyPublic, UserIn, UserPublic
+from tirta.api.errors import ApiError, error_responses
+from tirta.api.models import USER_NAME, NewKeyPublic, UserIn, UserPublic
 
 router = APIRouter(prefix="/users", tags=["users"])
 audit_log = logging.getLogger("tirta.api.audit")
 
-Name = Annotated[str, Path(min_length=1, max_length=64)]
+Name = Annotated[str, Path(pattern=USER_NAME)]
 
 
 @router.get("", response_model=list[UserPublic])
@@ -22,7 +23,7 @@ def users(state: StateDep, _: Admin) -> Any:
     return [u.__dict__ for u in state.users.users()]
 
 
-@router.post("", response_model=NewKeyPublic, status_code=201)
+@router.post("", response_model=NewKeyPublic, status_code=201, responses=error_responses(400, 409, 413))
 def add_user(state: StateDep, who: Admin, body: UserIn) -> Any:
     """Add a user; the answer holds their API key, shown this once."""
     key = state.users.add_user(body.name, body.role)
@@ -30,7 +31,9 @@ def add_user(state: StateDep, who: Admin, body: UserIn) -> Any:
     return {"user": body.name, "role": body.role, "api_key": key}
 
 
-@router.post("/{name}/keys", response_model=NewKeyPublic, status_code=201)
+@router.post(
+    "/{name}/keys", response_model=NewKeyPublic, status_code=201, responses=error_responses(404, 413)
+)
 def add_key(state: StateDep, who: Admin, name: Name) -> Any:
     """Issue another key for a user (shown once)."""
     user = state.users.get(name)
@@ -39,8 +42,10 @@ def add_key(state: StateDep, who: Admin, name: Name) -> Any:
     return {"user": user.name, "role": user.role, "api_key": key}
 
 
-@router.delete("/{name}", status_code=204)
+@router.delete("/{name}", status_code=204, responses=error_responses(404, 409))
 def deactivate(state: StateDep, who: Admin, name: Name) -> None:
-    """Disable a user and revoke their keys."""
+    """Disable a user and revoke their keys; an admin cannot disable their own account (409)."""
+    if name == who.user:
+        raise ApiError(409, "you cannot disable your own account", field="name")
     state.users.deactivate(name)
     audit_log.info("user %s disabled by %s", name, who.user)

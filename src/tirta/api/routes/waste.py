@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from tirta.api.deps import StateDep, StoreDep, Viewer
-from tirta.api.errors import ApiError, NotFoundError
+from tirta.api.errors import ApiError, NotFoundError, error_responses
 from tirta.errors import InputError, TirtaError
 from tirta.waste import (
     city_report,
@@ -74,7 +74,9 @@ class WastePublic(BaseModel):
     energy_mwh: float | None
 
 
-@router.post("/landgem", response_model=LandgemPublic, openapi_extra=_TOML_BODY)
+@router.post(
+    "/landgem", response_model=LandgemPublic, openapi_extra=_TOML_BODY, responses=error_responses(400)
+)
 async def landgem(request: Request, _: Viewer) -> Any:
     """Yearly methane, landfill gas, CO2, NMOC, power and energy of the posted landfill file (TOML text,
     or the same keys as a JSON object)."""
@@ -82,6 +84,7 @@ async def landgem(request: Request, _: Viewer) -> Any:
         text = (await request.body()).decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("the landfill file is not UTF-8 text", field="body") from None
+    doc: Any = None
     if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() == "application/json":
         try:
             doc = json.loads(text)
@@ -91,9 +94,12 @@ async def landgem(request: Request, _: Viewer) -> Any:
             raise InputError(
                 "expected a JSON object with the landfill's keys (no tonnage)", field="body"
             )
-        lf = parse_landfill(doc, source="body")
-    else:
-        lf = landfill_from_text(text)
+    try:
+        lf = parse_landfill(doc, source="body") if doc is not None else landfill_from_text(text)
+    except InputError as exc:  # a well-formed body that describes no valid landfill
+        err = ApiError(422, exc.message, field=exc.field, kind="invalid_landfill")
+        err.file, err.line = exc.file, exc.line
+        raise err from None
     return {"landfill": lf.name, "years": landfill_years(lf).to_dict("records")}
 
 
@@ -103,7 +109,7 @@ def _report(state: Any, store: Any) -> dict[str, Any]:
     return city_report(load_city(state.settings.waste_file), store)
 
 
-@router.get("/report")
+@router.get("/report", responses=error_responses(404))
 def report(state: StateDep, store: StoreDep, _: Viewer) -> Any:
     """Tonnage KPIs city-wide and per site by month and year; per landfill the model and engine actuals."""
     return _report(state, store)

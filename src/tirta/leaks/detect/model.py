@@ -36,31 +36,32 @@ class _Inputs:
 
 
 def _hourly(frame: pd.DataFrame, step: str) -> pd.DataFrame:
+    if not isinstance(frame.index, pd.DatetimeIndex):  # no sensor of this kind: no rows either
+        return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"), columns=frame.columns, dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return frame.resample(step).mean()
 
 
-def _base_demands(network: Network) -> tuple[list[str], list[str], np.ndarray]:
-    """Junctions, demand pattern ids and base demands (junctions × patterns, m³/s)."""
-    wn = network.wn
-    patterns = sorted(
-        {d.pattern_name or "" for _, j in wn.junctions() for d in j.demand_timeseries_list}
-    )
+def _base_demands(eng: Engine) -> tuple[list[str], list[str], np.ndarray]:
+    """Junctions, demand pattern ids and base demands (junctions × patterns, m³/s), as EPANET
+    runs them: a demand without a pattern of its own follows the model's default pattern."""
+    nodes = [n for n in eng.junction_ids if not n.endswith("__leak")]
+    table = {n: eng.demands(n) for n in nodes}
+    patterns = sorted({p for cats in table.values() for _, p in cats})
     col = {p: i for i, p in enumerate(patterns)}
-    nodes = list(wn.junction_name_list)
     base = np.zeros((len(nodes), len(patterns)))
     for i, n in enumerate(nodes):
-        for d in wn.get_node(n).demand_timeseries_list:
-            base[i, col[d.pattern_name or ""]] += float(d.base_value)
+        for value, p in table[n]:
+            base[i, col[p]] += value
     return nodes, patterns, base
 
 
 def _model_inputs(
-    network: Network, data: ScadaData, zones: list[Zone], amrs: list[str], step: str
+    network: Network, eng: Engine, data: ScadaData, zones: list[Zone], amrs: list[str], step: str
 ) -> _Inputs:
     """Zone consumption per hour from the meters, split over the nodes like the AMR meters say."""
-    nodes, patterns, base = _base_demands(network)
+    nodes, patterns, base = _base_demands(eng)
     row = {n: i for i, n in enumerate(nodes)}
     index = pd.DatetimeIndex(pd.Series(0.0, index=data.index).resample(step).mean().index)
     flow = _hourly(data.flow, step).reindex(index)
@@ -112,7 +113,7 @@ def _model_inputs(
 
 def _setup(eng: Engine, network: Network, inp: _Inputs, zones: list[Zone], amrs: list[str]) -> None:
     """Drive the open model by the hourly inputs: zone patterns, AMR nodes, pumps as fixed flows."""
-    nodes = list(network.wn.junction_name_list)
+    nodes = [n for n in eng.junction_ids if not n.endswith("__leak")]
     zone_of = {n: zi for zi, z in enumerate(zones) for n in z.nodes}
     eng.set_controls_enabled(False)
     for key, values in inp.scale.items():
@@ -160,10 +161,10 @@ def model_pressures(
     """Modelled pressure (m) at ``sensors`` per ``step``, the model driven by the measurements."""
     amrs = list(data.demand.columns) if amrs is None else amrs
     zones = metered_zones(network, list(data.flow.columns), list(data.level.columns))
-    inp = _model_inputs(network, data, zones, amrs, step)
     step_s = int(pd.Timedelta(step).total_seconds())
-    out = np.full((len(inp.index), len(sensors)), np.nan)
     with Engine(network, warm_start=True) as eng:
+        inp = _model_inputs(network, eng, data, zones, amrs, step)
+        out = np.full((len(inp.index), len(sensors)), np.nan)
         eng.set_times(pattern_step_s=step_s)
         _setup(eng, network, inp, zones, amrs)
         sens = np.array([eng.node_index(s) - 1 for s in sensors], dtype=int)
@@ -190,10 +191,10 @@ def local_sensitivity(
     """
     amrs = list(data.demand.columns) if amrs is None else amrs
     zones = metered_zones(network, list(data.flow.columns), list(data.level.columns))
-    inp = _model_inputs(network, data, zones, amrs, "1h")
-    hour = min(max(hour, 0), len(inp.index) - 1)
     out = np.zeros((len(nodes), len(sensors)))
     with Engine(network, warm_start=True) as eng:
+        inp = _model_inputs(network, eng, data, zones, amrs, "1h")
+        hour = min(max(hour, 0), len(inp.index) - 1)
         eng.set_times(pattern_step_s=3600)
         _setup(eng, network, inp, zones, amrs)
         _set_tanks(eng, inp.levels, hour)

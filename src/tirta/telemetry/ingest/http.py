@@ -6,13 +6,11 @@ The API checks who may send and how much; this module reads the body and hands t
 
 from __future__ import annotations
 
-import csv
-import io
-from typing import Any
-
 import pandas as pd
+import pyarrow as pa
 
 from tirta.errors import InputError
+from tirta.telemetry.ingest.longcsv import long_csv
 from tirta.telemetry.ingest.mqtt import parse_payload
 from tirta.telemetry.ingest.records import ingest_records
 from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult
@@ -35,35 +33,17 @@ def body_kind(content_type: str) -> str | None:
     return BODY_KINDS.get(content_type.split(";", 1)[0].strip().lower())
 
 
-def csv_records(body: bytes) -> list[dict[str, Any]]:
-    """Rows of a long CSV body (header sensor,time,value[,unit]); InputError names the bad line."""
+def csv_records(body: bytes) -> pa.Table:
+    """Raw records of a long CSV body (header sensor,time,value[,unit]) as a file's are read: each
+    keeps its ``line``; a line with the wrong number of fields is quarantined, not the body refused."""
     try:
-        text = body.decode("utf-8-sig")
+        body.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("the CSV body is not UTF-8 text", field="body") from None
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader, [])]
-    for col in ("sensor", "time", "value"):
-        if col not in header:
-            raise InputError(f"the CSV header lacks the column '{col}'", line=1, field=col)
-    records = []
-    for row in reader:
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise InputError(
-                f"expected {len(header)} fields, found {len(row)}", line=reader.line_num, field="body"
-            )
-        rec = dict(zip(header, row, strict=True))
-        records.append(
-            {
-                "sensor": rec["sensor"],
-                "time": rec["time"],
-                "value": rec["value"],
-                "unit": rec.get("unit"),
-            }
-        )
-    return records
+    try:
+        return long_csv(body, unit_required=False)
+    except InputError as exc:
+        raise InputError(exc.message, line=exc.line, field=exc.field or "body") from None
 
 
 def ingest_body(store: Store, body: bytes, kind: str, *, source: str) -> IngestResult:

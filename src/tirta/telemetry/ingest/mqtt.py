@@ -116,7 +116,7 @@ def _senml(items: list[Any], now: float) -> list[dict[str, Any]]:
         t = bt + float(item.get("t", 0.0))
         if abs(t) < _EPOCH_SENML:
             t += now
-        value = item.get("v")
+        value = item.get("v", item.get("vs"))  # a string value (vs) is kept to be quarantined
         out.append(
             {
                 "sensor": bn + str(item.get("n", "")),

@@ -425,6 +425,41 @@ class Store(ABC):
         order to page through with ``offset``): received_at, last_seen, times_seen, source, sensor,
         payload, reason, detail."""
 
+    def quarantine_entries(
+        self,
+        *,
+        reason: str | None = None,
+        sensor: str | None = None,
+        source: str | None = None,
+        keys: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Quarantine rows with their ``key`` (the handle to release or drop them), filtered."""
+        self.flush()
+        frame = self._quarantine_entries()
+        if reason is not None:
+            frame = frame[frame["reason"] == reason]
+        if sensor is not None:
+            frame = frame[frame["sensor"] == sensor]
+        if source is not None:
+            frame = frame[frame["source"] == source]
+        if keys is not None:
+            frame = frame[frame["key"].isin(list(keys))]
+        return frame.reset_index(drop=True)
+
+    def drop_quarantine(self, keys: Sequence[str]) -> int:
+        """Delete quarantine rows by key; returns how many went."""
+        if not keys:
+            return 0
+        self._check_open()
+        with self._write_lock:
+            return self._drop_quarantine(list(keys))
+
+    @abstractmethod
+    def _quarantine_entries(self) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def _drop_quarantine(self, keys: list[str]) -> int: ...
+
     # --- sensors ------------------------------------------------------------------------------------
     def sensors(self, *, refresh: bool = False) -> SensorRegistry:
         """The registered sensors (cached until sensors are added or ``refresh``)."""

@@ -504,6 +504,16 @@ class DuckDBStore(Store):
         )
         return _utc_columns(frame, ("received_at", "last_seen"))
 
+    def _quarantine_entries(self) -> pd.DataFrame:
+        frame = self._query(f"SELECT * FROM quarantine ORDER BY {QUARANTINE_ORDER}")
+        return _utc_columns(frame, ("received_at", "last_seen"))
+
+    def _drop_quarantine(self, keys: list[str]) -> int:
+        got = self._w.execute(
+            "DELETE FROM quarantine WHERE list_contains(?, key) RETURNING 1", [keys]
+        ).fetchall()
+        return len(got)
+
     # --- sensors ------------------------------------------------------------------------------------
     def _add_sensors(self, frame: pd.DataFrame, replace: bool) -> int:
         w = self._w

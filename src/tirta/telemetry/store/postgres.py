@@ -1254,6 +1254,20 @@ class PostgresStore(Store):
             {"s": source, "n": limit, "o": max(int(offset), 0)},
         )
 
+    def _quarantine_entries(self) -> pd.DataFrame:
+        return self._query(
+            "SELECT key, received_at, last_seen, times_seen, source, sensor, payload, reason, detail "
+            f"FROM quarantine ORDER BY {QUARANTINE_ORDER}"
+        )
+
+    def _drop_quarantine(self, keys: list[str]) -> int:
+        def run() -> int:
+            with self._w.transaction(), self._w.cursor() as cur:
+                cur.execute("DELETE FROM quarantine WHERE key = ANY(%s)", [keys])
+                return int(cur.rowcount)
+
+        return self._retrying(run)
+
     # --- sensors ------------------------------------------------------------------------------------
     def _add_sensors(self, frame: pd.DataFrame, replace: bool) -> int:
         cols = ", ".join(SENSOR_COLUMNS)

@@ -27,7 +27,7 @@
       if (page === "status") { renderStatus(await t.getJSON("/api/v1/dashboard/status")); }
       else if (t.refresh) { await t.refresh(); }
       body.dataset.pushed = String(++pushes);  // tests and benchmarks/live.py watch this
-    } catch (e) { console.warn("live:", e); }
+    } catch (e) { if (t.showError) { t.showError(e); } else { console.warn("live:", e); } }
   }
 
   function schedule() {

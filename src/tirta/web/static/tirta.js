@@ -6,11 +6,43 @@
   const meta = document.querySelector('meta[name="csrf-token"]');
   const csrf = meta ? meta.content : "";
 
+  // Every failed API call shows its error on the page (the API's message, else the HTTP status).
+  async function failure(r) {
+    let msg = r.statusText || "request failed";
+    try { const e = (await r.json()).error; if (e) { msg = e.message + (e.field ? ` (${e.field})` : ""); } } catch (_) { /* not JSON */ }
+    return new Error(`${r.status}: ${msg}`);
+  }
+
+  function showError(err) {
+    let el = document.getElementById("api-error");
+    if (!el) {
+      el = document.createElement("p");
+      el.id = "api-error"; el.className = "api-error"; el.setAttribute("role", "alert");
+      const main = document.querySelector("main");
+      main.insertBefore(el, main.firstChild);
+    }
+    el.textContent = "Could not load data: " + (err && err.message ? err.message : String(err));
+    el.hidden = false;
+  }
+
+  function clearError() {
+    const el = document.getElementById("api-error");
+    if (el) { el.hidden = true; el.textContent = ""; }
+  }
+
   async function getJSON(url) {
-    const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    let r;
+    try {
+      r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    } catch (e) { throw new Error("the server cannot be reached (" + e.message + ")"); }
     if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); }
-    if (!r.ok) { throw new Error((await r.json()).error?.message || r.statusText); }
+    if (!r.ok) { throw await failure(r); }
     return r.json();
+  }
+
+  // Run an async page action; its failure goes on the page, its success clears an earlier one.
+  async function guard(fn) {
+    try { const out = await fn(); clearError(); stamp(); return out; } catch (e) { showError(e); }
   }
 
   async function postJSON(url, payload) {
@@ -19,23 +51,19 @@
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify(payload),
     });
-    const out = await r.json();
-    if (!r.ok) { throw new Error(out.error?.message || r.statusText); }
-    return out;
+    if (!r.ok) { throw await failure(r); }
+    return r.json();
   }
 
   const refreshers = [];  // what poll() runs; live.js calls them on a pushed update (tirta.refresh)
   async function refresh() {
-    for (const fn of refreshers) { try { await fn(); } catch (e) { console.warn("refresh:", e); } }
-    stamp();
+    for (const fn of refreshers) { await guard(fn); }
   }
 
   function poll(fn, every = 1) {
     refreshers.push(fn);
     const tick = async () => {
-      if (!document.hidden && !window.tirta?.live) {  // live: the stream pushes instead (live.js)
-        try { await fn(); stamp(); } catch (e) { console.warn("poll:", e); }
-      }
+      if (!document.hidden && !window.tirta?.live) { await guard(fn); }  // live: live.js pushes instead
       setTimeout(tick, pollMs * every);
     };
     setTimeout(tick, pollMs * every);
@@ -61,6 +89,12 @@
       el.textContent = v === null ? "–" : (d !== undefined && typeof v === "number"
         ? v.toLocaleString("en", { minimumFractionDigits: +d, maximumFractionDigits: +d }) : String(v));
     });
+    document.querySelectorAll("[data-w]").forEach((el) => {  // a KPI's sanity warnings
+      const list = pick(data, el.dataset.w);
+      if (list === undefined) { return; }
+      el.innerHTML = (list || []).map((w) => `<li>${esc(w)}</li>`).join("");
+      el.hidden = !(list && list.length);
+    });
   }
 
   const chartLayout = (ytitle) => ({
@@ -71,8 +105,13 @@
   function trendChart(id, trend) {
     const el = document.getElementById(id);
     if (!el) { return; }
+    // a month whose NRW fails a sanity check is drawn in red with its warnings; a withheld one is absent
+    const why = (m) => (m.kpi_warnings && m.kpi_warnings.nrw_pct) || [];
     const x = trend.map((m) => m.period), y = trend.map((m) => m.nrw_pct);
-    return Plotly.react(el, [{ type: "bar", x, y, marker: { color: "#0b6fa4" }, name: "NRW %" }],
+    const color = trend.map((m) => (why(m).length ? "#c0392b" : "#0b6fa4"));
+    const text = trend.map((m) => (why(m).length ? "⚠ " + why(m).join("<br>⚠ ") : (m.withheld || []).join("; ")));
+    return Plotly.react(el, [{ type: "bar", x, y, marker: { color }, name: "NRW %", hovertext: text,
+      hovertemplate: "%{x}: %{y:.1f} %<br>%{hovertext}<extra></extra>" }],
       chartLayout("NRW %"), { displayModeBar: false, responsive: true });
   }
 
@@ -106,6 +145,9 @@
         document.getElementById("map-meta").textContent =
           `${m.nodes} nodes, ${m.links} links · ${m.quantity} at ${m.at}` + (m.crs ? ` · ${m.crs} → lon/lat` : "") +
           ` · ${m.active_events} active events`;
+        const notes = document.getElementById("map-notices");
+        notes.innerHTML = (m.notices || []).map((n) => `<li>${esc(n)}</li>`).join("");
+        notes.hidden = !(m.notices && m.notices.length);
         el.dataset.drawn = String(performance.now());  // ms since navigation start (benchmarks/web.py)
         if (!clickBound) {
           el.on("plotly_click", (ev) => {
@@ -115,8 +157,8 @@
           clickBound = true;
         }
       }
-      form.addEventListener("submit", (ev) => { ev.preventDefault(); draw(); });
-      draw().then(stamp);
+      form.addEventListener("submit", (ev) => { ev.preventDefault(); guard(draw); });
+      guard(draw);
       poll(draw, 3);  // a big network takes a second or two to redraw: every third interval
     },
 
@@ -191,7 +233,10 @@
       trendChart("trend", pageData().trend);
       poll(async () => {
         fillKeys(await getJSON("/api/v1/public/kpis"));
-        trendChart("trend", await getJSON("/api/v1/public/nrw-trend"));
+        const trend = await getJSON("/api/v1/public/nrw-trend");
+        trendChart("trend", trend);
+        document.getElementById("withheld").innerHTML = trend.filter((m) => m.withheld.length)
+          .map((m) => `<li>${esc(m.period)} withheld: ${esc(m.withheld.join("; "))}</li>`).join("");
       });
     },
   };
@@ -205,5 +250,5 @@
 
   const init = pages[body.dataset.page];
   if (init) { init(); }
-  window.tirta = { getJSON, postJSON, refresh, live: false };
+  window.tirta = { getJSON, postJSON, guard, showError, refresh, live: false };
 })();
