@@ -40,5 +40,7 @@ def test_release_and_drop_through_the_api(api, tmp_path: Path) -> None:
     r = client.post("/api/v1/quarantine/release", json={"sensor": "zz"}, headers=op)
     assert r.status_code == 200 and r.json()["stored"] == 1
     assert client.post("/api/v1/quarantine/release", json={}, headers=op).status_code == 422
-    assert client.post("/api/v1/quarantine/drop", json={"keys": ["0" * 32]}, headers=op).status_code == 404
+    assert (
+        client.post("/api/v1/quarantine/drop", json={"keys": ["0" * 32]}, headers=op).status_code == 404
+    )
     assert {a["who"] for a in review.audit_log(store)} == {"operator-1"}

@@ -139,3 +139,27 @@ def test_leak_count_parsing_and_config_errors():
         SimulationConfig(days=0)
     with pytest.raises(InputError):
         SimulationConfig(step_s=7)
+
+
+def test_customer_leaks_and_meter_faults_are_planted_with_truth(tmp_path):
+    net = load_network(NET3)
+    cfg = SimulationConfig(
+        days=4, train_days=3, leaks=(0, 0), seed=4, customer_leaks=3, meter_faults=2, customers=12
+    )
+    res = simulate(net, cfg, out=tmp_path)
+    cust = res.customers
+    assert cust is not None and cust.readings.shape == (7 * 24, 12)
+    assert (cust.truth["kind"] == "customer_leak").sum() == 3 and len(cust.truth) == 5
+    t_split = pd.Timestamp("2021-01-04", tz="UTC")
+    assert (cust.truth["start"] >= t_split).all()  # only in the eval period
+    leak = cust.truth[cust.truth["kind"] == "customer_leak"].iloc[0]
+    during = cust.readings.loc[leak["start"] : leak["end"], leak["customer"]] * 3.6e6
+    assert during.min() >= leak["flow_lph"] - 0.5  # a continuous flow never lets the meter rest
+    assert (tmp_path / "eval" / "Customers.csv").is_file() and (
+        tmp_path / "train" / "Customers.csv"
+    ).is_file()
+    truth = pd.read_csv(tmp_path / "eval" / "customer_truth.csv")
+    assert len(truth) == 5 and set(pd.read_csv(tmp_path / "customers.csv")["id"]) == set(cust.readings)
+    with pytest.raises(InputError) as err:
+        SimulationConfig(customer_leaks=5, meter_faults=5, customers=8)
+    assert err.value.field == "customers"

@@ -197,3 +197,27 @@ def test_a_relocalised_alarm_updates_its_event_and_a_later_leak_opens_another(ne
     assert same is event and active
     other, _ = _match(found(start + pd.Timedelta(hours=9)), "A", [event], dist, PipelineConfig())
     assert other is None
+
+
+def test_a_customer_event_never_takes_a_network_leak(net):
+    """A customer alert (no DMA, no zone) with the same start as a network alarm stays its own event."""
+    from tirta.leaks.detect.base import Alarm
+    from tirta.leaks.evaluate import Detection
+    from tirta.leaks.events import Event
+    from tirta.leaks.live import _match
+    from tirta.leaks.pipeline import Found, PipelineConfig
+
+    start = pd.Timestamp("2021-01-09 15:50", tz="UTC")
+    customer = Event(
+        id=7, status="open", detected_at=start, start=start, size_lps=0.003, candidates=[],
+        dma=None, kind="customer_leak", customer={"id": "c0001"},
+    )  # fmt: skip
+    alarm = Alarm("flow", start, start + pd.Timedelta(hours=1), 5.0, 0.9, zone=None)
+    got, _ = _match(
+        Found(Detection("p779", start), alarm, None),
+        None,
+        [customer],
+        PipeDistances(net),
+        PipelineConfig(),
+    )
+    assert got is None

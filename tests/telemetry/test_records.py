@@ -41,3 +41,36 @@ def test_only_if_new_is_a_claim_won_once(store: Store, store_url: str) -> None:
             for t in threads:
                 t.join()
             assert sorted(wins) == [False, True]
+
+
+def test_swap_record_is_a_compare_and_set(store: Store, store_url: str) -> None:
+    assert not store.swap_record("job", "absent", {}, {"n": 1})  # nothing to swap
+    store.put_record("job", "detect", {"runs": 1, "history": [{"ok": True, "s": 0.5}]})
+    seen = store.get_record("job", "detect")
+    assert seen is not None
+    assert store.swap_record("job", "detect", seen.value, {"runs": 2})
+    assert not store.swap_record("job", "detect", seen.value, {"runs": 99})  # stale: lost
+    got = store.get_record("job", "detect")
+    assert got is not None and got.value == {"runs": 2}
+    if store_url.startswith("postgres"):  # two connections racing on one value: exactly one wins
+        with open_store(store_url) as other:
+            wins = []
+            threads = [
+                threading.Thread(
+                    target=lambda s=s, n=n: wins.append(
+                        s.swap_record("job", "detect", {"runs": 2}, {"runs": n})
+                    )
+                )
+                for s, n in ((store, 3), (other, 4))
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert sorted(wins) == [False, True]
+
+
+def test_nan_and_infinity_are_stored_as_null(store: Store) -> None:
+    assert store.put_record("analytics", "x", {"ili": float("nan"), "v": [1.5, float("inf")]})
+    got = store.get_record("analytics", "x")
+    assert got is not None and got.value == {"ili": None, "v": [1.5, None]}

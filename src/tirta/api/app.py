@@ -15,7 +15,7 @@ from tirta.api.deps import AppState, RateLimiter
 from tirta.api.errors import error_body, error_responses, install_error_handlers
 from tirta.api.routes import ROUTERS
 from tirta.api.settings import ApiSettings, api_settings
-from tirta.api.users import UserStore
+from tirta.api.store_users import open_users
 from tirta.balance import band_schemes
 from tirta.config import Settings
 from tirta.errors import TirtaError
@@ -104,9 +104,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        users = UserStore(cfg.users_db)
         store = open_store(cfg.store_url)
         shared = runtime.attach(store) if runtime is not None else store
+        try:
+            users = open_users(cfg.users_db, shared)
+        except BaseException:
+            store.close()
+            raise
         app.state.tirta = AppState(cfg, shared, users, RateLimiter(cfg.ingest_per_minute))
         app.state.tirta_runtime = runtime
         try:

@@ -13,7 +13,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from tirta.api.auth import CSRF_HEADER, SESSION_COOKIE, Principal, csrf_matches, role_allows
 from tirta.api.errors import ApiError
 from tirta.api.settings import ApiSettings
-from tirta.api.users import UserStore
+from tirta.api.users import Users
 from tirta.balance import Billing, load_billing
 from tirta.network import DMA, Network, load_dmas, load_network
 from tirta.telemetry.store import Store
@@ -60,7 +60,7 @@ class AppState:
 
     settings: ApiSettings
     store: Store
-    users: UserStore
+    users: Users
     limiter: RateLimiter
     _model: tuple[Network, list[DMA]] | None = None
     _billing: Billing | None = None

@@ -132,6 +132,15 @@ class _EventFields(BaseModel):
     repaired_at: str | None
     water_lost_m3: float | None
     close_proposed: str | None
+    kind: str = Field(
+        default="leak",
+        description="'leak' (network) or a customer-side kind: customer_leak, stopped, "
+        "under_registering, reverse_flow, tampering",
+    )
+    customer: dict[str, Any] | None = Field(
+        default=None,
+        description="customer-side events: customer id, node, loss_m3_day, cost_per_day, tariff_per_m3",
+    )
 
 
 class EventSummaryPublic(_EventFields):

@@ -23,10 +23,13 @@ T = TypeVar("T", int, float)
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """What the API server needs: the store, the users database, the model and the limits."""
+    """What the API server needs: the store, the users database, the model and the limits.
+
+    ``users_db`` None (the default) keeps users, keys and sessions in the store itself; a path keeps
+    them in that SQLite file instead (one process only)."""
 
     store_url: str
-    users_db: Path
+    users_db: Path | None
     network: Path
     dmas: Path
     audit_file: Path | None = None  # published audit (AUDIT.toml) behind the public KPIs
@@ -55,11 +58,17 @@ class ApiSettings:
 
 
 def default_users_db(store_url: str) -> Path:
-    """The users database next to an embedded store (``x.duckdb`` → ``x.users.sqlite``), else ./."""
+    """Where older versions kept the users by default (``x.duckdb`` → ``x.users.sqlite``, else ./):
+    imported into the store when the store has no users yet."""
     parsed = parse_store_url(store_url)
     if parsed.backend == "duckdb":
         return parsed.path.with_suffix(".users.sqlite")
     return Path("tirta.users.sqlite")
+
+
+def _users_db(given: str | Path | None) -> Path | None:
+    """An explicit SQLite users file, else None: users live in the store."""
+    return Path(given) if given else None
 
 
 def _positive(environ: Mapping[str, str], name: str, default: T, kind: Callable[[str], T]) -> T:
@@ -120,7 +129,7 @@ def api_settings(
     plants = plants_file or environ.get("TIRTA_PLANTS_FILE") or None
     return ApiSettings(
         store_url=url,
-        users_db=Path(users_db or environ.get("TIRTA_USERS_DB") or default_users_db(url)),
+        users_db=_users_db(users_db or environ.get("TIRTA_USERS_DB")),
         network=net,
         dmas=Path(dma_path),
         audit_file=Path(audit) if audit else None,

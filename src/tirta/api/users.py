@@ -1,4 +1,5 @@
-"""Users and API keys in a small SQLite file of their own (next to the embedded store by default).
+"""Users and API keys in a small SQLite file of their own (``--users-db``; by default they are records
+of the store instead, see :mod:`tirta.api.store_users`).
 
 Tables: ``users`` (name, role, created_at, active, password salt and scrypt hash), ``api_keys`` (key id,
 user, salt, scrypt hash, created_at, revoked) and ``sessions`` (SHA-256 of the dashboard's session token,
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from tirta.api.auth import (
     MIN_PASSWORD,
@@ -34,7 +36,7 @@ from tirta.api.errors import ApiError, NotFoundError
 from tirta.api.models import USER_NAME
 from tirta.errors import InputError, StoreError
 
-__all__ = ["User", "UserStore"]
+__all__ = ["User", "UserStore", "Users"]
 
 _NAME = re.compile(USER_NAME)
 _SCHEMA = """
@@ -72,6 +74,24 @@ class User:
     created_at: str
     active: bool
     keys: int
+
+
+class Users(Protocol):
+    """What the API, dashboard and CLI ask of a user store (SQLite file or the telemetry store)."""
+
+    def add_user(self, name: str, role: str) -> str: ...
+    def add_key(self, name: str) -> str: ...
+    def deactivate(self, name: str) -> None: ...
+    def get(self, name: str) -> User: ...
+    def users(self) -> list[User]: ...
+    def count_admins(self) -> int: ...
+    def authenticate(self, key: str) -> Principal | None: ...
+    def set_password(self, name: str, password: str) -> None: ...
+    def check_password(self, name: str, password: str) -> Principal | None: ...
+    def new_session(self, name: str, ttl_s: float) -> str: ...
+    def session(self, token: str) -> Principal | None: ...
+    def end_session(self, token: str) -> None: ...
+    def end_sessions(self, name: str) -> int: ...
 
 
 class UserStore:

@@ -241,3 +241,70 @@ _step("dispatch", "dispatched", "Send a crew to an acknowledged event.")
 _step("repaired", "repaired", "Record the repair (use --at for when the leak was stopped).")
 _step("close", "closed", "Close a repaired event.")
 _step("false-alarm", "false_alarm", "Reject an event: no leak was found.")
+
+
+@app.command("customers")
+def customers_cmd(
+    readings: Annotated[
+        Path,
+        typer.Argument(help="Folder with Customers.csv (hourly smart-meter readings, L/h) or the file"),
+    ],
+    train: Annotated[
+        Path | None,
+        typer.Option(
+            "--train", help="Leak-free period for each customer's baseline (default: first 14 days)"
+        ),
+    ] = None,
+    tariff: Annotated[float, typer.Option("--tariff", help="Water tariff per m³, for the cost")] = 1.5,
+    customers: Annotated[
+        Path | None, typer.Option("--customers", help="customers.csv (id, node) to name each node")
+    ] = None,
+    truth: Annotated[
+        Path | None, typer.Option("--truth", help="customer_truth.csv: print precision and recall")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the alerts as CSV")] = None,
+    events: Annotated[
+        bool, typer.Option("--events", help="Open an event per new alert in the store")
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Customer-side leaks and meter faults from smart meters, with the loss in m³/day and its cost."""
+    from tirta.hydraulics.customers import read_customer_truth, read_customers
+    from tirta.leaks.customers import detect_customers, open_customer_events, score_customers
+
+    data = read_customers(readings)
+    base = read_customers(train) if train is not None else None
+    nodes = None
+    if customers is not None:
+        try:
+            table = pd.read_csv(customers, dtype=str)
+        except (OSError, pd.errors.ParserError) as exc:
+            raise InputError(f"cannot read customers: {exc}", file=customers) from None
+        for col in ("id", "node"):
+            if col not in table.columns:
+                raise InputError(f"missing column '{col}'", file=customers, line=1, field=col)
+        nodes = dict(zip(table["id"], table["node"], strict=True))
+    console = Console(stderr=True, soft_wrap=True)
+    with console.status(f"checking {data.shape[1]} customers"):
+        alerts = detect_customers(data, base, tariff_per_m3=tariff, nodes=nodes)
+    for a in alerts:
+        flow = f"  {a.flow_lph:.1f} L/h" if a.flow_lph is not None else ""
+        console.print(
+            f"{a.customer} {a.node or ''}  {a.kind:<18} from {a.start:%Y-%m-%d %H:%M}, seen "
+            f"{a.detected_at:%Y-%m-%d %H:%M}{flow}  loss {a.loss_m3_day:.3f} m³/day  "
+            f"cost {a.cost_per_day:.2f}/day",
+            markup=False,
+        )
+    console.print(f"{len(alerts)} customer alert(s)", markup=False)
+    if out is not None:
+        pd.DataFrame([a.to_dict() for a in alerts]).to_csv(out, index=False)
+    if events:
+        from tirta.telemetry.store import open_store
+
+        with open_store(_store_url(store)) as st:
+            opened, skipped = open_customer_events(st, alerts, tariff_per_m3=tariff)
+        console.print(f"opened events {_ids(opened)}; {skipped} already open", markup=False)
+    if truth is not None:
+        typer.echo(
+            json.dumps(score_customers(read_customer_truth(truth), alerts, min_flow_lph=5.0), indent=2)
+        )

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from tirta.api.settings import ApiSettings, api_settings
-from tirta.api.users import UserStore
+from tirta.api.store_users import open_users
 from tirta.cli.ingest import StoreOption
 from tirta.errors import InputError
 
@@ -42,7 +42,15 @@ def check_exposure(host: str, cfg: ApiSettings) -> None:
     """Serving beyond this machine needs at least one admin user: no open default outside the demo."""
     if is_loopback(host):
         return
-    if UserStore(cfg.users_db).count_admins() == 0:
+    from tirta.api.users import UserStore
+    from tirta.telemetry.store import open_store
+
+    if cfg.users_db is not None:
+        admins = UserStore(cfg.users_db).count_admins()
+    else:
+        with open_store(cfg.store_url) as store:
+            admins = open_users(None, store).count_admins()
+    if admins == 0:
         raise InputError(
             f"refusing to serve on {host} without an admin user; add one with "
             "`tirta users add NAME --role admin`, or serve on 127.0.0.1",
@@ -138,7 +146,12 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port", min=1, max=65535)] = 8000,
     users_db: Annotated[
-        Path | None, typer.Option("--users-db", help="Users database (SQLite)", show_default=False)
+        Path | None,
+        typer.Option(
+            "--users-db",
+            help="Keep users in this SQLite file (default: in the store, shared by every process)",
+            show_default=False,
+        ),
     ] = None,
     mqtt: Annotated[
         str | None,

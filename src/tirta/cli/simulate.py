@@ -115,6 +115,16 @@ def simulate_cmd(
             help="With --scenarios: a Dask scheduler, tcp://host:8786 (or $TIRTA_DASK_SCHEDULER)"
         ),
     ] = None,
+    customer_leaks: Annotated[
+        int,
+        typer.Option(help="Leaks behind smart customer meters (5-50 L/h), truth in customer_truth.csv"),
+    ] = 0,
+    meter_faults: Annotated[
+        int, typer.Option(help="Stopped, under-registering, reversed or tampered customer meters")
+    ] = 0,
+    customers: Annotated[
+        int, typer.Option(help="Smart-metered households (Customers.csv); default 200 with the above")
+    ] = 0,
 ) -> None:
     """Simulate sensor data with hidden leaks; writes CSVs, truth.csv, faults.csv, sensors.json."""
     from tirta.hydraulics.scenarios import PDA
@@ -131,6 +141,9 @@ def simulate_cmd(
         start=start,
         faults=faults,
         pda=PDA(required_pressure_m=required_pressure),
+        customer_leaks=customer_leaks,
+        meter_faults=meter_faults,
+        customers=customers,
     )
     if scenarios is not None:
         run_batch(net, cfg, scenarios, out, sensors, workers, scheduler, console)
@@ -147,6 +160,11 @@ def simulate_cmd(
     out_console.print(
         f"{len(result.truth)} hidden leak(s), {len(result.faults)} sensor fault(s); truth in {out}"
     )
+    if result.customers is not None:
+        out_console.print(
+            f"{len(result.customers.customers)} smart-metered customers, "
+            f"{len(result.customers.truth)} planted customer leak(s)/meter fault(s)"
+        )
     out_console.print(f"written to {out}")
     for note in result.warnings:
         console.print(f"warning: {note}", markup=False, highlight=False, soft_wrap=True)

@@ -20,6 +20,13 @@ import numpy as np
 import pandas as pd
 
 from tirta.errors import InputError
+from tirta.hydraulics.customers import (
+    CustomerConfig,
+    CustomerData,
+    simulate_customers,
+    write_customer_truth,
+    write_customers,
+)
 from tirta.hydraulics.engine import Engine
 from tirta.hydraulics.scenarios import PDA, Leak, orifice_flow
 from tirta.network.model import Network, load_network
@@ -56,6 +63,9 @@ class SimulationConfig:
     demand_noise_rel: float = 0.02
     faults: int = 0  # sensor faults drawn over the eval period
     pda: PDA = field(default_factory=PDA)
+    customer_leaks: int = 0  # continuous flows behind smart customer meters (Customers.csv)
+    meter_faults: int = 0  # stopped, under-registering, reversed or tampered customer meters
+    customers: int = 0  # smart-metered households; 0: 200 when leaks or faults are planted
 
     def __post_init__(self) -> None:
         if not self.days > 0:
@@ -69,6 +79,14 @@ class SimulationConfig:
             raise InputError("step must divide a day", field="step_s")
         if self.faults < 0:
             raise InputError("must not be negative", field="faults")
+        for name in ("customer_leaks", "meter_faults", "customers"):
+            if getattr(self, name) < 0:
+                raise InputError("must not be negative", field=name)
+        n = self.customers or (200 if self.customer_leaks + self.meter_faults else 0)
+        if self.customer_leaks + self.meter_faults > n:
+            raise InputError(
+                f"more customer leaks and meter faults than customers ({n})", field="customers"
+            )
 
 
 @dataclass
@@ -80,6 +98,7 @@ class SimulationResult:
     faults: pd.DataFrame
     sensors: SensorRegistry
     consumption_m3: pd.DataFrame = field(default_factory=pd.DataFrame)  # delivered per junction per day
+    customers: CustomerData | None = None  # smart customer meters with planted leaks and faults
     out: Path | None = None
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # implausible results, EPANET's warnings
@@ -330,6 +349,19 @@ def simulate(
     consumption = res.demand_m3s[junctions].resample("1D").sum() * step
     result = SimulationResult(scada, truth, faults, sensors, consumption.loc[:, consumption.sum() > 0])
     result.warnings = _distinct(res.warnings)
+    n_customers = cfg.customers or (200 if cfg.customer_leaks + cfg.meter_faults else 0)
+    if n_customers:
+        homes = [
+            str(j)
+            for j in net.nodes.index[
+                (net.nodes["type"] == "Junction") & (net.nodes["base_demand_m3s"] > 0)
+            ]
+        ]
+        ccfg = CustomerConfig(customers=n_customers, leaks=cfg.customer_leaks, faults=cfg.meter_faults)
+        rng_customers = np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(7)[6])
+        result.customers = simulate_customers(
+            homes, start, total_s // 3600, t_split, ccfg, rng_customers
+        )
     if out is not None:
         _write(result, Path(out), net, cfg, t_split, train_s > 0)
     return result
@@ -405,6 +437,16 @@ def _write(
         )
     faults.to_csv(eval_dir / "faults.csv", index=False)
     files.append(eval_dir / "faults.csv")
+    if result.customers is not None:
+        cust = result.customers
+        if split:
+            files.append(write_customers(out / "train", cust.readings[cust.readings.index < t_split]))
+            files.append(write_customers(eval_dir, cust.readings[cust.readings.index >= t_split]))
+        else:
+            files.append(write_customers(out, cust.readings))
+        cust.customers.to_csv(out / "customers.csv", index=False)
+        files.append(out / "customers.csv")
+        files.append(write_customer_truth(eval_dir / "customer_truth.csv", cust.truth))
     sensors_path = out / "sensors.json"
     sensors_path.write_text(json.dumps(result.sensors.to_battledim(), indent=1) + "\n", encoding="utf-8")
     files.append(sensors_path)
@@ -416,6 +458,7 @@ def _write(
         "train_until": t_split.strftime("%Y-%m-%d %H:%M") if split else None,
         "leaks": len(result.truth),
         "faults": len(result.faults),
+        "customer_events": 0 if result.customers is None else len(result.customers.truth),
         "readings": result.n_readings,
     }
     (out / "scenario.json").write_text(json.dumps(meta, indent=1, default=str) + "\n", encoding="utf-8")

@@ -13,11 +13,12 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
 from tirta.errors import InputError
+from tirta.hydraulics.customers import CUSTOMER_EVENT_KINDS
 from tirta.telemetry.store.base import EVENT_STATUSES, Store
 
 __all__ = [
@@ -64,7 +65,9 @@ class Event:
     radius_m: float | None = None
     repaired_at: pd.Timestamp | None = None
     close_proposed: str | None = None  # the note of tirta's proposal to close, while it stands
-    kind: str = "leak"  # other domains share the lifecycle (e.g. "effluent_breach" of a plant)
+    kind: str = "leak"  # "leak" (network), a customer-side kind ("customer_leak", "stopped", …) or
+    # another domain's that shares the lifecycle ("effluent_breach" of a plant)
+    customer: dict[str, Any] | None = None  # customer id, node, loss m³/day and its cost
     details: dict[str, Any] = field(default_factory=dict, compare=False)  # what opened it, as recorded
     history: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
 
@@ -109,6 +112,8 @@ class Event:
             "repaired_at": iso(self.repaired_at),
             "water_lost_m3": round(self.water_lost_m3(now), 3),
             "close_proposed": self.close_proposed,
+            "kind": self.kind,
+            "customer": self.customer,
             "candidates": self.candidates,
             "history": history,
         }
@@ -132,6 +137,9 @@ def _untag(note: Any) -> tuple[str, dict[str, Any]] | None:
     return (tag, payload) if isinstance(payload, dict) else None
 
 
+WATER_LOSS: Final = "water-loss"  # list_events: network leaks and customer-side events
+
+
 def _ts(value: Any) -> pd.Timestamp | None:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return None
@@ -153,6 +161,7 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
         "detected_at": _ts(row["detected_at"]),
         "kind": "leak",
         "details": {},
+        "customer": None,
     }
     repaired_at = None
     proposal = None
@@ -163,7 +172,7 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
         parsed = _untag(rec["note"]) if rec["who"] == SYSTEM else None
         if parsed is not None and parsed[0] in ("detected", "update"):
             p = parsed[1]
-            for key in ("size_lps", "candidates", "zone", "radius_m"):
+            for key in ("size_lps", "candidates", "zone", "radius_m", "kind", "customer"):
                 if key in p:
                     state[key] = p[key]
             for key in ("start", "detected_at"):
@@ -190,17 +199,23 @@ def _fold(row: dict[str, Any], history: pd.DataFrame) -> Event:
         radius_m=state["radius_m"],
         repaired_at=repaired_at,
         close_proposed=proposal,
-        kind=state["kind"],
+        kind=str(state["kind"] or "leak"),
+        customer=state["customer"],
         details=state["details"],
         history=history,
     )
 
 
-def list_events(store: Store, status: str | None = None, kind: str = "leak") -> list[Event]:
+def list_events(store: Store, status: str | None = None, kind: str | None = WATER_LOSS) -> list[Event]:
     """Events (newest first) with tirta's updates applied; ``status`` filters on the current one,
-    ``kind`` on what they are about (leaks unless asked for another domain's)."""
+    ``kind`` on what they are about: by default water losses (network leaks and customer-side
+    events), else one kind (another domain's, such as a plant's "effluent_breach"), or None for all."""
     frame = store.events(status)
     events = [_fold(rec, store.event_history(int(rec["id"]))) for rec in frame.to_dict("records")]
+    if kind is None:
+        return events
+    if kind == WATER_LOSS:
+        return [e for e in events if e.kind == "leak" or e.kind in CUSTOMER_EVENT_KINDS]
     return [e for e in events if e.kind == kind]
 
 

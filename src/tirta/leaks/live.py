@@ -145,6 +145,8 @@ def _match(
     radius = f.radius_m if math.isfinite(f.radius_m) else 0.0
     near: list[tuple[float, Event]] = []
     for e in events:
+        if e.kind != "leak":
+            continue  # a customer's meter or service pipe: not a network leak to update
         same = e.dma == area or (e.zone is not None and e.zone == f.alarm.zone)
         if not same:
             continue

@@ -2,7 +2,8 @@
 
 Each job calls the domain function (``tirta.leaks.live.run_live``, ``tirta.balance.dma_balance``) at
 the runtime's clock time and returns a small JSON-ready summary for the status page; the nightly
-balance keeps its per-DMA reports in memory for the API and dashboard (see :class:`Analytics`).
+balance keeps its per-DMA reports for the API and dashboard in the store (see :class:`Analytics`),
+so they survive a restart and every process on one PostgreSQL answers with the same.
 """
 
 from __future__ import annotations
@@ -23,22 +24,33 @@ from tirta.network import DMA, Network
 from tirta.server.scheduler import Clock
 from tirta.telemetry.store.base import Store
 
-__all__ = ["Analytics", "BalanceJob", "CompactJob", "DetectJob"]
+__all__ = ["BALANCE_RECORD", "Analytics", "BalanceJob", "CompactJob", "DetectJob"]
+
+
+BALANCE_RECORD = ("analytics", "nightly_balance")  # record (kind, key) of the last nightly balance
 
 
 @dataclass
 class Analytics:
-    """Latest results of the scheduled analytics, shared with the API (thread-safe)."""
+    """Latest results of the scheduled analytics, shared with the API (thread-safe); kept as a record
+    of ``store`` when one is given, else in memory only."""
 
+    store: Store | None = None
     _balance: dict[str, Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def set_balance(self, value: dict[str, Any]) -> None:
         with self._lock:
             self._balance = value
+        if self.store is not None:
+            self.store.put_record(*BALANCE_RECORD, value)
 
     def balance(self) -> dict[str, Any] | None:
         """The nightly per-DMA balance and night flow: period, computed_at, one report per DMA."""
+        if self.store is not None:
+            rec = self.store.get_record(*BALANCE_RECORD)
+            if rec is not None:
+                return rec.value
         with self._lock:
             return self._balance
 

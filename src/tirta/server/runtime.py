@@ -85,7 +85,10 @@ class Runtime:
         if self.replay is not None:
             self.replay.store = store
             self.replay.start_thread()
-        self.scheduler = Scheduler(self._jobs(state, store), clock=self.clock, tick_s=cfg.tick_s)
+        self.analytics.store = store  # the nightly balance and job history last in the store
+        self.scheduler = Scheduler(
+            self._jobs(state, store), clock=self.clock, tick_s=cfg.tick_s, store=store
+        )
         self.scheduler.start()
         log.info("runtime started: jobs %s", ", ".join(self.scheduler.jobs))
 

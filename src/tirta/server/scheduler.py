@@ -2,7 +2,9 @@
 
 Jobs run one after the other (the analytics share the machine's cores with the API), each either every
 N seconds of wall time or once a day at a time of the runtime's clock, which the demo's replay
-accelerates. Every job keeps its last start, duration, result and error for ``GET /api/v1/status``.
+accelerates. Every job keeps its last start, duration, result and error for ``GET /api/v1/status``;
+given a store, each run is also written there as a ``job`` record with the last runs' history, so the
+status survives a restart and is shared by every process on one PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,15 +15,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time as clock_time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from tirta.errors import TirtaError
 
-__all__ = ["Clock", "Job", "JobState", "Scheduler", "wall_clock"]
+if TYPE_CHECKING:
+    from tirta.telemetry.store.base import Store
+
+__all__ = ["HISTORY", "JOB_KIND", "Clock", "Job", "JobState", "Scheduler", "wall_clock"]
 
 log = logging.getLogger("tirta.server")
+
+JOB_KIND = "job"  # record kind of a job's persisted state (key: the job's name)
+HISTORY = 20  # runs kept per job in its record, newest first
+_STAMPS = ("last_start", "last_ok")
 
 Clock = Callable[[], pd.Timestamp]
 
@@ -45,6 +54,33 @@ class JobState:
     last_error: str | None = None
     next_due: pd.Timestamp | None = None  # in the runtime's clock for daily jobs, wall time otherwise
     logged: str | None = None  # the last skip or expected error written to the log (said once)
+    history: list[dict[str, Any]] = field(default_factory=list)  # last runs, newest first
+
+    def load(self, value: dict[str, Any]) -> None:
+        """Take the persisted fields of a ``job`` record (see :func:`record_run`)."""
+        self.runs, self.failures = int(value.get("runs", 0)), int(value.get("failures", 0))
+        for name in _STAMPS:
+            at = value.get(name)
+            setattr(self, name, pd.Timestamp(at) if at else None)
+        self.last_duration_s = value.get("last_duration_s")
+        self.last_result, self.last_error = value.get("last_result"), value.get("last_error")
+        self.history = list(value.get("history", []))
+
+
+def record_run(old: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    """A job record after one more run (``start``, ``duration_s``, ``ok``, ``error``, ``result``):
+    counts accumulate over every process, the history keeps the last :data:`HISTORY` runs."""
+    ok = run["error"] is None
+    return {
+        "runs": int(old.get("runs", 0)) + 1,
+        "failures": int(old.get("failures", 0)) + (not ok),
+        "last_start": run["start"],
+        "last_duration_s": run["duration_s"],
+        "last_ok": run["end"] if ok else old.get("last_ok"),
+        "last_error": run["error"],
+        "last_result": run["result"] if ok else old.get("last_result"),
+        "history": [{k: v for k, v in run.items() if k != "result"}, *old.get("history", [])][:HISTORY],
+    }
 
 
 @dataclass
@@ -95,11 +131,22 @@ class Job:
 class Scheduler:
     """Runs due jobs on one daemon thread until :meth:`stop`; ``clock`` gives daily jobs their time."""
 
-    def __init__(self, jobs: list[Job], *, clock: Clock = wall_clock, tick_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        jobs: list[Job],
+        *,
+        clock: Clock = wall_clock,
+        tick_s: float = 0.25,
+        store: Store | None = None,
+    ) -> None:
         names = [j.name for j in jobs]
         if len(set(names)) != len(names):
             raise ValueError(f"job names must be unique: {names}")
         self.jobs = {j.name: j for j in jobs}
+        self.store = store
+        for rec in self._records():
+            if rec.key in self.jobs:
+                self.jobs[rec.key].state.load(rec.value)
         self.clock = clock
         self.tick_s = tick_s
         self._stop = threading.Event()
@@ -132,10 +179,13 @@ class Scheduler:
     def run_job(self, job: Job) -> None:
         """Run one job now, recording its outcome; exceptions are logged and kept, never raised."""
         st = job.state
-        st.running, st.last_start = True, wall_clock()
+        start = wall_clock()
+        st.running, st.last_start = True, start
         began = time.monotonic()
+        result: Any = None
+        error: str | None = None
         try:
-            st.last_result = job.fn()
+            result = st.last_result = job.fn()
             st.last_ok, st.last_error = wall_clock(), None
             skipped = st.last_result.get("skipped") if isinstance(st.last_result, dict) else None
             if skipped and st.logged != skipped:  # nothing to do: one line, until the reason changes
@@ -143,20 +193,56 @@ class Scheduler:
             st.logged = skipped
         except TirtaError as exc:  # an expected failure (bad data, settings): one line, said once
             st.failures += 1
-            st.last_error = f"{type(exc).__name__}: {exc}"
+            error = st.last_error = f"{type(exc).__name__}: {exc}"
             if st.logged != st.last_error:
                 log.warning("job %s failed: %s", job.name, exc)
             st.logged = st.last_error
         except Exception as exc:  # a job must never take the server down
             st.failures += 1
-            st.last_error = f"{type(exc).__name__}: {exc}"
+            error = st.last_error = f"{type(exc).__name__}: {exc}"
             st.logged = None
             log.exception("job %s failed", job.name)
         finally:
             st.runs += 1
             st.running = False
-            st.last_duration_s = round(time.monotonic() - began, 3)
+            duration = st.last_duration_s = round(time.monotonic() - began, 3)
             job.schedule(self.clock(), time.monotonic())
+            run = {
+                "start": start.isoformat(),
+                "end": wall_clock().isoformat(),
+                "duration_s": duration,
+                "error": error,
+                "result": result,
+            }
+            self._persist(job, run)
+
+    def _records(self) -> list[Any]:
+        """The ``job`` records of the store (none without a store, or when it cannot be read)."""
+        if self.store is None:
+            return []
+        try:
+            return self.store.records(JOB_KIND)
+        except Exception:  # the status must answer even when the store does not
+            log.exception("scheduler: cannot read the job records")
+            return []
+
+    def _persist(self, job: Job, run: dict[str, Any]) -> None:
+        """Add the run just ended to the job's record (compare-and-set: processes never lose runs)."""
+        if self.store is None:
+            return
+        try:
+            for _ in range(20):
+                rec = self.store.get_record(JOB_KIND, job.name)
+                if rec is None:
+                    if self.store.put_record(JOB_KIND, job.name, record_run({}, run), only_if_new=True):
+                        break
+                    continue
+                if self.store.swap_record(JOB_KIND, job.name, rec.value, record_run(rec.value, run)):
+                    break
+            else:
+                log.warning("job %s: its record kept changing; this run is not recorded", job.name)
+        except Exception:  # a store that cannot record must not stop the jobs
+            log.exception("job %s: cannot record its run", job.name)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -177,6 +263,9 @@ class Scheduler:
     def status(self) -> dict[str, dict[str, Any]]:
         """Each job's schedule and last outcome, JSON-ready."""
         out: dict[str, dict[str, Any]] = {}
+        for rec in self._records():  # every process's runs, as the store has them
+            if rec.key in self.jobs:
+                self.jobs[rec.key].state.load(rec.value)
         for job in self.jobs.values():
             st = job.state
             out[job.name] = {
@@ -193,5 +282,6 @@ class Scheduler:
                 "last_error": st.last_error,
                 "last_result": st.last_result,
                 "next_due": st.next_due,
+                "history": st.history,
             }
         return out

@@ -602,6 +602,17 @@ class Store(ABC):
         with self._write_lock:
             return self._delete_record(kind, key)
 
+    def swap_record(
+        self, kind: str, key: str, expected: Mapping[str, Any], value: Mapping[str, Any]
+    ) -> bool:
+        """Replace ``(kind, key)``'s value by ``value`` only while it still equals ``expected``
+        (compare-and-set); False when it is absent or someone changed it meanwhile."""
+        self._check_open()
+        with self._write_lock:
+            return self._swap_record(
+                kind, key, encode(expected), encode(value), pd.Timestamp.now(tz="UTC")
+            )
+
     @abstractmethod
     def _put_record(
         self, kind: str, key: str, value: str, at: pd.Timestamp, only_if_new: bool
@@ -612,6 +623,9 @@ class Store(ABC):
 
     @abstractmethod
     def _delete_record(self, kind: str, key: str) -> bool: ...
+
+    @abstractmethod
+    def _swap_record(self, kind: str, key: str, old: str, new: str, at: pd.Timestamp) -> bool: ...
 
 
 def _changed_meanwhile(event_id: int, expected: str, found: str) -> InputError:

@@ -27,7 +27,7 @@ from tirta.telemetry.store.base import (
     _quarantine,
     registry_from_frame,
 )
-from tirta.telemetry.store.records import DUCKDB_RECORDS, Record, decode
+from tirta.telemetry.store.records import DUCKDB_RECORDS, Record, decode_rows
 from tirta.telemetry.validate import check, checked_drop, raw_table, round_sizes, valid_rows
 
 __all__ = ["DuckDBStore"]
@@ -615,12 +615,25 @@ class DuckDBStore(Store):
         return bool(got)
 
     def _records(self, kind: str, key: str | None) -> list[Record]:
-        frame = self._query(
-            "SELECT * FROM records WHERE kind = $k AND ($key IS NULL OR key = $key) "
-            "ORDER BY updated_at DESC, key",
-            {"k": kind, "key": key},
-        )
-        return decode(frame)
+        sql = "SELECT kind, key, value, updated_at FROM records WHERE kind = ?"
+        params = [kind] if key is None else [kind, key]
+        cur = self._cursor()
+        try:
+            rows = cur.execute(
+                sql + (" AND key = ?" if key is not None else "") + " ORDER BY updated_at DESC, key",
+                params,
+            ).fetchall()
+        finally:
+            cur.close()
+        return decode_rows(rows)
+
+    def _swap_record(self, kind: str, key: str, old: str, new: str, at: pd.Timestamp) -> bool:
+        got = self._w.execute(
+            "UPDATE records SET value = ?, updated_at = ? WHERE kind = ? AND key = ? AND value = ? "
+            "RETURNING 1",
+            [new, at.tz_localize(None), kind, key, old],
+        ).fetchall()
+        return bool(got)
 
     def _delete_record(self, kind: str, key: str) -> bool:
         got = self._w.execute(

@@ -51,7 +51,7 @@ from tirta.telemetry.store.pgblocks import (
     subset,
 )
 from tirta.telemetry.store.pgcopy import HEADER, PG_EPOCH_US, TRAILER, Coded, binary_rows
-from tirta.telemetry.store.records import POSTGRES_RECORDS, Record, decode
+from tirta.telemetry.store.records import POSTGRES_RECORDS, Record, decode_rows
 from tirta.telemetry.validate import (
     check,
     checked_drop,
@@ -1369,12 +1369,31 @@ class PostgresStore(Store):
         return self._retrying(run)
 
     def _records(self, kind: str, key: str | None) -> list[Record]:
-        frame = self._query(
-            "SELECT kind, key, value::text AS value, updated_at FROM records "
-            "WHERE kind = %(k)s AND (%(key)s::text IS NULL OR key = %(key)s) ORDER BY updated_at DESC, key",
-            {"k": kind, "key": key},
-        )
-        return decode(frame)
+        self._check_open()
+        sql = "SELECT kind, key, value::text, updated_at FROM records WHERE kind = %s"
+        sql += " AND key = %s" if key is not None else ""
+        params = [kind] if key is None else [kind, key]
+
+        def run() -> list[Any]:
+            with self._r.cursor() as cur:
+                cur.execute(sql + " ORDER BY updated_at DESC, key", params)
+                return cur.fetchall()
+
+        with self._read_lock:
+            rows = self._retrying(run, reader=True)
+        return decode_rows(rows)
+
+    def _swap_record(self, kind: str, key: str, old: str, new: str, at: pd.Timestamp) -> bool:
+        def run() -> bool:
+            with self._w.transaction(), self._w.cursor() as cur:
+                cur.execute(
+                    "UPDATE records SET value = %s::jsonb, updated_at = %s "
+                    "WHERE kind = %s AND key = %s AND value = %s::jsonb RETURNING 1",
+                    [new, at.to_pydatetime(), kind, key, old],
+                )
+                return cur.fetchone() is not None
+
+        return self._retrying(run)
 
     def _delete_record(self, kind: str, key: str) -> bool:
         def run() -> bool:

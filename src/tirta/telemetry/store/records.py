@@ -9,13 +9,14 @@ an atomic claim (exactly one of several writers wins it).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import pandas as pd
 
-__all__ = ["DUCKDB_RECORDS", "POSTGRES_RECORDS", "Record", "decode", "encode"]
+__all__ = ["DUCKDB_RECORDS", "POSTGRES_RECORDS", "Record", "decode", "decode_rows", "encode"]
 
 DUCKDB_RECORDS: Final = """
 CREATE TABLE IF NOT EXISTS records (
@@ -41,15 +42,31 @@ class Record:
     updated_at: pd.Timestamp
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (not JSON; PostgreSQL's jsonb refuses them) as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def encode(value: Mapping[str, Any]) -> str:
-    """JSON text of a record value (keys sorted, so equal values give equal text)."""
-    return json.dumps(dict(value), sort_keys=True, default=str)
+    """JSON text of a record value (keys sorted, so equal values give equal text; NaN as null)."""
+    return json.dumps(_finite(value), sort_keys=True, default=str)
 
 
 def decode(frame: pd.DataFrame) -> list[Record]:
     """Rows (kind, key, value, updated_at) as records, values parsed from JSON."""
+    return decode_rows(frame[["kind", "key", "value", "updated_at"]].itertuples(index=False))
+
+
+def decode_rows(rows: Iterable[Sequence[Any]]) -> list[Record]:
+    """Tuples (kind, key, value, updated_at) as records: no DataFrame, so a lookup per request is cheap."""
     out = []
-    for kind, key, value, at in frame[["kind", "key", "value", "updated_at"]].itertuples(index=False):
+    for kind, key, value, at in rows:
         parsed = value if isinstance(value, dict) else json.loads(value)
         when = pd.Timestamp(at)
         out.append(Record(kind, key, parsed, when.tz_localize("UTC") if when.tzinfo is None else when))

@@ -1,0 +1,49 @@
+"""Which later alarm is a leak found before (still growing) and which is a new leak."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from helpers import LTOWN
+from tirta.leaks.detect.base import Alarm
+from tirta.leaks.evaluate import Detection, PipeDistances
+from tirta.leaks.localize import Localisation
+from tirta.leaks.pipeline import Found, PipelineConfig, _repeat_of
+from tirta.network import load_network
+
+T = pd.Timestamp("2021-01-20 03:00", tz="UTC")
+
+
+@pytest.fixture(scope="module")
+def dist() -> PipeDistances:
+    return PipeDistances(load_network(LTOWN))
+
+
+def _alarm(method: str, zone: str = "A", hours: float = 0.0) -> Alarm:
+    t = T + pd.Timedelta(hours=hours)
+    return Alarm(method, t, t, 2.0, 0.8, zone)
+
+
+def _loc(pipe: str, radius: float = 50.0) -> Localisation:
+    return Localisation(pipe, radius, 2.0, ())
+
+
+def test_a_flow_alarm_pressure_did_not_confirm_repeats_the_leak_of_its_zone(dist) -> None:
+    found = [Found(Detection("p257", T), _alarm("dma_flow+pressure"), _loc("p257"))]
+    # localised across the zone (> 300 m + its radius from p257): a new leak under the old rule
+    other = next(p for p in ("p800", "p700", "p600", "p500") if dist.between(p, "p257") > 1000)
+    later = _alarm("dma_flow", hours=48)
+    assert _repeat_of(_loc(other), later, found, dist, PipelineConfig(flow_only_repeats=False)) is None
+    assert _repeat_of(_loc(other), later, found, dist, PipelineConfig(flow_only_repeats=True)) == 0
+    # the pressure sensors saw this one: it stays a new leak
+    seen = _alarm("dma_flow+pressure", hours=48)
+    assert _repeat_of(_loc(other), seen, found, dist, PipelineConfig(flow_only_repeats=True)) is None
+    # another zone: never a repeat
+    elsewhere = _alarm("dma_flow", zone="B", hours=48)
+    assert (
+        _repeat_of(_loc(other), elsewhere, found, dist, PipelineConfig(flow_only_repeats=True)) is None
+    )
+    # close to the leak found: a repeat under either rule
+    near = next(p for p in ("p256", "p258", "p255") if dist.between(p, "p257") < 300)
+    assert _repeat_of(_loc(near), later, found, dist, PipelineConfig(flow_only_repeats=False)) == 0
