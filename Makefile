@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/planning.py --json bench-results/planning.json
 	$(BIN)/python benchmarks/quality.py --json bench-results/quality.json
 	$(BIN)/python benchmarks/wastewater.py $(if $(EXPOSAN_PY),--exposan-python $(EXPOSAN_PY)) --json bench-results/wastewater.json
+	$(BIN)/python benchmarks/live.py --json bench-results/live.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -122,6 +122,10 @@ def create_app(
                 if runtime is not None:
                     runtime.stop()
             finally:
+                # the dashboard's live feed (tirta.web.live.LiveHub) reads the store on a thread
+                live = getattr(app.state, "tirta_live", None)
+                if live is not None:
+                    live.stop()
                 store.close()
 
     app = FastAPI(

@@ -11,6 +11,7 @@ import logging
 import socket
 import threading
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -114,10 +115,18 @@ def run_server(
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+    on_signal = server.handle_exit
+
+    def handle_exit(sig: int, frame: FrameType | None) -> None:
+        app.state.tirta_stopping = True  # open event streams end, else uvicorn waits for them
+        on_signal(sig, frame)
+
+    server.handle_exit = handle_exit  # type: ignore[method-assign]
     timer = None
     if for_s is not None:
 
         def finish() -> None:
+            app.state.tirta_stopping = True
             server.should_exit = True
 
         timer = threading.Timer(for_s, finish)

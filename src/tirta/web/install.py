@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tirta.web import routes_auth, routes_data, routes_pages, routes_waste
+from tirta.web import routes_auth, routes_data, routes_live, routes_pages, routes_waste
 from tirta.web.routes_plant import router as plant_router
 from tirta.web.session import LoginRequired
 from tirta.web.state import WebState
@@ -92,6 +92,8 @@ def install_web(app: FastAPI, *, session_ttl_s: float = 8 * 3600.0, poll_s: floa
 
     app.include_router(routes_planning.router)
     app.include_router(routes_planning.api_router, prefix=_API)
+    app.include_router(routes_live.api, prefix=_API)
+    app.include_router(routes_live.pages)
     app.add_api_route("/static/vendor/plotly.min.js", _plotly_js, include_in_schema=False)
     static = files("tirta.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

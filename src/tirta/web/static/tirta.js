@@ -55,9 +55,15 @@
     return r.json();
   }
 
+  const refreshers = [];  // what poll() runs; live.js calls them on a pushed update (tirta.refresh)
+  async function refresh() {
+    for (const fn of refreshers) { await guard(fn); }
+  }
+
   function poll(fn, every = 1) {
+    refreshers.push(fn);
     const tick = async () => {
-      if (!document.hidden) { await guard(fn); }
+      if (!document.hidden && !window.tirta?.live) { await guard(fn); }  // live: live.js pushes instead
       setTimeout(tick, pollMs * every);
     };
     setTimeout(tick, pollMs * every);
@@ -244,5 +250,5 @@
 
   const init = pages[body.dataset.page];
   if (init) { init(); }
-  window.tirta = { getJSON, postJSON, guard, showError };
+  window.tirta = { getJSON, postJSON, guard, showError, refresh, live: false };
 })();
