@@ -4,11 +4,11 @@ in a real DuckDB store, then drawn in real headless Chromium (charts, band, actu
 from __future__ import annotations
 
 import os
-
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,7 +124,9 @@ def test_waste_page_in_chromium(browser: Any, waste_server: str, tmp_path: Path)
     assert page.locator(".operations tbody tr").count() == 2
     assert page.locator("svg.main-svg .trace.bars").count() >= 1  # Plotly drew SVG bars
     # docs/screenshots only when asked (TIRTA_UPDATE_SCREENSHOTS=1): a test run leaves the tree clean
-    shots = ROOT / "docs" / "screenshots" if os.environ.get("TIRTA_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    shots = (
+        ROOT / "docs" / "screenshots" if os.environ.get("TIRTA_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    )
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "waste.png"), full_page=True)
     assert errors == []
