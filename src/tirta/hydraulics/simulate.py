@@ -135,7 +135,8 @@ def default_sensors(net: Network, rng: np.random.Generator) -> SensorRegistry:
     n_p = max(3, round(0.05 * len(junctions)))
     n_a = max(3, round(0.10 * len(demand_nodes))) if len(demand_nodes) else 0
     # a node and a link may share an id (EPANET keeps them apart); a sensor id names one element
-    loggers = np.array([j for j in junctions if j not in set(flow)], dtype=object)
+    metered = set(flow)
+    loggers = np.array([j for j in junctions if j not in metered], dtype=object)
     pressure = sorted(rng.choice(loggers, size=min(n_p, len(loggers)), replace=False).tolist())
     amr = (
         sorted(rng.choice(demand_nodes.to_numpy(), size=min(n_a, len(demand_nodes)), replace=False))
