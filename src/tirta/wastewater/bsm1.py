@@ -89,9 +89,24 @@ class Bsm1Result:
         }
 
 
-def _package_data(name: str) -> Path:
-    import bsm2_python
+def _quiet_import(module: str) -> Any:
+    """Import a bsm2-python module without its side effect: at import it points the root logger
+    (INFO, every library's messages) at standard output, which would corrupt tirta's JSON output.
+    The root logger's handlers and level are put back as they were."""
+    import importlib
+    import logging
 
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        return importlib.import_module(module)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def _package_data(name: str) -> Path:
+    bsm2_python = _quiet_import("bsm2_python")
     return Path(bsm2_python.__file__).resolve().parent / "data" / name
 
 
@@ -152,7 +167,7 @@ def run_bsm1(
     step (steady state). Weather files: the whole file (14 d), indices averaged over days 7-14.
     """
     try:
-        from bsm2_python.bsm1_ol import BSM1OL
+        BSM1OL = _quiet_import("bsm2_python.bsm1_ol").BSM1OL  # noqa: N806  (the package's class)
     except ImportError:
         raise ModelError(
             "BSM1 needs bsm2-python: pip install 'tirta[wastewater]'", field="bsm2-python"
