@@ -167,7 +167,7 @@ def run_bsm1(
     step (steady state). Weather files: the whole file (14 d), indices averaged over days 7-14.
     """
     try:
-        BSM1OL = _quiet_import("bsm2_python.bsm1_ol").BSM1OL  # noqa: N806  (the package's class)
+        BSM1OL = _quiet_import("bsm2_python.bsm1_ol").BSM1OL
     except ImportError:
         raise ModelError(
             "BSM1 needs bsm2-python: pip install 'tirta[wastewater]'", field="bsm2-python"
