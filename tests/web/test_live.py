@@ -101,3 +101,13 @@ def test_status_page_and_json_need_a_viewer(web):
     page = web.client.get("/status")
     assert page.status_code == 200 and 'href="/status" class="on"' in page.text
     assert '<script src="/static/live.js">' in page.text and 'id="page-data"' in page.text
+
+
+def test_stream_needs_a_viewer_and_is_documented_as_server_sent_events(web):
+    """The contract the fuzzer cannot read (the stream never ends): 401 without a key; the OpenAPI
+    document says text/event-stream. Its messages reaching a page: tests/server/test_serve_live.py."""
+    assert web.client.get("/api/v1/stream").status_code == 401
+    spec = web.client.get("/api/v1/openapi.json").json()
+    assert list(spec["paths"]["/api/v1/stream"]["get"]["responses"]["200"]["content"]) == [
+        "text/event-stream"
+    ]

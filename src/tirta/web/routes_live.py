@@ -62,7 +62,16 @@ async def _events(request: Request, hub: LiveHub) -> AsyncIterator[str]:
         await asyncio.sleep(WAIT_S)
 
 
-@api.get("/stream")
+@api.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "server-sent events",
+            "content": {"text/event-stream": {"schema": {}}},
+        }
+    },
+)
 def stream(request: Request, _: Viewer) -> StreamingResponse:
     """Server-sent events for open pages: ``reading`` (count, latest time per sensor kind, ingestion
     rate), ``event`` (a leak event opened or changed) and ``job`` (a scheduled job started or ended)."""

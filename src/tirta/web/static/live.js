@@ -12,7 +12,7 @@
     overview: ["reading", "event"], map: ["reading", "event"], sensors: ["reading"],
     sensor: ["reading"], events: ["event"], status: ["reading", "event", "job"],
   };
-  let last = 0, timer = null, pushes = 0, opened = false;
+  let last = 0, timer = null, pushes = 0;
 
   function say(text) {
     const el = document.getElementById("live-state");
@@ -41,8 +41,7 @@
     const es = new EventSource("/api/v1/stream");
     es.addEventListener("hello", () => {
       t.live = true; say("live");
-      if (opened) { schedule(); }  // back after a break: catch up once
-      opened = true;
+      schedule();  // catch up once: on a first connect, what changed since the page was rendered
     });
     for (const name of WANTS[page] || []) { es.addEventListener(name, schedule); }
     es.onerror = () => {  // the browser retries by itself; until then tirta.js polls
