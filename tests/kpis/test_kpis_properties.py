@@ -44,7 +44,7 @@ def test_any_inputs_give_finite_values_or_a_reason(
     assert kpis.days == days + 1
     for kid, v in kpis.indicators.items():
         if v.value is None:
-            assert v.reason and ("missing_input" in v.flags or "zero_denominator" in v.flags), kid
+            assert v.reason and {"missing_input", "zero_denominator", "not_finite"} & set(v.flags), kid
             assert v.display is None and v.value_usd is None
         else:
             assert math.isfinite(v.value) and v.reason is None, kid
