@@ -141,7 +141,7 @@ def test_cli_prints_alerts_and_the_score(tmp_path: Path) -> None:
          "--tariff", "2", "--truth", str(tmp_path / "truth.csv"), "--out", str(tmp_path / "a.csv")],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    score = json.loads(res.stdout[res.stdout.index("{") :])
+    score = json.loads(res.stdout)
     assert score["customer_leak"]["recall"] == 1.0
     alerts = pd.read_csv(tmp_path / "a.csv")
     assert set(alerts["kind"]) >= {"customer_leak"}
