@@ -36,7 +36,7 @@ system-packages:
 
 test: $(STAMP) system-packages
 	$(BIN)/ruff check src tests benchmarks deploy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py --json bench-results/engine.json

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -108,7 +109,12 @@ def test_demo_builds_city(tmp_path):
     from tirta.telemetry.store import open_store
 
     written = read_battledim(tmp_path / "demo" / "telemetry").n_readings()
-    assert f"{written:,} readings accepted" in out.stdout.replace("\n", " ")
+    said = re.search(
+        r"([\d,]+) readings accepted, ([\d,]+) duplicate, ([\d,]+) quarantined",
+        " ".join(out.stdout.split()),
+    )
+    assert said, out.stdout
+    assert [int(n.replace(",", "")) for n in said.groups()] == [written, 0, 0], out.stdout
 
     with open_store(f"duckdb:///{tmp_path / 'demo' / 'tirta.duckdb'}") as store:
         assert store.counts()["readings"] == written
