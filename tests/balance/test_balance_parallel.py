@@ -99,6 +99,7 @@ def test_nightly_job_fans_dmas_out_on_postgres(pg_ltown: str) -> None:
             lambda: pd.Timestamp("2021-01-04T03:00Z"),
             analytics,
             days=3.0,
+            claim=False,  # the same night twice on purpose: fanned out, then alone
         )
         job.fan_out = (pg_ltown, str(DMAS), str(LTOWN), ProcessExecutor(2))
         summary = job()

@@ -8,6 +8,8 @@ so they survive a restart and every process on one PostgreSQL answers with the s
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ __all__ = ["BALANCE_RECORD", "Analytics", "BalanceJob", "CompactJob", "DetectJob
 
 
 BALANCE_RECORD = ("analytics", "nightly_balance")  # record (kind, key) of the last nightly balance
+CLAIM_KIND = "job-claims"  # records claiming a nightly period, so one server of several computes it
+CLAIM_STALE = pd.Timedelta(hours=1)  # a claim this old without a result is taken over (its server died)
 
 
 @dataclass
@@ -108,6 +112,28 @@ class BalanceJob:
     days: float = 7.0
     billing: Path | None = None
     fan_out: tuple[str, str, str | None, Executor] | None = None  # store URL, DMA file, model, executor
+    claim: bool = True  # claim the period in the store first: of several servers, one computes it
+
+    def _claimed_elsewhere(self, end: pd.Timestamp) -> str | None:
+        """None when this process may compute the period ending at ``end`` (it now holds the claim);
+        else why not: another server computed it, or is computing it (a claim younger than an hour)."""
+        key = f"nightly_balance:{end.isoformat()}"
+        now = pd.Timestamp.now(tz="UTC")
+        mine = {"by": f"{socket.gethostname()}:{os.getpid()}", "at": now.isoformat()}
+        if self.store.put_record(CLAIM_KIND, key, mine, only_if_new=True):
+            return None
+        found = self.store.get_record(CLAIM_KIND, key)
+        if found is None:  # released meanwhile: claim it again
+            return None if self.store.put_record(CLAIM_KIND, key, mine, only_if_new=True) else "claimed"
+        done = self.analytics.balance()
+        by = found.value.get("by", "?")
+        if done is not None and done.get("end") == end.isoformat():
+            return f"this period was computed by {by} at {done.get('computed_at')}"
+        if now - pd.Timestamp(found.value.get("at", now.isoformat())) < CLAIM_STALE:
+            return f"this period is being computed by {by} (claimed at {found.value.get('at')})"
+        if self.store.swap_record(CLAIM_KIND, key, found.value, mine):  # its server died: take over
+            return None
+        return "another server took this period over meanwhile"
 
     def _fanned(self, start: pd.Timestamp, end: pd.Timestamp) -> tuple[dict[str, Any], dict[str, str]]:
         """Each DMA a task of the executor, every worker reading the PostgreSQL store itself."""
@@ -124,6 +150,8 @@ class BalanceJob:
     def __call__(self) -> dict[str, Any]:
         end = self.clock().normalize()  # the last midnight: whole days only
         start = end - pd.Timedelta(days=self.days)
+        if self.claim and (elsewhere := self._claimed_elsewhere(end)) is not None:
+            return {"skipped": elsewhere, "period": [start.isoformat(), end.isoformat()]}
         bills = load_billing(self.billing) if self.billing is not None else None
         sensors = self.store.sensors()
         reports: dict[str, Any] = {}
