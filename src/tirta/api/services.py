@@ -380,8 +380,9 @@ def dma_report(
 
 
 def public_kpis(store: Store, audit_file: Any) -> dict[str, Any]:
-    """The transparency figures: NRW %, real losses (published audit), open leaks; no personal data."""
-    active = [e for e in list_events(store) if e.status in ACTIVE]
+    """The transparency figures: NRW %, real losses (published audit), open network leaks (not the
+    customer-side events, which concern one household each); no personal data."""
+    active = [e for e in list_events(store, kind="leak") if e.status in ACTIVE]
     now = store.data_now()
     out: dict[str, Any] = {
         "open_leaks": len(active),

@@ -114,7 +114,11 @@ def overview(
     trend = monthly_nrw(store, model, billing=billing)
     latest = trend[-1] if trend else None
     events = list_events(store)
-    active = [e for e in events if e.status in ACTIVE]
+    live = [e for e in events if e.status in ACTIVE]
+    active = [e for e in live if e.kind == "leak"]  # the network's leaks, which crews go and dig for
+    customer = [
+        e for e in live if e.kind != "leak"
+    ]  # behind a meter, or the meter itself: the billing desk
     public = services.public_kpis(store, audit_file)
     if latest:
         flags = latest["kpi_warnings"]
@@ -130,6 +134,7 @@ def overview(
                 "nrw_period": latest["period"] if latest else public["source"],
                 "real_losses_m3": latest["real_losses_m3"] if latest else public["real_losses_m3"],
                 "open_leaks": len(active),
+                "open_customer_events": len(customer),
                 "water_lost_month_m3": round(water_lost_in(store, month0, now), 1),
                 "month": month0.strftime("%Y-%m"),
                 "warnings": warnings,
