@@ -94,6 +94,9 @@ def install_web(app: FastAPI, *, session_ttl_s: float = 8 * 3600.0, poll_s: floa
     app.include_router(routes_planning.api_router, prefix=_API)
     app.include_router(routes_live.api, prefix=_API)
     app.include_router(routes_live.pages)
+    from tirta.web import routes_settings  # the user's display units
+
+    app.include_router(routes_settings.router)
     app.add_api_route("/static/vendor/plotly.min.js", _plotly_js, include_in_schema=False)
     static = files("tirta.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -18,7 +18,7 @@ from tirta.web import mapdata, sensordata
 from tirta.web.overview import data_span
 from tirta.web.overview import public_trend as public_months
 from tirta.web.routes_pages import overview_data
-from tirta.web.state import web_state
+from tirta.web.state import shown_units, web_state
 
 router = APIRouter()
 
@@ -63,20 +63,22 @@ def overview(request: Request, _: Viewer) -> Any:
 
 
 @router.get("/dashboard/sensors", tags=["dashboard"])
-def sensors(state: StateDep, _: Viewer) -> Any:
-    """Sensors with latest value, flag and quarantine counts."""
-    return sensordata.sensor_table(state.store)
+def sensors(request: Request, state: StateDep, who: Viewer) -> Any:
+    """Sensors with latest value (the caller's display units), flag and quarantine counts."""
+    return sensordata.sensor_table(state.store, shown_units(request, who.user))
 
 
 @router.get("/dashboard/sensors/{sensor}", tags=["dashboard"], responses=error_responses(404))
 def sensor(
+    request: Request,
     state: StateDep,
-    _: Viewer,
+    who: Viewer,
     sensor: Annotated[str, Path(max_length=128)],
     days: Annotated[float, Query(gt=0, le=366)] = 2.0,
 ) -> Any:
-    """One sensor's recent values with its quality flags and quarantine counts."""
-    return sensordata.sensor_series(state.store, sensor, days)
+    """One sensor's recent values (the caller's display units) with its quality flags and quarantine
+    counts."""
+    return sensordata.sensor_series(state.store, sensor, days, shown_units(request, who.user))
 
 
 @router.get("/public/nrw-trend", tags=["public"])

@@ -169,6 +169,7 @@
           const row = document.querySelector(`#sensors tr[data-id="${CSS.escape(s.id)}"]`);
           if (!row) { continue; }
           row.querySelector('[data-f="value"]').textContent = fmt(s.value, 3);
+          row.querySelector('[data-f="unit"]').textContent = s.unit || "";
           row.querySelector('[data-f="at"]').textContent = s.at || "";
           row.querySelector('[data-f="flags"]').textContent = s.flags;
           row.querySelector('[data-f="quarantined"]').textContent = s.quarantined;
@@ -185,7 +186,7 @@
           yanchor: "bottom", font: { size: 11, color: "#8a5a00" } }));
         return Plotly.react(el, [{ type: "scattergl", mode: "lines", x: d.time, y: d.value, name: d.sensor.id,
           line: { color: "#0b6fa4", width: 1.5 } }], { margin: { l: 60, r: 10, t: 20, b: 40 }, shapes,
-          annotations: marks, yaxis: { title: { text: d.sensor.column } } }, { responsive: true, displaylogo: false });
+          annotations: marks, yaxis: { title: { text: d.display_column || d.sensor.column } } }, { responsive: true, displaylogo: false });
       };
       const data = pageData();
       draw(data);
