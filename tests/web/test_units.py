@@ -132,3 +132,50 @@ def test_settings_form_sets_units_for_the_logged_in_user(web: Web) -> None:
     assert forged.status_code == 403
     sensors = client.get("/sensors").text
     assert "m3/d" in sensors
+
+
+def test_map_json_in_the_users_units(web: Web) -> None:
+    c = web.client
+    c.put("/api/v1/me/units", json={"units": "us"}, headers=_h(web, "operator"))
+
+    def figure(role: str, quantity: str) -> dict[str, Any]:
+        r = c.get(f"/api/v1/network/map?quantity={quantity}", headers=_h(web, role))
+        assert r.status_code == 200, r.text
+        out: dict[str, Any] = r.json()
+        return out
+
+    def colour(fig: dict[str, Any]) -> dict[str, Any]:
+        return next(t for t in fig["traces"] if t.get("marker", {}).get("colorbar"))
+
+    us, si = figure("operator", "flow"), figure("admin", "flow")
+    assert colour(us)["name"] == "flow (gpm)" and colour(si)["name"] == "flow (m³/s)"
+    big = max(colour(si)["marker"]["color"])
+    assert max(colour(us)["marker"]["color"]) == pytest.approx(big / GPM, rel=2e-3)
+    sensors = next(t for t in figure("operator", "pressure")["traces"] if t["name"] == "sensors")
+    assert any(t.startswith("n1 (pressure): ") and t.endswith(" psi") for t in sensors["text"])
+    assert colour(figure("operator", "pressure"))["name"] == "pressure (psi)"
+
+
+def test_map_json_over_tiles(make_web: Callable[..., Iterator[Web]]) -> None:
+    url = "https://tiles.example/{z}/{x}/{y}.png"
+    with make_web(map_tiles=url, map_crs="EPSG:3857", map_attribution="© example") as web:
+        fig = web.client.get("/api/v1/network/map", headers=_h(web, "viewer")).json()
+        assert {t["type"] for t in fig["traces"]} == {"scattermap"}
+        pipes = next(t for t in fig["traces"] if t["name"] == "pipes")
+        assert len(pipes["lon"]) == len(pipes["lat"]) > 2000 and "x" not in pipes
+        source = fig["layout"]["map"]["style"]["sources"]["basemap"]
+        assert source["tiles"] == [url] and source["attribution"] == "© example"
+        assert fig["meta"]["basemap"] == {"attribution": "© example"}
+        csp = web.client.get("/login").headers["content-security-policy"]
+        assert (
+            "img-src 'self' https://tiles.example" in csp
+            and "connect-src 'self' https://tiles.example" in csp
+        )
+
+
+def test_no_tiles_without_the_models_crs(make_web: Callable[..., Iterator[Web]]) -> None:
+    url = "https://tiles.example/{z}/{x}/{y}.png"
+    with make_web(map_tiles=url) as web:  # L-Town's DMA file declares no CRS: no place for the tiles
+        fig = web.client.get("/api/v1/network/map", headers=_h(web, "viewer")).json()
+        assert "scattermap" not in {t["type"] for t in fig["traces"]} and fig["meta"]["basemap"] is None
+        assert any("TIRTA_MAP_CRS" in n for n in fig["meta"]["notices"])

@@ -35,7 +35,7 @@ def _at(text: str | None, state: Any) -> pd.Timestamp:
 def network_map(
     request: Request,
     state: StateDep,
-    _: Viewer,
+    who: Viewer,
     quantity: Annotated[str, Query(pattern="^(pressure|flow|none)$")] = "pressure",
     at: Annotated[str | None, time_query("the time shown; default the latest reading")] = None,
     gl: Annotated[bool, Query(description="WebGL (scattergl) traces; false draws SVG")] = True,
@@ -43,6 +43,8 @@ def network_map(
     """The network map as a Plotly figure: pipes, colour classes from a snapshot solve at the hour of
     week of ``at``, DMA outlines, sensors with their reading, active events' candidate pipes and radius."""
     net, dmas = state.model()
+    cfg = state.settings
+    tiles = mapdata.Basemap(cfg.map_tiles, cfg.map_crs, cfg.map_attribution) if cfg.map_tiles else None
     return mapdata.map_figure(
         net,
         dmas,
@@ -53,6 +55,8 @@ def network_map(
         snapshots=web_state(request).snapshots,
         gl=gl,
         notices=[n for n in (state.settings.network_notice,) if n],
+        basemap=tiles,
+        shown=shown_units(request, who.user),
     )
 
 

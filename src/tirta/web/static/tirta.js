@@ -145,6 +145,9 @@
         document.getElementById("map-meta").textContent =
           `${m.nodes} nodes, ${m.links} links · ${m.quantity} at ${m.at}` + (m.crs ? ` · ${m.crs} → lon/lat` : "") +
           ` · ${m.active_events} active events`;
+        const credit = document.getElementById("map-attribution");  // the basemap's (TIRTA_MAP_ATTRIBUTION)
+        if (credit) { credit.textContent = m.basemap ? m.basemap.attribution : ""; credit.hidden = !m.basemap; }
+        el.dataset.basemap = m.basemap ? "on" : "off";
         const notes = document.getElementById("map-notices");
         notes.innerHTML = (m.notices || []).map((n) => `<li>${esc(n)}</li>`).join("");
         notes.hidden = !(m.notices && m.notices.length);
