@@ -89,21 +89,31 @@ def login(
     password: str = PASSWORD,
     viewport: dict[str, int] | None = None,
     errors: list[str] | None = None,
+    responses: bool = True,
 ) -> Any:
     """A new page logged in as ``user`` at ``base``, on ``next_path``; with ``errors`` given, the page's
-    script errors, console errors and HTTP responses >= 400 are appended to it."""
+    script errors, console errors and (``responses``) HTTP responses >= 400 are appended to it."""
     page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
     if errors is not None:
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        if responses:
+            page.on(
+                "response",
+                lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+            )
+    log_in(page, base, user, next_path=next_path, password=password)
+    return page
+
+
+def log_in(page: Any, base: str, user: str, *, next_path: str = "/", password: str = PASSWORD) -> None:
+    """Log ``page`` in as ``user`` through the login form and wait until it shows ``next_path``."""
     query = f"?next={next_path}" if next_path != "/" else ""
     page.goto(f"{base}/login{query}")
     page.fill("#username", user)
     page.fill("#password", password)
     page.click("#login-form button[type=submit]")
     page.wait_for_url(base + next_path, timeout=120_000)
-    return page
 
 
 @contextmanager
