@@ -179,3 +179,22 @@ def test_no_tiles_without_the_models_crs(make_web: Callable[..., Iterator[Web]])
         fig = web.client.get("/api/v1/network/map", headers=_h(web, "viewer")).json()
         assert "scattermap" not in {t["type"] for t in fig["traces"]} and fig["meta"]["basemap"] is None
         assert any("TIRTA_MAP_CRS" in n for n in fig["meta"]["notices"])
+
+
+def test_overview_in_the_users_units(web: Web) -> None:
+    c = web.client
+    c.put("/api/v1/me/units", json={"units": "us"}, headers=_h(web, "operator"))
+    us = c.get("/api/v1/dashboard/overview", headers=_h(web, "operator")).json()
+    si = c.get("/api/v1/dashboard/overview", headers=_h(web, "admin")).json()
+    assert us["display"]["units"] == {"flow": "gpm", "volume": "gal"}
+    assert si["display"]["units"] == {"flow": "m3/s", "volume": "m3"}
+    assert us["kpis"] == si["kpis"]  # the SI-named figures stay as they are
+    event = us["display"]["events"][0]
+    assert event["id"] == web.event_id and event["size"] == pytest.approx(
+        2.5e-3 / GPM, rel=1e-9
+    )  # 39.6 gpm
+    lost = si["events"][0]["water_lost_m3"]
+    assert event["water_lost"] == pytest.approx(lost / 3.785411784e-3, rel=1e-9)
+    assert si["display"]["events"][0]["size"] == pytest.approx(2.5e-3, rel=1e-9)
+    page = web.login("operator").get("/").text
+    assert '<th id="unit-flow">gpm</th>' in page and "39.63" in page

@@ -1,5 +1,6 @@
 """Display units per user in real headless Chromium: two users choose their units on the settings page
-and see the same p227 reading in their own units on the sensors table and the sensor chart."""
+and see the same p227 reading in their own units on the sensors table and the sensor chart, and the
+open event's size in them on the overview."""
 
 from __future__ import annotations
 
@@ -78,6 +79,17 @@ def test_two_users_see_one_reading_in_their_units(browser: Any, base: str) -> No
     ]
     assert first[0] == pytest.approx(first[2] * 86.4, rel=1e-5)
     assert first[1] == pytest.approx(first[2] / GPM, rel=1e-5)
+
+    # the overview: the open event's size (2.5 L/s) in each user's flow unit, 4 significant digits
+    for page, unit, size in (
+        (viewer, "MLD", 2.5e-3 * 86.4),
+        (operator, "gpm", 2.5e-3 / GPM),
+        (si, "m3/s", 2.5e-3),
+    ):
+        page.goto(base + "/")
+        assert page.inner_text("#unit-flow") == unit
+        cell = page.locator("#open-events tbody tr").first.locator("td").nth(4).inner_text()
+        assert float(cell.replace(",", "")) == pytest.approx(size, rel=1e-3), (unit, cell)
     assert not errors, errors
     for p in (viewer, operator, si):
         p.close()

@@ -19,6 +19,7 @@ from tirta.web.overview import data_span
 from tirta.web.overview import public_trend as public_months
 from tirta.web.routes_pages import overview_data
 from tirta.web.state import shown_units, web_state
+from tirta.web.unitview import overview_in_units
 
 router = APIRouter()
 
@@ -61,9 +62,10 @@ def network_map(
 
 
 @router.get("/dashboard/overview", tags=["dashboard"])
-def overview(request: Request, _: Viewer) -> Any:
-    """KPIs (NRW %, real losses, open leaks, water lost this month), monthly NRW and open events."""
-    return overview_data(request)
+def overview(request: Request, who: Viewer) -> Any:
+    """KPIs (NRW %, real losses, open leaks, water lost this month), monthly NRW and open events;
+    ``display`` holds the volumes and leak sizes in the caller's display units."""
+    return overview_in_units(overview_data(request), shown_units(request, who.user))
 
 
 @router.get("/dashboard/sensors", tags=["dashboard"])

@@ -18,6 +18,7 @@ from tirta.web import balancedata, overview, sensordata, wastedata
 from tirta.web.overview import data_now
 from tirta.web.session import PageUser, form_for
 from tirta.web.state import render, shown_units, web_state
+from tirta.web.unitview import overview_in_units
 
 router = APIRouter(include_in_schema=False)
 audit_log = logging.getLogger("tirta.api.audit")
@@ -50,7 +51,8 @@ def overview_data(request: Request) -> dict[str, Any]:
 @router.get("/")
 def home(request: Request, user: PageUser) -> Response:
     """Overview: KPIs, NRW trend, open events."""
-    return render(request, "overview.html", user=user, page="overview", data=overview_data(request))
+    data = overview_in_units(overview_data(request), shown_units(request, user.name))
+    return render(request, "overview.html", user=user, page="overview", data=data)
 
 
 @router.get("/map")

@@ -58,6 +58,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["num"] = lambda v, d=1: "–" if v is None else f"{v:,.{d}f}"
+    env.filters["sig"] = lambda v, d=4: "–" if v is None else f"{v:,.{d}g}"  # any unit's flow
     return env
 
 

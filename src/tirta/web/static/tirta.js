@@ -122,9 +122,10 @@
       poll(async () => {
         const d = await getJSON("/api/v1/dashboard/overview");
         fillKeys(d); trendChart("trend", d.trend);
-        const rows = d.events.map((e) => `<tr><td><a href="/events/${e.id}">${e.id}</a></td>` +
+        const shown = d.display.events;  // size and water lost in the user's units, in the same order
+        const rows = d.events.map((e, i) => `<tr><td><a href="/events/${e.id}">${e.id}</a></td>` +
           `<td><span class="st st-${e.status}">${e.status}</span></td><td>${esc(e.dma)}</td><td>${esc(e.pipe)}</td>` +
-          `<td>${fmt(e.size_lps, 2)}</td><td>${esc(e.detected_at)}</td><td>${fmt(e.water_lost_m3, 0)}</td></tr>`);
+          `<td>${sig(shown[i].size)}</td><td>${esc(e.detected_at)}</td><td>${fmt(shown[i].water_lost, 0)}</td></tr>`);
         document.querySelector("#open-events tbody").innerHTML = rows.join("") ||
           '<tr><td colspan="7" class="muted">no open events</td></tr>';
       });
@@ -248,6 +249,7 @@
   function esc(v) {
     return v == null ? "" : String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   }
+  function sig(v) { return v == null ? "–" : Number(v).toLocaleString("en", { maximumSignificantDigits: 4 }); }
   function fmt(v, d) {
     return v == null ? "–" : Number(v).toLocaleString("en", { minimumFractionDigits: d, maximumFractionDigits: d });
   }
