@@ -91,9 +91,10 @@ def test_each_user_reads_in_their_own_units(web: Web) -> None:
 
 def test_unknown_units_are_refused_with_the_field(web: Web) -> None:
     r = web.client.put("/api/v1/me/units", json={"units": "flow=furlongs"}, headers=_h(web, "viewer"))
-    assert r.status_code == 400, r.text
+    assert r.status_code == 422, r.text
     error = r.json()["error"]
     assert error["field"] == "units" and "furlongs" in error["message"]
+    assert error["type"] == "unknown_units"
     r = web.client.put("/api/v1/me/units", json={"units": "metric"})
     assert r.status_code == 401
 

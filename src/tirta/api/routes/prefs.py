@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from tirta.api.deps import StateDep, Viewer
-from tirta.api.errors import error_responses
+from tirta.api.errors import ApiError, error_responses
 from tirta.api.prefs import set_units, user_units
+from tirta.errors import UnitError
 
 router = APIRouter(prefix="/me", tags=["users"])
 audit_log = logging.getLogger("tirta.api.audit")
@@ -44,9 +45,13 @@ def my_units(state: StateDep, who: Viewer) -> Any:
     return user_units(state.store, who.user, state.settings.display_units).to_dict()
 
 
-@router.put("/units", response_model=UnitsPublic, responses=error_responses(400))
+@router.put("/units", response_model=UnitsPublic, responses=error_responses(422))
 def choose_units(state: StateDep, who: Viewer, body: UnitsIn) -> Any:
-    """Choose the caller's display units for pages and JSON (400 naming an unknown unit)."""
-    choice = set_units(state.store, who.user, body.units, state.settings.display_units)
+    """Choose the caller's display units for pages and JSON; a well-formed body naming a unit or
+    quantity tirta does not know is 422 ``unknown_units`` with the field ``units``."""
+    try:
+        choice = set_units(state.store, who.user, body.units, state.settings.display_units)
+    except UnitError as exc:  # free text no schema can check: the content, not the request, is wrong
+        raise ApiError(422, exc.message, field="units", kind="unknown_units") from None
     audit_log.info("display units of %s set to %r", who.user, choice.units)
     return choice.to_dict()
