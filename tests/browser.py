@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,67 @@ def take_event_to_closed(
         except AssertionError:
             shown = page.evaluate("document.getElementById('action-error')?.textContent")
             raise AssertionError(f"{action}: the page says {shown!r}") from None
+
+
+PASSWORD = "correct horse battery staple"  # the test users' password (tests/web/conftest.py)
+
+
+def login(
+    browser: Any,
+    base: str,
+    user: str,
+    *,
+    next_path: str = "/",
+    password: str = PASSWORD,
+    viewport: dict[str, int] | None = None,
+    errors: list[str] | None = None,
+    responses: bool = True,
+) -> Any:
+    """A new page logged in as ``user`` at ``base``, on ``next_path``; with ``errors`` given, the page's
+    script errors, console errors and (``responses``) HTTP responses >= 400 are appended to it."""
+    page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
+    if errors is not None:
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        if responses:
+            page.on(
+                "response",
+                lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+            )
+    log_in(page, base, user, next_path=next_path, password=password)
+    return page
+
+
+def log_in(page: Any, base: str, user: str, *, next_path: str = "/", password: str = PASSWORD) -> None:
+    """Log ``page`` in as ``user`` through the login form and wait until it shows ``next_path``."""
+    query = f"?next={next_path}" if next_path != "/" else ""
+    page.goto(f"{base}/login{query}")
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(base + next_path, timeout=120_000)
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """uvicorn serving ``app`` on a free loopback port in a thread; yields its base URL."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=15)

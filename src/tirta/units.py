@@ -16,11 +16,14 @@ from tirta.errors import UnitError
 
 __all__ = [
     "DISPLAY_PRESETS",
+    "SI_UNITS",
     "UNITS",
     "Unit",
+    "display_column",
     "display_units",
     "from_si",
     "parse_unit",
+    "shown_value",
     "to_si",
     "unit_tag",
 ]
@@ -164,6 +167,19 @@ DISPLAY_PRESETS: Final[dict[str, dict[str, str]]] = {
     "us": {"pressure": "psi", "level": "ft", "flow": "gpm", "volume": "gal", "length": "ft"},
 }
 DISPLAY_ENV: Final = "TIRTA_DISPLAY_UNITS"
+# the unit tirta stores each quantity in
+SI_UNITS: Final[dict[str, str]] = {
+    "pressure": "m",
+    "level": "m",
+    "flow": "m3/s",
+    "volume": "m3",
+    "length": "m",
+    "time": "s",
+    "power": "W",
+    "dimensionless": "1",
+    "concentration": "kg/m3",
+    "count_density": "1/m3",
+}
 _TAGS = {"m3/s": "m3s", "m3/h": "m3h", "m3/d": "m3d", "L/s": "lps", "L/min": "lpm", "L/h": "lph"}
 
 
@@ -203,3 +219,19 @@ def unit_tag(unit: str) -> str:
     """A unit as it goes into a column name: ``L/s`` → ``lps``, ``m3/h`` → ``m3h``, ``psi`` → ``psi``."""
     name = parse_unit(unit).name
     return _TAGS.get(name, re.sub(r"[^a-z0-9]+", "", name.lower()) or "si")
+
+
+def display_column(sensor_id: str, quantity: str, unit: str) -> str:
+    """A reading's column in display units: ``p227`` flow in L/s → ``p227_flow_lps``."""
+    return f"{sensor_id}_{quantity}_{unit_tag(unit)}"
+
+
+def shown_value(
+    value: float | None, quantity: str, shown: dict[str, str]
+) -> tuple[float | None, str | None]:
+    """An SI value of ``quantity`` in the display unit ``shown`` gives it, with that unit's name;
+    the SI value and None for a quantity ``shown`` does not cover (power, concentration …)."""
+    unit = shown.get(quantity)
+    if unit is None or value is None:
+        return value, unit
+    return float(from_si(float(value), unit, quantity)), unit

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from browser import PASSWORD as BROWSER_PASSWORD
 from tirta.api import ApiSettings, UserStore, api_settings, create_app
 from tirta.leaks.events import open_event
 from tirta.network.model import builtin_network_path
@@ -23,7 +24,7 @@ from tirta.telemetry.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 SLICE = ROOT / "tests" / "fixtures" / "telemetry" / "l-town-slice"
-PASSWORD = "correct horse battery staple"  # test-only password
+PASSWORD = BROWSER_PASSWORD  # test-only password (tests/browser.py logs in with it)
 ROLES = ("viewer", "operator", "admin")
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import uvicorn
 
-from browser import wait_js
+from browser import login, wait_js
 from tirta.api import api_settings, create_app
 from tirta.api.users import UserStore
 from tirta.network.sensors import make_sensor
@@ -56,13 +56,8 @@ def test_a_job_failing_while_watched_shows_its_error(tmp_path, browser):
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
-    page = browser.new_page()
+    page = login(browser, base, "watcher", next_path="/status", password=PASSWORD)
     try:
-        page.goto(f"{base}/login?next=/status")
-        page.fill("#username", "watcher")
-        page.fill("#password", PASSWORD)
-        page.click("#login-form button[type=submit]")
-        page.wait_for_url(f"{base}/status")
         wait_js(page, "document.body.dataset.live === 'on'", 30)
         row = "#jobs tr[data-job=pump_check]"
         wait_js(page, f"document.querySelector('{row} td.num')?.textContent >= '1'", 20)

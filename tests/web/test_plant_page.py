@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 import uvicorn
 
-from browser import wait_js
+from browser import login, wait_js
 from tirta.api import api_settings, create_app
 from tirta.network.sensors import make_sensor
 from tirta.telemetry.store import open_store
 from tirta.wastewater import judge, load_effluent_standard, load_lab, open_breach_events
 
-from .conftest import PASSWORD, ROOT, add_users
+from .conftest import ROOT, add_users
 
 pytestmark = [pytest.mark.slow, pytest.mark.service]
 
@@ -102,16 +102,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_plant_page_in_chromium(server: str, browser: Any) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.goto(server + "/login")
-    page.fill("#username", "viewer-1")
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(server + "/")
+    page = login(browser, server, "viewer-1", viewport={"width": 1400, "height": 900}, errors=errors)
     page.click("nav a[href='/plants']")
     page.wait_for_url(server + "/plants")
     page.click("#plants a[href='/plants/bojong']")

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import uvicorn
 
-from browser import wait_js
+from browser import login, wait_js
 from services import free_port
 from tirta.api import api_settings, create_app
 from tirta.network.model import builtin_network_path
 
-from .conftest import PASSWORD, add_users, prepare_store
+from .conftest import add_users, prepare_store
 
 pytestmark = [pytest.mark.slow, pytest.mark.service]
 
@@ -52,13 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _login(browser: Any, base: str) -> Any:
-    page = browser.new_page(viewport={"width": 1300, "height": 900})
-    page.goto(base + "/login")
-    page.fill("#username", "viewer-1")
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(base + "/")
-    return page
+    return login(browser, base, "viewer-1", viewport={"width": 1300, "height": 900})
 
 
 def test_a_failed_api_call_shows_its_error_on_the_page(server: str, browser: Any, tmp_path: Path):

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import uvicorn
 
-from browser import wait_js
+from browser import login, wait_js
 from tirta.api import api_settings, create_app
 from tirta.network.model import builtin_network_path
 
-from .conftest import PASSWORD, ROOT, add_users
+from .conftest import ROOT, add_users
 
 SHOTS = ROOT / "docs" / "screenshots"
 
@@ -109,15 +109,9 @@ def test_planning_page_with_a_broken_districts_file(make_web, tmp_path):
 @pytest.mark.slow
 @pytest.mark.service
 def test_planning_page_in_chromium(server, browser, tmp_path):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(server + "/planning")
-    page.fill("#username", "viewer-1")
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(server + "/planning", timeout=120_000)
+    page = login(browser, server, "viewer-1", next_path="/planning", errors=errors, responses=False,
+                 viewport={"width": 1400, "height": 1000})  # fmt: skip
     assert page.locator("nav a[href='/planning'].on").count() == 1
     assert "illustrative" in page.inner_text("#illustrative")
     wait_js(page, "document.getElementById('district-map')?.dataset.drawn")

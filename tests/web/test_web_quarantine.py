@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from browser import wait_js
+from browser import login, wait_js
 from tirta.network.sensors import make_sensor
 from tirta.telemetry.ingest import ingest_file
 from tirta.telemetry.store import open_store
@@ -59,11 +59,7 @@ def test_operator_drops_and_releases(browser, live_web, tmp_path: Path) -> None:
     path.write_text(CSV, encoding="utf-8")
     with open_store(web.settings.store_url) as store:
         ingest_file(store, path, now=pd.Timestamp("2024-02-01", tz="UTC"))
-    page = browser.new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", "operator-1")
-    page.fill("input[name=password]", "correct horse battery staple")
-    page.click("button[type=submit]")
+    page = login(browser, base, "operator-1")
     page.goto(f"{base}/quarantine?reason=unknown+sensor")
     assert page.locator("#rows tbody tr").count() == 3
     assert "late.csv" in page.inner_text("#rows") and re.search(r"\b2\b", page.inner_text("#rows"))
@@ -84,11 +80,7 @@ def test_operator_drops_and_releases(browser, live_web, tmp_path: Path) -> None:
 
 def test_viewer_sees_no_buttons(browser, live_web) -> None:
     _, base = live_web
-    page = browser.new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", "viewer-1")
-    page.fill("input[name=password]", "correct horse battery staple")
-    page.click("button[type=submit]")
+    page = login(browser, base, "viewer-1")
     page.goto(f"{base}/quarantine")
     assert page.locator("#btn-release").count() == 0 and "Viewers can look" in page.inner_text("main")
     page.close()

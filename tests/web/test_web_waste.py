@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 import uvicorn
 
-from browser import wait_js
+from browser import log_in, wait_js
 from tirta.api import api_settings, create_app
 from tirta.telemetry.store import Store, open_store
 from tirta.waste import load_landfill
 from tirta.waste.operations import engine_sensors, synthetic_engine_readings
 
-from .conftest import PASSWORD, ROOT, add_users, prepare_store
+from .conftest import ROOT, add_users, prepare_store
 
 SAMPLE = ROOT / "src" / "tirta" / "data" / "waste"
 CITY = SAMPLE / "city.toml"
@@ -102,11 +102,7 @@ def test_waste_page_in_chromium(browser: Any, waste_server: str, tmp_path: Path)
     page = browser.new_page(viewport={"width": 1300, "height": 1700})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{waste_server}/login?next=/waste")
-    page.fill("input[name=username]", "viewer-1")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    wait_js(page, "location.pathname === '/waste'")
+    log_in(page, waste_server, "viewer-1", next_path="/waste")
     wait_js(page, "document.getElementById('power-chart-0')?.dataset.drawn === '1'")
     wait_js(page, "document.getElementById('streams-chart')?.dataset.drawn === '1'")
     traces = page.evaluate(

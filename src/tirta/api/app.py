@@ -143,7 +143,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     from tirta.web import install_web  # local: tirta.web imports tirta.api
 
-    install_web(app, session_ttl_s=cfg.session_ttl_s, poll_s=cfg.poll_s)
+    install_web(app, session_ttl_s=cfg.session_ttl_s, poll_s=cfg.poll_s, map_tiles=cfg.map_tiles)
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -80,10 +80,14 @@ class SensorsPagePublic(PagePublic):
 
 
 class ReadingsPublic(PagePublic):
-    """Wide rows ``{time, <column>: value …}`` or long rows ``{sensor, time, value}``; SI units, UTC."""
+    """Wide rows ``{time, <column>: value …}`` or long rows ``{sensor, time, value}``; UTC, in the
+    caller's display units (SI unless they or the deployment chose others), named per column."""
 
     layout: Literal["wide", "long"]
-    columns: dict[str, str] = Field(description="sensor id → column name with the SI unit")
+    columns: dict[str, str] = Field(description="sensor id → column name with its unit")
+    units: dict[str, str | None] = Field(
+        default_factory=dict, description="sensor id → unit of its values (the caller's display units)"
+    )
     items: list[dict[str, str | float | None]]
 
 

@@ -39,6 +39,7 @@ from tirta.telemetry.ingest import http as http_ingest
 from tirta.telemetry.ingest.http import body_kind
 from tirta.telemetry.schema import IngestResult, si_column
 from tirta.telemetry.store import Store
+from tirta.units import SI_UNITS, display_column, from_si
 
 __all__ = [
     "ACTIONS",
@@ -206,8 +207,10 @@ def read_readings(
     layout: str,
     limit: int,
     offset: int,
+    shown: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Readings in SI, wide (a row per time, a column per sensor) or long (sensor, time, value)."""
+    """Readings, wide (a row per time, a column per sensor) or long (sensor, time, value): in SI, or
+    in the display unit ``shown`` gives each sensor's quantity (named in ``columns`` and ``units``)."""
     ids = list(dict.fromkeys(s.strip() for s in sensors.split(",") if s.strip()))
     if not ids:
         raise InputError("give at least one sensor id", field="sensors")
@@ -216,10 +219,21 @@ def read_readings(
     if unknown:
         raise NotFoundError(f"unknown sensor '{unknown[0]}'", field="sensors")
     t0, t1 = api_time(start, "from"), api_time(end, "to")
-    columns = {s: si_column(registry[s]) for s in ids}
+    shown = shown or {}
+    units = {s: shown.get(registry[s].quantity) or SI_UNITS.get(registry[s].quantity) for s in ids}
+    columns = {
+        s: display_column(s, registry[s].quantity, shown[registry[s].quantity])
+        if registry[s].quantity in shown
+        else si_column(registry[s])
+        for s in ids
+    }
+    head = {"layout": layout, "columns": columns, "units": units}
     if t1 <= t0:  # [from, to) is empty
-        return _obj({"layout": layout, "columns": columns, **page([], limit, offset)})
+        return _obj({**head, **page([], limit, offset)})
     wide = store.read(ids, t0, t1, every=every, agg=agg)
+    for s in ids:
+        if registry[s].quantity in shown and s in wide:
+            wide[s] = from_si(wide[s].to_numpy(dtype=float), units[s] or "", registry[s].quantity)
     times = [_iso(t) for t in wide.index]
     if layout == "long":
         values = wide.to_numpy()
@@ -233,7 +247,7 @@ def read_readings(
             {"time": t, **{columns[s]: v for s, v in zip(ids, vals, strict=True)}}
             for t, vals in zip(times, wide.to_numpy().tolist(), strict=True)
         ]
-    return _obj({"layout": layout, "columns": columns, **page(items, limit, offset)})
+    return _obj({**head, **page(items, limit, offset)})
 
 
 def ingest_body(store: Store, body: bytes, content_type: str, *, source: str) -> IngestResult:

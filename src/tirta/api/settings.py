@@ -45,6 +45,10 @@ class ApiSettings:
     waste_file: Path | None = None  # waste.toml behind the waste page and the public waste KPIs
     districts: Path | None = None  # districts file (CSV/GeoJSON) behind the planning page
     plants_file: Path | None = None  # wastewater plant registry (TOML) behind the plant pages
+    display_units: str = ""  # TIRTA_DISPLAY_UNITS: what a user without their own choice sees (SI)
+    map_tiles: str | None = None  # TIRTA_MAP_TILES: raster tile URL {z}/{x}/{y} under the map (off)
+    map_crs: str | None = None  # TIRTA_MAP_CRS: CRS of the model's coordinates, for the tiles
+    map_attribution: str = ""  # TIRTA_MAP_ATTRIBUTION: credit shown on the tiles
 
     @property
     def network_notice(self) -> str | None:
@@ -105,9 +109,11 @@ def api_settings(
     """API settings from explicit values, else ``TIRTA_USERS_DB``, ``TIRTA_NETWORK``, ``TIRTA_DMAS``,
     ``TIRTA_AUDIT_FILE``, ``TIRTA_BILLING``, ``TIRTA_KPIS_FILE``, ``TIRTA_MAX_BODY_BYTES``,
     ``TIRTA_INGEST_PER_MINUTE``, ``TIRTA_SESSION_TTL_S``, ``TIRTA_POLL_S``, ``TIRTA_WASTE_FILE``,
-    ``TIRTA_DISTRICTS``, ``TIRTA_PLANTS_FILE``, else defaults
+    ``TIRTA_DISTRICTS``, ``TIRTA_PLANTS_FILE``, ``TIRTA_DISPLAY_UNITS``, ``TIRTA_MAP_TILES``,
+    ``TIRTA_MAP_CRS``, ``TIRTA_MAP_ATTRIBUTION``, else defaults
     (L-Town's model and DMAs shipped with tirta)."""
     environ = os.environ if env is None else env
+    tiles, tiles_crs, attribution = _map_tiles(environ)
     url = (base or settings(store_url=store_url, env=environ)).store_url
     inp = builtin_network_path("l-town")
     net = Path(network or environ.get("TIRTA_NETWORK") or inp)
@@ -142,7 +148,50 @@ def api_settings(
         waste_file=Path(waste) if waste else None,
         districts=Path(districts) if districts else None,
         plants_file=Path(plants) if plants else None,
+        display_units=_display_default(environ),
+        map_tiles=tiles,
+        map_crs=tiles_crs,
+        map_attribution=attribution,
     )
+
+
+def _display_default(environ: Mapping[str, str]) -> str:
+    """``TIRTA_DISPLAY_UNITS``, checked at start-up (a UnitError names the variable)."""
+    from tirta.errors import UnitError
+    from tirta.units import DISPLAY_ENV, display_units
+
+    spec = environ.get(DISPLAY_ENV, "").strip()
+    try:
+        display_units(spec)
+    except UnitError as exc:
+        raise UnitError(exc.message, field=DISPLAY_ENV) from None
+    return spec
+
+
+def _map_tiles(environ: Mapping[str, str]) -> tuple[str | None, str | None, str]:
+    """The basemap settings: a tile URL with {z}, {x} and {y} and the CRS of the model (both or none)."""
+    url = environ.get("TIRTA_MAP_TILES", "").strip() or None
+    crs = environ.get("TIRTA_MAP_CRS", "").strip() or None
+    attribution = environ.get("TIRTA_MAP_ATTRIBUTION", "").strip()
+    if url is None:
+        return None, crs, attribution
+    if not url.startswith(("http://", "https://")) or any(k not in url for k in ("{z}", "{x}", "{y}")):
+        raise InputError(
+            "expected an http(s) URL template with {z}, {x} and {y}, e.g. "
+            "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            field="TIRTA_MAP_TILES",
+        )
+    if crs is not None:
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            CRS.from_user_input(crs)
+        except CRSError:
+            raise InputError(
+                f"unknown CRS '{crs}'; expected e.g. EPSG:32748", field="TIRTA_MAP_CRS"
+            ) from None
+    return url, crs, attribution
 
 
 def _is_copy(path: Path, original: Path) -> bool:

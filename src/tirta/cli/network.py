@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.table import Table
 from tirta.network import load_dmas, load_network, load_sensors
 from tirta.network.model import Network
 from tirta.network.validate import dma_problems, sensor_problems
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(help="Inspect hydraulic models (EPANET .inp).", no_args_is_help=True)
 
@@ -135,15 +138,43 @@ def export(
         typer.Option(help="DMA file to add as a layer; default: <model>.dmas.toml beside it"),
     ] = None,
     store: Annotated[
-        str | None, typer.Option("--store", help="Store URL whose leak events to add as a layer")
+        str | None,
+        typer.Option(
+            "--store",
+            help="Store URL whose leak events to add as a layer, and whose telemetry the DMA KPIs "
+            "are computed from (default for the KPIs: $TIRTA_STORE_URL)",
+        ),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Add a 'dma_kpis' layer: each DMA's balance, NRW, ILI and night flow (as `tirta "
+            "balance dmas`) from this month YYYY-MM (or day); needs --to, a DMA file and a store",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last month YYYY-MM of the DMA KPIs, included")
+    ] = None,
+    billing: Annotated[
+        Path | None, typer.Option("--billing", help="Billing CSV for the DMA KPIs (else AMR meters)")
     ] = None,
 ) -> None:
-    """Write junctions, tanks, reservoirs (points), pipes, pumps, valves (lines), DMAs and events, SI units."""
+    """Write junctions, tanks, reservoirs (points), pipes, pumps, valves (lines), DMAs and events, SI units.
+
+    With --from/--to, a 'dma_kpis' layer of DMA polygons carries the figures of `tirta balance dmas`
+    for that period (SI-named fields, e.g. system_input_m3, nrw_pct, ili, mnf_m3s); it needs the DMA
+    file (--dmas or <model>.dmas.toml) and the store holding the DMAs' telemetry (--store or
+    $TIRTA_STORE_URL).
+    """
     from tirta.network.export import export_layers
 
     net = load_network(inp)
     dma_path = dmas or find_dma_file(net)
     areas = load_dmas(dma_path, net) if dma_path else []
+    kpis = None
+    if start is not None or end is not None:
+        kpis = _dma_kpis(net, dma_path, store, start, end, billing)
     events: list[dict[str, object]] = []
     if store is not None:
         from tirta.leaks.events import list_events
@@ -151,12 +182,56 @@ def export(
 
         with open_store(store) as s:
             events = [e.to_dict() for e in list_events(s)]
-    summary = export_layers(net, out, fmt, crs=crs, dmas=areas, events=events)
+    summary = export_layers(net, out, fmt, crs=crs, dmas=areas, events=events, dma_kpis=kpis)
     layers = ", ".join(f"{k} {v}" for k, v in summary.layers.items())
     where = summary.crs or "no CRS (the model's own coordinates)"
     Console(stderr=True).print(
         f"wrote {summary.path} ({summary.format}, {where}): {layers}", markup=False
     )
+
+
+def _dma_kpis(
+    net: Network,
+    dma_path: Path | None,
+    store: str | None,
+    start: str | None,
+    end: str | None,
+    billing: Path | None,
+) -> pd.DataFrame:
+    """Every DMA's balance over [start, end] as `tirta balance dmas` computes it, as a KPI table."""
+    import os
+
+    from tirta.balance.dmabalance import parse_month_range
+    from tirta.balance.gis import dma_kpi_table
+    from tirta.balance.parallel import DmaTask, balance_all
+    from tirta.config import STORE_ENV
+    from tirta.errors import InputError
+
+    if start is None or end is None:
+        missing = "--to" if end is None else "--from"
+        raise InputError("the DMA KPIs need both --from and --to (YYYY-MM)", field=missing)
+    if dma_path is None:
+        raise InputError(
+            f"the DMA KPIs need a DMA file: give --dmas FILE (none beside the model as "
+            f"{net.path.stem}.dmas.toml)",
+            field="--dmas",
+        )
+    url = store or os.environ.get(STORE_ENV)
+    if not url:
+        raise InputError(
+            f"the DMA KPIs need the store with the DMAs' telemetry: give --store URL or set {STORE_ENV}",
+            field="--store",
+        )
+    if billing is not None and not billing.is_file():
+        raise InputError("billing file not found", file=billing, field="--billing")
+    t0, t1 = parse_month_range(start, end)
+    tasks = [
+        DmaTask(url, d.name, str(dma_path), str(net.path), t0, t1, str(billing) if billing else None)
+        for d in load_dmas(dma_path, net)
+    ]
+    with Console(stderr=True).status(f"balancing {len(tasks)} DMAs"):
+        reports = balance_all(tasks)
+    return dma_kpi_table(reports, t0.isoformat(), t1.isoformat())
 
 
 @app.command("synth")

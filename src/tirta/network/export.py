@@ -23,7 +23,14 @@ from tirta.network.model import Network
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["FORMATS", "ExportSummary", "export_layers", "network_layers", "write_layers"]
+__all__ = [
+    "FORMATS",
+    "ExportSummary",
+    "dma_kpi_layer",
+    "export_layers",
+    "network_layers",
+    "write_layers",
+]
 
 FORMATS: Final = ("geojson", "gpkg")
 
@@ -99,21 +106,29 @@ def network_layers(net: Network, crs: str | None = None) -> dict[str, gpd.GeoDat
     return out
 
 
+def _dma_geometry(net: Network, d: DMA) -> tuple[Any, str] | None:
+    """A resolved DMA's polygon and where it comes from; None with fewer than three placed nodes."""
+    from shapely.geometry import MultiPoint, Polygon
+
+    if d.polygon:
+        return Polygon(d.polygon), "dma file"
+    xy = net.nodes.loc[[n for n in d.nodes if n in net.nodes.index], ["x", "y"]]
+    if len(xy) < 3:
+        return None
+    return MultiPoint(xy.to_numpy()).convex_hull, "convex hull of its nodes"
+
+
 def dma_layer(net: Network, dmas: Sequence[DMA], crs: str | None) -> gpd.GeoDataFrame | None:
     """DMAs as polygons: the DMA file's polygon, else the convex hull of its nodes (said in a column)."""
     import geopandas as gpd
-    from shapely.geometry import MultiPoint, Polygon
 
     rows: list[dict[str, Any]] = []
     for d in dmas:
         d = d.resolve(net)
-        if d.polygon:
-            geom, source = Polygon(d.polygon), "dma file"
-        else:
-            xy = net.nodes.loc[[n for n in d.nodes if n in net.nodes.index], ["x", "y"]]
-            if len(xy) < 3:
-                continue
-            geom, source = MultiPoint(xy.to_numpy()).convex_hull, "convex hull of its nodes"
+        shape = _dma_geometry(net, d)
+        if shape is None:
+            continue
+        geom, source = shape
         rows.append(
             {
                 "name": d.name,
@@ -130,6 +145,28 @@ def dma_layer(net: Network, dmas: Sequence[DMA], crs: str | None) -> gpd.GeoData
     if not rows:
         return None
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+
+
+def dma_kpi_layer(
+    net: Network, dmas: Sequence[DMA], kpis: pd.DataFrame, crs: str | None
+) -> gpd.GeoDataFrame | None:
+    """DMA polygons carrying the KPI row of the same name (:func:`tirta.balance.gis.dma_kpi_table`)."""
+    import geopandas as gpd
+
+    by_name = kpis.set_index("name")
+    rows: list[dict[str, Any]] = []
+    for d in dmas:
+        d = d.resolve(net)
+        shape = _dma_geometry(net, d)
+        if shape is None or d.name not in by_name.index:
+            continue
+        rows.append({"name": d.name, **by_name.loc[d.name].to_dict(), "geometry": shape[0]})
+    if not rows:
+        return None
+    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    for col in ("warnings", "error", "band"):  # text columns, even when every value is null
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    return frame
 
 
 def event_layer(
@@ -177,6 +214,10 @@ def _check_crs(crs: str | None) -> str | None:
     return crs
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def write_layers(layers: Mapping[str, gpd.GeoDataFrame], out: Path, fmt: str) -> dict[str, int]:
     """Write the layers: a GeoPackage with one layer each, or one RFC 7946 GeoJSON collection."""
     import geopandas as gpd
@@ -199,6 +240,10 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], out: Path, fmt: str) ->
         part = frame.to_crs("EPSG:4326") if frame.crs is not None else frame
         parts.append(part.assign(layer=name))
     merged = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry")
+    for col in merged.columns:  # a field null in one layer and numeric in another stays numeric
+        given = merged[col].dropna() if merged[col].dtype == object else None
+        if given is not None and len(given) and given.map(_is_number).all():
+            merged[col] = pd.to_numeric(merged[col])
     merged = merged.set_crs(parts[0].crs, allow_override=True) if parts[0].crs else merged
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="'crs' was not provided")
@@ -214,8 +259,9 @@ def export_layers(
     crs: str | None = None,
     dmas: Sequence[DMA] = (),
     events: Sequence[Mapping[str, Any]] = (),
+    dma_kpis: pd.DataFrame | None = None,
 ) -> ExportSummary:
-    """Write the model's elements (and DMAs and events when given) to ``out`` as ``fmt``.
+    """Write the model's elements (and DMAs, their KPIs and events when given) to ``out`` as ``fmt``.
 
     ``crs`` is the CRS of the model's coordinates (EPANET files carry none); without it, the first
     DMA's declared CRS is used, else the file has no CRS and keeps the model's own coordinates.
@@ -228,6 +274,10 @@ def export_layers(
         layer = dma_layer(net, dmas, crs)
         if layer is not None:
             layers["dmas"] = layer
+    if dma_kpis is not None:
+        layer = dma_kpi_layer(net, dmas, dma_kpis, crs)
+        if layer is not None:
+            layers["dma_kpis"] = layer
     if events:
         layer = event_layer(net, events, crs)
         if layer is not None:

@@ -33,8 +33,13 @@ class SecurityHeaders:
     """Adds CSP, no framing, no sniffing and no referrer to every response that lacks them; the API's
     own docs page (Swagger UI, served from a CDN by FastAPI) keeps working without the CSP."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, tile_origin: str | None = None) -> None:
         self.app = app
+        self.csp = _CSP
+        if tile_origin:  # the basemap's tiles (TIRTA_MAP_TILES) load from their server
+            self.csp = _CSP.replace("img-src 'self'", f"img-src 'self' {tile_origin}").replace(
+                "connect-src 'self'", f"connect-src 'self' {tile_origin}"
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,7 +52,7 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 have = {k.lower() for k, _ in headers}
                 for key, value in (
-                    (b"content-security-policy", _CSP.encode() if csp else b""),
+                    (b"content-security-policy", self.csp.encode() if csp else b""),
                     (b"x-frame-options", b"DENY"),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
@@ -58,6 +63,16 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _origin(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of a URL template (the CSP source of the basemap's tiles)."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.replace("{", "").replace("}", ""))
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 async def _to_login(request: Request, exc: Exception) -> Response:
@@ -71,10 +86,17 @@ def _plotly_js() -> FileResponse:
     )
 
 
-def install_web(app: FastAPI, *, session_ttl_s: float = 8 * 3600.0, poll_s: float = 5.0) -> None:
+def install_web(
+    app: FastAPI,
+    *,
+    session_ttl_s: float = 8 * 3600.0,
+    poll_s: float = 5.0,
+    map_tiles: str | None = None,
+) -> None:
     """Add the dashboard to an app from :func:`tirta.api.create_app`; a second call does nothing.
 
-    Sessions last ``session_ttl_s`` seconds; pages poll for updates every ``poll_s`` seconds.
+    Sessions last ``session_ttl_s`` seconds; pages poll for updates every ``poll_s`` seconds; the
+    pages may load basemap tiles from the server of ``map_tiles`` (else from nowhere but this one).
     """
     if getattr(app.state, "tirta_web", None) is not None:
         return
@@ -94,8 +116,11 @@ def install_web(app: FastAPI, *, session_ttl_s: float = 8 * 3600.0, poll_s: floa
     app.include_router(routes_planning.api_router, prefix=_API)
     app.include_router(routes_live.api, prefix=_API)
     app.include_router(routes_live.pages)
+    from tirta.web import routes_settings  # the user's display units
+
+    app.include_router(routes_settings.router)
     app.add_api_route("/static/vendor/plotly.min.js", _plotly_js, include_in_schema=False)
     static = files("tirta.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.add_middleware(GZipMiddleware, minimum_size=4096)  # map figures and plotly.min.js shrink ~4×
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, tile_origin=_origin(map_tiles))

@@ -4,6 +4,8 @@ Pipes are drawn with ``scattergl`` traces of None-separated segments (one trace 
 colour class), so a 3,300-node network draws in a fraction of a second. Colours come from a snapshot
 solve of the hydraulics engine at the chosen time of week; sensors show their stored reading near it.
 When the DMA file declares a CRS, model coordinates are turned into longitude/latitude with pyproj.
+With a :class:`Basemap` (the deployment's ``TIRTA_MAP_TILES``), the same traces become ``scattermap``
+traces over raster tiles (MapLibre inside Plotly.js, no token, no other server than the tiles').
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from tirta.hydraulics import PDA, Engine
 from tirta.leaks.events import ACTIVE, Event
 from tirta.network import DMA, Network
 from tirta.telemetry.store import Store
+from tirta.units import parse_unit, shown_value
 
-__all__ = ["QUANTITIES", "SnapshotCache", "map_figure", "project"]
+__all__ = ["QUANTITIES", "Basemap", "SnapshotCache", "map_figure", "project"]
 
 QUANTITIES = {"pressure": "pressure (m)", "flow": "flow (m³/h)", "none": ""}
 _CLASSES = 6
@@ -39,13 +42,13 @@ class SnapshotCache:
         self._geo: dict[tuple[int, str, str | None], _Geo] = {}
         self._lock = threading.Lock()
 
-    def geometry(self, net: Network, dmas: Sequence[DMA]) -> _Geo:
-        """:func:`project` of a loaded model, computed once per model object."""
-        key = (id(net), str(net.path), next((d.crs for d in dmas if d.crs), None))
+    def geometry(self, net: Network, dmas: Sequence[DMA], crs: str | None = None) -> _Geo:
+        """:func:`project` of a loaded model, computed once per model object and CRS."""
+        key = (id(net), str(net.path), crs or next((d.crs for d in dmas if d.crs), None))
         with self._lock:
             geo = self._geo.get(key)
         if geo is None:
-            geo = project(net, dmas)
+            geo = project(net, dmas, crs)
             with self._lock:
                 self._geo[key] = geo
         return geo
@@ -67,6 +70,16 @@ class SnapshotCache:
 
 
 @dataclass(frozen=True)
+class Basemap:
+    """Raster tiles under the map: a URL template with {z}, {x}, {y}, the CRS of the model's
+    coordinates (None: the DMA file's) and the provider's attribution."""
+
+    url: str
+    crs: str | None = None
+    attribution: str = ""
+
+
+@dataclass(frozen=True)
 class _Geo:
     """Node coordinates for display, and each link's end points in the same coordinates."""
 
@@ -77,10 +90,11 @@ class _Geo:
     ends: np.ndarray  # (links, 4): x and y of the start node, x and y of the end node
 
 
-def project(net: Network, dmas: Sequence[DMA]) -> _Geo:
-    """Display coordinates: model coordinates, or longitude/latitude when a DMA declares a projected CRS."""
+def project(net: Network, dmas: Sequence[DMA], crs: str | None = None) -> _Geo:
+    """Display coordinates: model coordinates, or longitude/latitude when ``crs`` (else a DMA's
+    declared CRS) says where they are."""
     xy = net.nodes[["x", "y"]].astype(float)
-    crs = next((d.crs for d in dmas if d.crs), None)
+    crs = crs or next((d.crs for d in dmas if d.crs), None)
     geographic = False
     if crs is not None:
         from pyproj import CRS, Transformer
@@ -164,12 +178,12 @@ def _colour_traces(net: Network, geo: _Geo, values: pd.Series, label: str) -> li
             "showlegend": False,
             "x": mid[:, 0].round(6).tolist(),
             "y": mid[:, 1].round(6).tolist(),
-            "text": [f"{i}: {v:.2f}" for i, v in zip(finite.index, finite, strict=True)],
+            "text": [f"{i}: {v:.4g}" for i, v in zip(finite.index, finite, strict=True)],
             "hoverinfo": "text",
             "marker": {
                 "size": 4,
                 "opacity": 0.01,
-                "color": finite.round(3).tolist(),
+                "color": [float(f"{v:.4g}") for v in finite],  # any unit: 4 digits
                 "cmin": float(lo),
                 "cmax": float(hi),
                 "colorscale": [[i / 5, c] for i, c in enumerate(_COLOURS)],
@@ -180,8 +194,11 @@ def _colour_traces(net: Network, geo: _Geo, values: pd.Series, label: str) -> li
     return traces
 
 
-def _sensor_trace(net: Network, geo: _Geo, store: Store, at: pd.Timestamp) -> dict[str, Any]:
-    """Sensors as markers at their node or link midpoint, with the latest reading before ``at``."""
+def _sensor_trace(
+    net: Network, geo: _Geo, store: Store, at: pd.Timestamp, shown: dict[str, str]
+) -> dict[str, Any]:
+    """Sensors as markers at their node or link midpoint, with the latest reading before ``at`` in the
+    display unit ``shown`` gives its quantity (else SI)."""
     ids, xs, ys, text = [], [], [], []
     sensors = [s for s in store.sensors().sensors.values() if s.kind != "demand"]
     frame = store.read([s.id for s in sensors], at - pd.Timedelta(hours=1), at + pd.Timedelta(seconds=1))
@@ -194,11 +211,12 @@ def _sensor_trace(net: Network, geo: _Geo, store: Store, at: pd.Timestamp) -> di
         else:
             continue
         value = last.get(s.id, np.nan)
-        shown = "no reading" if not np.isfinite(value) else f"{value:.4g} SI"
+        display, unit = shown_value(float(value), s.quantity, shown)
+        reading = "no reading" if not np.isfinite(value) else f"{display:.4g} {unit or 'SI'}"
         ids.append(s.id)
         xs.append(round(float(x), 6))
         ys.append(round(float(y), 6))
-        text.append(f"{s.id} ({s.kind}): {shown}")
+        text.append(f"{s.id} ({s.kind}): {reading}")
     return {
         "type": "scattergl",
         "mode": "markers",
@@ -307,10 +325,15 @@ def map_figure(
     snapshots: SnapshotCache,
     gl: bool = True,
     notices: Sequence[str] = (),
+    basemap: Basemap | None = None,
+    shown: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The whole map: Plotly traces and layout, plus what it shows (time, quantity, counts, CRS) and
-    ``notices`` about the model shown (the built-in one, sensors of another network)."""
-    geo = snapshots.geometry(net, dmas)
+    ``notices`` about the model shown (the built-in one, sensors of another network); over the
+    ``basemap``'s tiles when one is given and the model's CRS is known; values in the display units
+    ``shown`` (pressure, flow; default m and m³/h)."""
+    shown = shown or {}
+    geo = snapshots.geometry(net, dmas, basemap.crs if basemap else None)
     xs, ys = _segments(geo, net.links.index)
     kind = "scattergl" if gl else "scatter"
     traces: list[dict[str, Any]] = [
@@ -329,11 +352,15 @@ def map_figure(
     if quantity in ("pressure", "flow"):
         hour = int(at.day_of_week * 24 + at.hour)
         pressure, flow = snapshots.solve(net, hour)
-        traces += _colour_traces(
-            net, geo, _link_values(net, quantity, pressure, flow), QUANTITIES[quantity]
+        unit = shown.get(quantity, "m3/h" if quantity == "flow" else "m")
+        si_per_value = 1 / 3600.0 if quantity == "flow" else 1.0  # _link_values: m³/h, m
+        values = _link_values(net, quantity, pressure, flow) * (
+            si_per_value / parse_unit(unit, quantity).factor
         )
+        label = f"{quantity} ({unit.replace('m3', 'm³')})"
+        traces += _colour_traces(net, geo, values, label)
     traces += _event_traces(net, geo, events)
-    sensor_trace = _sensor_trace(net, geo, store, at)
+    sensor_trace = _sensor_trace(net, geo, store, at, shown)
     traces.append(sensor_trace)
     shown_notices = list(notices)
     registered = sum(1 for s in store.sensors().sensors.values() if s.kind != "demand")
@@ -343,6 +370,12 @@ def map_figure(
             f"{unplaced} of {registered} registered sensors sit on no node or link of this network "
             "model: the store holds another network's data, or the sensors file names other ids"
         )
+    if basemap is not None and not geo.geographic:
+        shown_notices.append(
+            "no basemap: the tiles need the CRS of the model's coordinates "
+            "(TIRTA_MAP_CRS, or crs in the DMA file)"
+        )
+        basemap = None
     if not gl:
         for t in traces:
             t["type"] = "scatter"
@@ -361,7 +394,11 @@ def map_figure(
         "dragmode": "pan",
         "uirevision": "map",
     }
+    if basemap is not None:
+        traces = [_on_map(t) for t in traces]
+        layout = _map_layout(geo, basemap)
     meta = {
+        "basemap": None if basemap is None else {"attribution": basemap.attribution},
         "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "quantity": quantity,
         "nodes": len(net.nodes),
@@ -373,3 +410,49 @@ def map_figure(
         "notices": shown_notices,
     }
     return {"traces": traces, "layout": layout, "meta": meta}
+
+
+def _on_map(trace: dict[str, Any]) -> dict[str, Any]:
+    """A scatter/scattergl trace as a ``scattermap`` trace (x → lon, y → lat); MapLibre lines have no
+    dash and its markers other than circles need a sprite, so sensors become circles."""
+    out = {k: v for k, v in trace.items() if k not in ("x", "y")}
+    out.update(type="scattermap", lon=trace.get("x", []), lat=trace.get("y", []))
+    if "line" in out:
+        out["line"] = {k: v for k, v in out["line"].items() if k != "dash"}
+    marker = out.get("marker")
+    if isinstance(marker, dict) and "symbol" in marker:
+        out["marker"] = {k: v for k, v in marker.items() if k not in ("symbol", "line")}
+        out["marker"]["size"] = 11
+    return out
+
+
+def _map_layout(geo: _Geo, basemap: Basemap) -> dict[str, Any]:
+    """A MapLibre map centred on the network, zoomed to fit ~700 px, with one raster-tile source."""
+    lon, lat = geo.xy["x"].to_numpy(), geo.xy["y"].to_numpy()
+    span = max(
+        float(np.ptp(lon)), float(np.ptp(lat)) / max(math.cos(math.radians(float(lat.mean()))), 1e-6)
+    )
+    zoom = float(np.clip(math.log2(700 * 360 / (512 * max(span, 1e-9))), 0, 19))  # 512 px world at 0
+    source: dict[str, Any] = {"type": "raster", "tiles": [basemap.url], "tileSize": 256}
+    if basemap.attribution:
+        source["attribution"] = basemap.attribution
+    style = {
+        "version": 8,
+        "sources": {"basemap": source},
+        "layers": [{"id": "basemap", "type": "raster", "source": "basemap"}],
+    }
+    return {
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "map": {
+            "style": style,
+            "center": {
+                "lon": float((lon.min() + lon.max()) / 2),
+                "lat": float((lat.min() + lat.max()) / 2),
+            },
+            "zoom": round(zoom, 2),
+        },
+        "showlegend": True,
+        "legend": {"x": 0, "y": 1, "bgcolor": "rgba(255,255,255,0.7)"},
+        "hovermode": "closest",
+        "uirevision": "map",
+    }

@@ -17,7 +17,8 @@ from tirta.leaks.events import TRANSITIONS, get_event, list_events
 from tirta.web import balancedata, overview, sensordata, wastedata
 from tirta.web.overview import data_now
 from tirta.web.session import PageUser, form_for
-from tirta.web.state import render, web_state
+from tirta.web.state import render, shown_units, web_state
+from tirta.web.unitview import overview_in_units
 
 router = APIRouter(include_in_schema=False)
 audit_log = logging.getLogger("tirta.api.audit")
@@ -50,7 +51,8 @@ def overview_data(request: Request) -> dict[str, Any]:
 @router.get("/")
 def home(request: Request, user: PageUser) -> Response:
     """Overview: KPIs, NRW trend, open events."""
-    return render(request, "overview.html", user=user, page="overview", data=overview_data(request))
+    data = overview_in_units(overview_data(request), shown_units(request, user.name))
+    return render(request, "overview.html", user=user, page="overview", data=data)
 
 
 @router.get("/map")
@@ -67,7 +69,7 @@ def network_map(
 @router.get("/sensors")
 def sensors(request: Request, user: PageUser) -> Response:
     """Every sensor with its latest value, flags and quarantine counts."""
-    data = sensordata.sensor_table(get_state(request).store)
+    data = sensordata.sensor_table(get_state(request).store, shown_units(request, user.name))
     return render(request, "sensors.html", user=user, page="sensors", data=data)
 
 
@@ -79,7 +81,9 @@ def sensor(
     days: Annotated[float, Query(gt=0, le=366)] = 2.0,
 ) -> Response:
     """One sensor's chart with its quality flags and quarantine count."""
-    data = sensordata.sensor_series(get_state(request).store, sensor, days)
+    data = sensordata.sensor_series(
+        get_state(request).store, sensor, days, shown_units(request, user.name)
+    )
     return render(request, "sensor.html", user=user, page="sensor", data=data, days=days)
 
 

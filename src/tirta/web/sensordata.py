@@ -12,6 +12,7 @@ from tirta.api.errors import NotFoundError
 from tirta.errors import InputError
 from tirta.telemetry.schema import si_column
 from tirta.telemetry.store import Store
+from tirta.units import SI_UNITS, display_column, from_si, shown_value
 from tirta.web.overview import data_span
 
 __all__ = ["sensor_series", "sensor_table"]
@@ -25,8 +26,12 @@ def _quarantine_counts(store: Store) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.items()}
 
 
-def sensor_table(store: Store) -> dict[str, Any]:
-    """Every sensor with its SI column, element, DMA, latest value and time, flags and quarantine counts."""
+def sensor_table(store: Store, shown: dict[str, str] | None = None) -> dict[str, Any]:
+    """Every sensor with its SI column, element, DMA, latest value and time, flags and quarantine counts.
+
+    ``value`` is in the display unit of its quantity from ``shown`` (``unit``, ``display_column``),
+    ``value_si`` in SI; without ``shown`` both are SI."""
+    shown = shown or {}
     registry = store.sensors()
     span = data_span(store)
     ids = list(registry.sensors)
@@ -43,14 +48,18 @@ def sensor_table(store: Store) -> dict[str, Any]:
     rows = []
     for sid, s in registry.sensors.items():
         value, at = latest.get(sid, (None, None))
+        display, unit = shown_value(value, s.quantity, shown)
         rows.append(
             {
                 "id": sid,
                 "kind": s.kind,
                 "column": si_column(s),
+                "display_column": display_column(sid, s.quantity, unit) if unit else si_column(s),
                 "element": s.element,
                 "dma": s.dma,
-                "value": value,
+                "value": display,
+                "unit": unit or SI_UNITS.get(s.quantity),
+                "value_si": value,
                 "at": at,
                 "flags": int(flag_counts.get(sid, 0)),
                 "quarantined": quarantine.get(sid, 0),
@@ -68,8 +77,11 @@ def sensor_table(store: Store) -> dict[str, Any]:
     return out
 
 
-def sensor_series(store: Store, sensor: str, days: float = 2.0) -> dict[str, Any]:
-    """The last ``days`` of one sensor (raw, or hourly beyond a week) with its quality flags."""
+def sensor_series(
+    store: Store, sensor: str, days: float = 2.0, shown: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The last ``days`` of one sensor (raw, or hourly beyond a week) with its quality flags; values
+    in the display unit ``shown`` gives its quantity (``unit``, ``display_column``), else SI."""
     registry = store.sensors()
     if sensor not in registry.sensors:
         raise NotFoundError(f"unknown sensor '{sensor}'", field="sensor")
@@ -85,13 +97,19 @@ def sensor_series(store: Store, sensor: str, days: float = 2.0) -> dict[str, Any
     quarantine = store.quarantined()
     mine = quarantine[quarantine["sensor"] == sensor] if "sensor" in quarantine else quarantine.iloc[:0]
     reasons = mine["reason"].astype(str).value_counts().to_dict() if "reason" in mine else {}
+    unit = (shown or {}).get(s.quantity)
+    values = col.to_numpy(dtype=float)
+    if unit is not None:
+        values = from_si(values, unit, s.quantity)
     out: dict[str, Any] = services.jsonable(
         {
             "sensor": {**s.__dict__, "column": si_column(s), "quantity": s.quantity},
             "from": start,
             "to": end,
             "time": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in col.index],
-            "value": [None if not np.isfinite(v) else round(float(v), 6) for v in col.to_numpy()],
+            "value": [None if not np.isfinite(v) else round(float(v), 6) for v in values],
+            "unit": unit or SI_UNITS.get(s.quantity),
+            "display_column": display_column(sensor, s.quantity, unit) if unit else si_column(s),
             "flags": [
                 {"start": r["start"], "end": r["end"], "kind": r["kind"], "detail": r["detail"]}
                 for r in flags.to_dict("records")

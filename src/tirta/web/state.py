@@ -12,10 +12,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from tirta.api.deps import RateLimiter
+from tirta.api.deps import RateLimiter, get_state
+from tirta.api.prefs import user_units
 from tirta.web.mapdata import SnapshotCache
 
-__all__ = ["TtlCache", "WebState", "render", "web_state"]
+__all__ = ["TtlCache", "WebState", "render", "shown_units", "web_state"]
 
 T = TypeVar("T")
 
@@ -57,6 +58,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["num"] = lambda v, d=1: "–" if v is None else f"{v:,.{d}f}"
+    env.filters["sig"] = lambda v, d=4: "–" if v is None else f"{v:,.{d}g}"  # any unit's flow
     return env
 
 
@@ -82,3 +84,9 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     web = web_state(request)
     html = web.templates.get_template(template).render(request=request, poll_s=web.poll_s, **context)
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def shown_units(request: Request, user: str) -> dict[str, str]:
+    """The display unit per quantity of ``user``: their choice, else the deployment's default."""
+    state = get_state(request)
+    return user_units(state.store, user, state.settings.display_units).shown

@@ -14,6 +14,7 @@ from tirta.api.routes import (
     waste,
 )
 from tirta.api.routes import plants as plant_routes
+from tirta.api.routes import prefs as prefs_routes
 
 __all__ = ["ROUTERS"]
 
@@ -28,4 +29,5 @@ ROUTERS = (
     users.router,
     waste.router,
     plant_routes.router,
+    prefs_routes.router,
 )

@@ -11,6 +11,7 @@ from tirta.api.deps import Operator, StateDep, StoreDep, Viewer
 from tirta.api.errors import ApiError, error_responses
 from tirta.api.models import IngestPublic, QuarantinePagePublic, ReadingsPublic, SensorsPagePublic
 from tirta.api.params import SENSORS_PATTERN, time_query
+from tirta.api.prefs import user_units
 
 router = APIRouter(tags=["telemetry"])
 
@@ -39,8 +40,8 @@ def sensors(store: StoreDep, _: Viewer, limit: Limit = 1000, offset: Offset = 0)
 
 @router.get("/readings", response_model=ReadingsPublic, responses=error_responses(400, 404))
 def readings(
-    store: StoreDep,
-    _: Viewer,
+    state: StateDep,
+    who: Viewer,
     sensors: Annotated[
         str,
         Query(
@@ -57,9 +58,21 @@ def readings(
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> Any:
-    """Readings in SI units, raw or resampled; wide (a column per sensor) or long rows."""
+    """Readings, raw or resampled; wide (a column per sensor) or long rows; in the caller's display
+    units (``PUT /me/units``, else the deployment's TIRTA_DISPLAY_UNITS, else SI), named in
+    ``columns`` and ``units``."""
+    shown = user_units(state.store, who.user, state.settings.display_units).shown
     return services.read_readings(
-        store, sensors, start, end, every=every, agg=agg, layout=layout, limit=limit, offset=offset
+        state.store,
+        sensors,
+        start,
+        end,
+        every=every,
+        agg=agg,
+        layout=layout,
+        limit=limit,
+        offset=offset,
+        shown=shown,
     )
 
 

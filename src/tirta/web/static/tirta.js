@@ -122,9 +122,10 @@
       poll(async () => {
         const d = await getJSON("/api/v1/dashboard/overview");
         fillKeys(d); trendChart("trend", d.trend);
-        const rows = d.events.map((e) => `<tr><td><a href="/events/${e.id}">${e.id}</a></td>` +
+        const shown = d.display.events;  // size and water lost in the user's units, in the same order
+        const rows = d.events.map((e, i) => `<tr><td><a href="/events/${e.id}">${e.id}</a></td>` +
           `<td><span class="st st-${e.status}">${e.status}</span></td><td>${esc(e.dma)}</td><td>${esc(e.pipe)}</td>` +
-          `<td>${fmt(e.size_lps, 2)}</td><td>${esc(e.detected_at)}</td><td>${fmt(e.water_lost_m3, 0)}</td></tr>`);
+          `<td>${sig(shown[i].size)}</td><td>${esc(e.detected_at)}</td><td>${fmt(shown[i].water_lost, 0)}</td></tr>`);
         document.querySelector("#open-events tbody").innerHTML = rows.join("") ||
           '<tr><td colspan="7" class="muted">no open events</td></tr>';
       });
@@ -145,6 +146,9 @@
         document.getElementById("map-meta").textContent =
           `${m.nodes} nodes, ${m.links} links · ${m.quantity} at ${m.at}` + (m.crs ? ` · ${m.crs} → lon/lat` : "") +
           ` · ${m.active_events} active events`;
+        const credit = document.getElementById("map-attribution");  // the basemap's (TIRTA_MAP_ATTRIBUTION)
+        if (credit) { credit.textContent = m.basemap ? m.basemap.attribution : ""; credit.hidden = !m.basemap; }
+        el.dataset.basemap = m.basemap ? "on" : "off";
         const notes = document.getElementById("map-notices");
         notes.innerHTML = (m.notices || []).map((n) => `<li>${esc(n)}</li>`).join("");
         notes.hidden = !(m.notices && m.notices.length);
@@ -169,6 +173,7 @@
           const row = document.querySelector(`#sensors tr[data-id="${CSS.escape(s.id)}"]`);
           if (!row) { continue; }
           row.querySelector('[data-f="value"]').textContent = fmt(s.value, 3);
+          row.querySelector('[data-f="unit"]').textContent = s.unit || "";
           row.querySelector('[data-f="at"]').textContent = s.at || "";
           row.querySelector('[data-f="flags"]').textContent = s.flags;
           row.querySelector('[data-f="quarantined"]').textContent = s.quarantined;
@@ -185,7 +190,7 @@
           yanchor: "bottom", font: { size: 11, color: "#8a5a00" } }));
         return Plotly.react(el, [{ type: "scattergl", mode: "lines", x: d.time, y: d.value, name: d.sensor.id,
           line: { color: "#0b6fa4", width: 1.5 } }], { margin: { l: 60, r: 10, t: 20, b: 40 }, shapes,
-          annotations: marks, yaxis: { title: { text: d.sensor.column } } }, { responsive: true, displaylogo: false });
+          annotations: marks, yaxis: { title: { text: d.display_column || d.sensor.column } } }, { responsive: true, displaylogo: false });
       };
       const data = pageData();
       draw(data);
@@ -244,6 +249,7 @@
   function esc(v) {
     return v == null ? "" : String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   }
+  function sig(v) { return v == null ? "–" : Number(v).toLocaleString("en", { maximumSignificantDigits: 4 }); }
   function fmt(v, d) {
     return v == null ? "–" : Number(v).toLocaleString("en", { minimumFractionDigits: d, maximumFractionDigits: d });
   }
