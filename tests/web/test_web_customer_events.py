@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import shutil
 
+import pandas as pd
+import pytest
+
+from browser import login, serve, wait_js
+from tirta.api import api_settings, create_app
 from tirta.leaks.customers import CustomerAlert, open_customer_events
+
+from .conftest import add_users
 
 
 def test_events_page_and_api_show_a_customer_leak_with_its_loss_and_cost(web):
@@ -32,3 +39,29 @@ def test_overview_counts_network_leaks_apart_from_customer_events(web):
     kpis = web.login("viewer").get("/api/v1/dashboard/overview").json()["kpis"]
     assert kpis["open_leaks"] == 1 and kpis["open_customer_events"] == 1
     assert web.client.get("/api/v1/public/kpis").json()["open_leaks"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.service
+def test_events_page_refresh_keeps_every_column_in_chromium(browser, web_store, tmp_path):
+    """A customer event filed while the page is open appears through the page's own refresh (pushed or
+    polled), with the same 12 cells as the server-rendered rows (the refresh once wrote 8)."""
+    shutil.copy(web_store[0].removeprefix("duckdb:///"), tmp_path / "store.duckdb")
+    cfg = api_settings(
+        store_url=f"duckdb:///{tmp_path / 'store.duckdb'}", users_db=tmp_path / "u.sqlite", env={}
+    )
+    add_users(cfg.users_db)
+    app = create_app(cfg)
+    with serve(app) as base:
+        errors: list[str] = []
+        page = login(browser, base, "viewer-1", next_path="/events", errors=errors)
+        cells = page.locator("#events tbody tr").first.locator("td").count()
+        at = pd.Timestamp("2020-12-31T11:00Z")
+        alert = CustomerAlert("c0077", "reverse_flow", at, at, 0.1, 0.2, 4.2, "n105")
+        (eid,), _ = open_customer_events(app.state.tirta.store, [alert], tariff_per_m3=2.0)
+        wait_js(page, f"document.querySelector(\"#events a[href='/events/{eid}']\") !== null")
+        row = page.locator(f"#events tbody tr:has(a[href='/events/{eid}'])")
+        texts = row.locator("td").all_inner_texts()
+        assert cells == len(texts) == 12, texts
+        assert texts[4] == "reverse flow" and texts[5] == "c0077" and texts[6] == "0.100", texts
+        assert not errors, errors

@@ -208,10 +208,15 @@
         const d = await getJSON("/api/v1/events?limit=500");
         const rows = d.items.map((e) => `<tr><td><a href="/events/${e.id}">${e.id}</a></td>` +
           `<td><span class="st st-${esc(e.status)}">${esc(e.status)}</span></td><td>${esc(e.dma)}</td>` +
-          `<td>${esc(e.pipe)}</td><td class="num">${fmt(e.size_lps, 2)}</td><td class="num">${fmt(e.radius_m, 0)}</td>` +
+          `<td>${esc(e.pipe)}</td><td>${esc(String(e.kind || "").replace(/_/g, " "))}</td>` +
+          // the same 12 columns as the server-rendered page (events.html), customer cells empty for leaks
+          `<td>${esc(e.customer ? e.customer.id : "")}</td>` +
+          `<td class="num">${e.customer ? fmt(e.customer.loss_m3_day, 3) : ""}</td>` +
+          `<td class="num">${e.customer ? fmt(e.customer.cost_per_day, 2) : ""}</td>` +
+          `<td class="num">${fmt(e.size_lps, 2)}</td><td class="num">${fmt(e.radius_m, 0)}</td>` +
           `<td>${esc(e.detected_at)}</td><td class="num">${fmt(e.water_lost_m3, 0)}</td></tr>`);
         document.querySelector("#events tbody").innerHTML = rows.join("") ||
-          '<tr><td colspan="8" class="muted">no events</td></tr>';
+          '<tr><td colspan="12" class="muted">no events</td></tr>';
       });
     },
 
