@@ -126,9 +126,9 @@ def test_bulk_failure_leaves_the_store_as_it_was(
     import tirta.telemetry.store.duckdb as duck
 
     monkeypatch.setattr(duck, "_quarantine", broken, raising=True)
-    import tirta.telemetry.store.postgres as pg
+    import tirta.telemetry.store.postgres.write as pg_write
 
-    monkeypatch.setattr(pg, "_quarantine", broken, raising=True)
+    monkeypatch.setattr(pg_write, "_quarantine", broken, raising=True)
     with pytest.raises(RuntimeError, match="disk full"):
         ingest_records(registered, bulk(shuffle=True), source="b", now=NOW)
     assert registered.counts() == before
@@ -149,10 +149,11 @@ def test_a_writer_racing_to_the_same_keys_is_merged_not_doubled(
     if not registered.url.startswith("postgresql"):
         pytest.skip("the straight copy is PostgreSQL's")
     import tirta.telemetry.store.postgres as pg
+    import tirta.telemetry.store.postgres.write as pg_write
 
     monkeypatch.setattr(pg.PostgresStore, "block_rows", 10**9)  # the row path: no blocks
     first = ingest_records(registered, bulk(shuffle=False).iloc[:6000], source="a", now=NOW)
-    monkeypatch.setattr(pg, "FRESH", "SELECT %(t0)s IS NOT NULL OR %(t1)s IS NULL", raising=True)
+    monkeypatch.setattr(pg_write, "FRESH", "SELECT %(t0)s IS NOT NULL OR %(t1)s IS NULL", raising=True)
     copied: list[str] = []
     copy = pg.PostgresStore._copy_readings
 

@@ -214,7 +214,7 @@ def test_time_major_readings_become_sensor_major_as_by_a_stable_sort(
 ) -> None:
     """By (time, sensor) in, by (sensor, time) out: a transpose when every step holds the same sensors
     (a grid; with a staircase a step's sensors report at different times), else a sort."""
-    from tirta.telemetry.store.postgres import _time_to_sensor_major
+    from tirta.telemetry.store.postgres.bulk import _time_to_sensor_major
 
     k_, t_ = [], []
     for step, present in enumerate([rows[0]] * len(rows) if grid else rows):

@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from tirta.api.auth import (
-    MIN_PASSWORD,
     KeyCache,
     Principal,
-    check_role,
     hash_secret,
     new_key,
     new_session_token,
@@ -31,7 +29,17 @@ from tirta.api.auth import (
 )
 from tirta.api.errors import NotFoundError
 from tirta.api.settings import default_users_db
-from tirta.api.users import _NAME, User, Users, UserStore, _now
+from tirta.api.users import (
+    _NAME,
+    User,
+    Users,
+    UserStore,
+    _now,
+    check_new_password,
+    check_new_user,
+    find_user,
+    password_principal,
+)
 from tirta.errors import InputError, StoreError
 from tirta.telemetry.store.base import Store
 
@@ -70,12 +78,7 @@ class StoreUsers:
     # --- users and keys ---------------------------------------------------------------------------
     def add_user(self, name: str, role: str) -> str:
         """Create a user with one API key; return the key (shown once, stored only as a hash)."""
-        if not _NAME.match(name):
-            raise InputError("a user name is 1–64 letters, digits, '_', '.', '@' or '-'", field="name")
-        try:
-            check_role(role)
-        except ValueError as exc:
-            raise InputError(str(exc), field="role") from None
+        check_new_user(name, role)
         value = {"role": role, "created_at": _now(), "active": True, "pw_salt": None, "pw_digest": None}
         if not self.store.put_record(USER, name, value, only_if_new=True):
             raise InputError(f"user '{name}' exists already", field="name")
@@ -108,10 +111,7 @@ class StoreUsers:
 
     def get(self, name: str) -> User:
         """One user; NotFoundError (field ``name``) when there is none."""
-        for user in self.users():
-            if user.name == name:
-                return user
-        raise NotFoundError(f"no user '{name}'", field="name")
+        return find_user(self.users(), name)
 
     def users(self) -> list[User]:
         """All users by name, with their count of live keys."""
@@ -163,8 +163,7 @@ class StoreUsers:
     def set_password(self, name: str, password: str) -> None:
         """Set a user's dashboard password (scrypt with a new salt); ends their open sessions."""
         self._user(name)
-        if len(password) < MIN_PASSWORD:
-            raise InputError(f"a password has at least {MIN_PASSWORD} characters", field="password")
+        check_new_password(password)
         salt = secrets.token_bytes(16)
         digest = hash_secret(password, salt).hex()
         self._update(USER, name, lambda v: {**v, "pw_salt": salt.hex(), "pw_digest": digest})
@@ -175,13 +174,9 @@ class StoreUsers:
         rec = self.store.get_record(USER, name) if _NAME.match(name) else None
         value = rec.value if rec is not None else {}
         if not value.get("active") or value.get("pw_salt") is None or len(password) > 1024:
-            hash_secret(password[:1024], bytes(16))  # no timing hint of which names exist
-            return None
-        if not verify_secret(
-            password, bytes.fromhex(value["pw_salt"]), bytes.fromhex(value["pw_digest"])
-        ):
-            return None
-        return Principal(user=name, role=value["role"], key_id="web")
+            return password_principal(name, password, None)  # hex decoded only when it is checked
+        salt, digest = bytes.fromhex(value["pw_salt"]), bytes.fromhex(value["pw_digest"])
+        return password_principal(name, password, (value["role"], salt, digest))
 
     def new_session(self, name: str, ttl_s: float) -> str:
         """Open a session of ``ttl_s`` seconds for a user; return its token (stored only hashed)."""

@@ -36,7 +36,15 @@ from tirta.api.errors import ApiError, NotFoundError
 from tirta.api.models import USER_NAME
 from tirta.errors import InputError, StoreError
 
-__all__ = ["User", "UserStore", "Users"]
+__all__ = [
+    "User",
+    "UserStore",
+    "Users",
+    "check_new_password",
+    "check_new_user",
+    "find_user",
+    "password_principal",
+]
 
 _NAME = re.compile(USER_NAME)
 _SCHEMA = """
@@ -122,12 +130,7 @@ class UserStore:
 
     def add_user(self, name: str, role: str) -> str:
         """Create a user with one API key; return the key (shown once, stored only as a hash)."""
-        if not _NAME.match(name):
-            raise InputError("a user name is 1–64 letters, digits, '_', '.', '@' or '-'", field="name")
-        try:
-            check_role(role)
-        except ValueError as exc:
-            raise InputError(str(exc), field="role") from None
+        check_new_user(name, role)
         now = _now()
         try:
             with self._connect() as con:
@@ -161,10 +164,7 @@ class UserStore:
 
     def get(self, name: str) -> User:
         """One user; InputError (field ``name``) when there is none."""
-        for user in self.users():
-            if user.name == name:
-                return user
-        raise NotFoundError(f"no user '{name}'", field="name")
+        return find_user(self.users(), name)
 
     def users(self) -> list[User]:
         """All users by name, with their count of live keys."""
@@ -213,8 +213,7 @@ class UserStore:
     def set_password(self, name: str, password: str) -> None:
         """Set a user's dashboard password (scrypt with a new salt); ends their open sessions."""
         self.get(name)
-        if len(password) < MIN_PASSWORD:
-            raise InputError(f"a password has at least {MIN_PASSWORD} characters", field="password")
+        check_new_password(password)
         salt = secrets.token_bytes(16)
         with self._connect() as con:
             con.execute(
@@ -229,12 +228,9 @@ class UserStore:
             row = con.execute(
                 "SELECT pw_salt, pw_digest, role FROM users WHERE name = ? AND active = 1", (name,)
             ).fetchone()
-        if row is None or row[0] is None or len(password) > 1024:
-            hash_secret(password[:1024], bytes(16))  # no timing hint of which names exist
-            return None
-        if not verify_secret(password, row[0], row[1]):
-            return None
-        return Principal(user=name, role=row[2], key_id="web")
+        if row is None or row[0] is None:
+            return password_principal(name, password, None)
+        return password_principal(name, password, (row[2], row[0], row[1]))
 
     def new_session(self, name: str, ttl_s: float) -> str:
         """Open a session of ``ttl_s`` seconds for a user; return its token (stored only hashed)."""
@@ -275,6 +271,45 @@ class UserStore:
                 (name, time.time()),
             )
         return int(cur.rowcount)
+
+
+def check_new_user(name: str, role: str) -> None:
+    """Refuse a user name outside :data:`tirta.api.models.USER_NAME` or an unknown role (InputError
+    on field ``name`` or ``role``): the check both user stores make before creating a user."""
+    if not _NAME.match(name):
+        raise InputError("a user name is 1–64 letters, digits, '_', '.', '@' or '-'", field="name")
+    try:
+        check_role(role)
+    except ValueError as exc:
+        raise InputError(str(exc), field="role") from None
+
+
+def check_new_password(password: str) -> None:
+    """Refuse a dashboard password shorter than :data:`tirta.api.auth.MIN_PASSWORD` characters."""
+    if len(password) < MIN_PASSWORD:
+        raise InputError(f"a password has at least {MIN_PASSWORD} characters", field="password")
+
+
+def find_user(users: list[User], name: str) -> User:
+    """The user called ``name`` among ``users``; NotFoundError (field ``name``) when there is none."""
+    for user in users:
+        if user.name == name:
+            return user
+    raise NotFoundError(f"no user '{name}'", field="name")
+
+
+def password_principal(
+    name: str, password: str, stored: tuple[str, bytes, bytes] | None
+) -> Principal | None:
+    """The dashboard principal of ``name`` when ``password`` matches its ``stored`` (role, salt,
+    scrypt digest), else None; as slow without a stored password, so names cannot be probed."""
+    if stored is None or len(password) > 1024:
+        hash_secret(password[:1024], bytes(16))  # no timing hint of which names exist
+        return None
+    role, salt, digest = stored
+    if not verify_secret(password, salt, digest):
+        return None
+    return Principal(user=name, role=role, key_id="web")
 
 
 def _now() -> str:
