@@ -36,7 +36,7 @@ def _fetch_columns(con: Any, sql: str, n: int, dtypes: list[Any]) -> list[np.nda
     made once: a whole Arrow table would be copied again, and fresh memory is slow to touch."""
     out = [np.empty(n, dtype) for dtype in dtypes]
     at = 0
-    for batch in con.sql(sql).fetch_arrow_reader(1 << 17):
+    for batch in con.sql(sql).to_arrow_reader(1 << 17):
         m = batch.num_rows
         for column, array in zip(batch.columns, out, strict=True):
             array[at : at + m] = column.to_numpy()
