@@ -4,9 +4,6 @@ plant's telemetry and lab file: log in, follow the nav link, see KPI cards, char
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import uvicorn
 
-from browser import login, wait_js
+from browser import login, serve, wait_js
 from tirta.api import api_settings, create_app
 from tirta.network.sensors import make_sensor
 from tirta.telemetry.store import open_store
@@ -86,19 +82,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     add_users(cfg.users_db)
     app = create_app(cfg)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=15)
+    with serve(app) as base:
+        yield base
 
 
 def test_plant_page_in_chromium(server: str, browser: Any) -> None:

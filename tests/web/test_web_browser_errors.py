@@ -4,17 +4,13 @@ warnings stay beside their numbers when the page polls."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from browser import login, wait_js
-from services import free_port
+from browser import login, serve, wait_js
 from tirta.api import api_settings, create_app
 from tirta.network.model import builtin_network_path
 
@@ -36,19 +32,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         store_url=url, users_db=tmp / "users.sqlite", dmas=dmas, env={"TIRTA_POLL_S": "1"}
     )
     add_users(cfg.users_db)
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=15)
+    with serve(create_app(cfg)) as base:
+        yield base
 
 
 def _login(browser: Any, base: str) -> Any:
