@@ -225,15 +225,6 @@ class Engine:
         """Set a valve's setting in SI (PRV/PSV/PBV in m, FCV in m³/s, TCV loss coefficient)."""
         tk.setlinkvalue(self._ph, self.link_index(link), tk.INITSETTING, float(setting))
 
-    def save_inp(self, path: str | Path) -> None:
-        """Write the project as it stands (changed demands, roughness, …) to an EPANET file, in
-        L/s (wntr reads no m³/s files); the open project keeps working in m³/s."""
-        tk.setflowunits(self._ph, tk.LPS)
-        try:
-            tk.saveinpfile(self._ph, str(path))
-        finally:
-            tk.setflowunits(self._ph, tk.CMS)
-
     def set_roughness(self, pipe: str, roughness: float) -> None:
         tk.setlinkvalue(self._ph, self.link_index(pipe), tk.ROUGHNESS, float(roughness))
 

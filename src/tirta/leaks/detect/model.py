@@ -10,7 +10,6 @@ near it fall below the model; a CUSUM on the normalised residuals finds the step
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -158,16 +157,12 @@ def model_pressures(
     *,
     amrs: list[str] | None = None,
     step: str = "1h",
-    adjust: Callable[[Engine], None] | None = None,
 ) -> pd.DataFrame:
-    """Modelled pressure (m) at ``sensors`` per ``step``, the model driven by the measurements;
-    ``adjust`` changes the opened model first (e.g. trial roughness and demands of a calibration)."""
+    """Modelled pressure (m) at ``sensors`` per ``step``, the model driven by the measurements."""
     amrs = list(data.demand.columns) if amrs is None else amrs
     zones = metered_zones(network, list(data.flow.columns), list(data.level.columns))
     step_s = int(pd.Timedelta(step).total_seconds())
     with Engine(network, warm_start=True) as eng:
-        if adjust is not None:
-            adjust(eng)
         inp = _model_inputs(network, eng, data, zones, amrs, step)
         out = np.full((len(inp.index), len(sensors)), np.nan)
         eng.set_times(pattern_step_s=step_s)
