@@ -15,6 +15,8 @@ from tirta.leaks.localize import (
     OPERATING_HOURS,
     ProcessExecutor,
     SerialExecutor,
+    Signatures,
+    _physical,
     compute_signatures,
     localise,
 )
@@ -118,3 +120,16 @@ def test_midpoint_signature_is_the_leak_at_the_middle_of_the_pipe(net, signature
         observed, flow_lps = _observed(pipe, 3.0, net, noise_m=0.0, seed=0)
         expected = (observed.to_numpy() - 0.05) / flow_lps
         assert np.allclose(row, expected, atol=0.1 * np.abs(expected).max())
+
+
+def test_a_faulty_sensor_in_stacked_residuals_is_dropped_from_both_blocks(net, dist, signatures):
+    # two views of one change (``r:`` regression, ``m:`` model residuals) share a drifting sensor
+    observed, _ = _observed("p654", 3.0, net, noise_m=0.002, seed=4)
+    bad = observed.copy()
+    bad["n410"] -= 0.3  # a drift of 30 cm against a leak signal of a few centimetres
+    cols = [f"r:{s}" for s in SENSORS] + [f"m:{s}" for s in SENSORS]
+    stacked = Signatures(signatures.pipes, cols, np.c_[signatures.matrix, signatures.matrix])
+    two = pd.Series(np.r_[bad.to_numpy(), bad.to_numpy()], index=cols)
+    loc = localise(two, stacked, dist, noise_m=0.005)
+    assert dist.between(loc.pipe, "p654") <= 300.0
+    assert _physical("m:n410") == _physical("r:n410") == _physical("n410") == "n410"

@@ -113,3 +113,33 @@ def test_ensemble_with_model_corroborates_the_flow_alarm(net, seed12):
     ens = Ensemble(model=ModelDetector()).fit(leak.scada.slice(None, split), net)
     alarms = ens.detect(leak.scada.slice(split, None))
     assert len(alarms) == 1 and alarms[0].method.endswith("+model")
+
+
+def test_localisation_stacks_the_model_residual_change_next_to_the_regression(net, day, fitted):
+    # a pressure drop planted at one sensor from noon shows in the model block at that sensor only
+    from tirta.leaks.localize import Signatures
+    from tirta.leaks.pipeline import _stack_model_change
+
+    sensors = list(day.pressure.columns)
+    pressure = day.pressure.copy()
+    noon = pressure.index[0] + pd.Timedelta(hours=12)
+    pressure.loc[pressure.index >= noon, "n105"] -= 0.1
+    data = replace(day, pressure=pressure)
+    regression = pd.Series(0.01, index=sensors)
+    sig = Signatures(["a", "b"], sensors, np.arange(66.0).reshape(2, 33))
+    nuisance = np.ones((33, 2)) / np.sqrt(33)
+    windows = (pressure.index[0], noon, noon, pressure.index[-1])
+    out = _stack_model_change(regression, sig, nuisance, fitted, data, windows, np.full(33, 0.02))
+    assert out is not None
+    observed, stacked, basis = out
+    assert list(observed.index[:33]) == [f"r:{s}" for s in sensors]
+    assert list(observed.index[33:]) == [f"m:{s}" for s in sensors]
+    assert np.allclose(observed.to_numpy()[:33], 0.01)
+    k = 0.02 / float(np.median(fitted.sigma))
+    model = observed.to_numpy()[33:] / k  # back in metres
+    j = sensors.index("n105")
+    assert model[j] == pytest.approx(-0.1, abs=0.03)
+    assert np.abs(np.delete(model, j)).max() < 0.05
+    assert np.allclose(stacked.matrix[:, 33:], k * stacked.matrix[:, :33])
+    assert basis.shape == (66, 5)  # the model block's offset, then each block's two common modes
+    assert np.allclose(basis[:33, 0], 0.0) and np.allclose(basis[33:, 0], 1.0)

@@ -214,6 +214,11 @@ def _fit(
     return a, np.einsum("ij,ij->i", resid, resid), resid
 
 
+def _physical(column: str) -> str:
+    """The sensor behind a column: ``block:sensor`` columns of stacked residuals share one sensor."""
+    return column.rpartition(":")[2]
+
+
 @dataclass(frozen=True)
 class Localisation:
     """Ranked candidate pipes, the chosen pipe and the radius (m) holding 90 % of the weight."""
@@ -258,13 +263,13 @@ def localise(
         if sse.min() <= (outlier * noise_m) ** 2 or len(sensors) <= 6:
             break
         trials = []
-        for j in range(len(sensors)):
-            rest = sensors[:j] + sensors[j + 1 :]
-            trials.append((float(_fit(change_m, signatures, rest, keep, nuisance)[1].min()), j))
-        best_sse, j = min(trials)
+        for name in dict.fromkeys(_physical(s) for s in sensors):
+            rest = [s for s in sensors if _physical(s) != name]
+            trials.append((float(_fit(change_m, signatures, rest, keep, nuisance)[1].min()), name))
+        best_sse, name = min(trials)
         if best_sse > 0.25 * sse.min():
             break
-        sensors = sensors[:j] + sensors[j + 1 :]
+        sensors = [s for s in sensors if _physical(s) != name]
         a, sse, _ = _fit(change_m, signatures, sensors, keep, nuisance)
     cost = sse / (2.0 * noise_m**2)
     if size_lps is not None and size_lps > 0:

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tirta.errors import InputError
+from tirta.errors import InputError, ModelError, SimulationError
 from tirta.leaks.detect.base import Alarm
 from tirta.leaks.detect.ensemble import Ensemble
+from tirta.leaks.detect.model import ModelDetector
 from tirta.leaks.detect.pressure import PressureModel
 from tirta.leaks.evaluate import Detection, PipeDistances
 from tirta.leaks.localize import (
@@ -55,6 +56,10 @@ class PipelineConfig:
     # an alarm the pressure sensors did not confirm repeats a leak found before in its zone
     # (shared dev scenarios, tuning half: F1 0.74 -> 0.80; held-out half 0.52 -> 0.55)
     flow_only_repeats: bool = True
+    # the hydraulic model's residuals (measured minus the model driven by the meters) stacked
+    # with the regression residuals in the fit: two views of one leak with different errors
+    # (shared dev scenarios, tuning half: F1 0.80 -> 0.83; held-out half 0.55 -> 0.73)
+    model_residuals: bool = True
 
 
 @dataclass(frozen=True)
@@ -200,14 +205,18 @@ def localise_alarms(
     zone_pipes: dict[str, list[str]] = {}
     for pipe, zone in zone_of_pipes([z.zone for z in ens.flow.zones]).items():
         zone_pipes.setdefault(zone, []).append(pipe)
+    model = ens.model if cfg.model_residuals and ens.model is not None else None
+    if model is not None and model.sigma is None:
+        model = None  # the model detector could not be fitted: regression residuals alone
     found: list[Found] = []
     for i, alarm in enumerate(alarms):
         loc = None
         if presid is not None and signatures is not None:
             later = [b.start for b in alarms[i + 1 :] if b.zone == alarm.zone]
             loc = _localise_alarm(
-                alarm, later, presid, fresid, pmodel, signatures, distances, zone_pipes, cfg
-            )
+                alarm, later, presid, fresid, pmodel, signatures, distances, zone_pipes, cfg,
+                model=model, data=data,
+            )  # fmt: skip
         if _repeat_of(loc, alarm, found, distances, cfg) is not None:
             continue
         pipe = loc.pipe if loc is not None else _fallback_pipe(alarm, zone_pipes, network)
@@ -231,8 +240,12 @@ def _localise_alarm(
     distances: PipeDistances,
     zone_pipes: dict[str, list[str]],
     cfg: PipelineConfig,
+    *,
+    model: ModelDetector | None = None,
+    data: ScadaData | None = None,
 ) -> Localisation | None:
-    """Localise one alarm from the pressure change between a window before and one after it."""
+    """Localise one alarm from the pressure change between a window before and one after it;
+    with a fitted ``model``, its residual change over the same windows is fitted alongside."""
     assert pmodel.sigma_h is not None
     t0 = alarm.start
     ta = alarm.settled_at if alarm.settled_at is not None else alarm.start
@@ -250,15 +263,67 @@ def _localise_alarm(
         q = fresid[[alarm.zone]]
         size = float(_window_mean(q, ta, t1)[0] - _window_mean(q, tb, t0)[0])
     noise = cfg.noise_scale * float(np.median(pmodel.sigma_h))
+    observed = pd.Series(change, index=presid.columns)
+    nuisance = pmodel.nuisance
+    if model is not None and data is not None:
+        stacked = _stack_model_change(
+            observed, signatures, nuisance, model, data, (tb, t0, ta, t1), pmodel.sigma_h
+        )
+        if stacked is not None:
+            observed, signatures, nuisance = stacked
     return localise(
-        pd.Series(change, index=presid.columns),
+        observed,
         signatures,
         distances,
         pipes=zone_pipes.get(alarm.zone or ""),
-        nuisance=pmodel.nuisance,
+        nuisance=nuisance,
         noise_m=noise,
         size_lps=size if size is not None and size > 0 else None,
     )
+
+
+def _stack_model_change(
+    change: pd.Series,
+    signatures: Signatures,
+    nuisance: np.ndarray | None,
+    model: ModelDetector,
+    data: ScadaData,
+    windows: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp, pd.Timestamp],
+    sigma_h: np.ndarray,
+) -> tuple[pd.Series, Signatures, np.ndarray] | None:
+    """Regression and hydraulic-model residual changes side by side (``r:`` and ``m:`` columns).
+
+    The model residual is rescaled to the regression's noise level, so both count alike; each
+    block keeps its own offset and common modes as nuisance. ``None`` when the model has no
+    finite change in the windows (e.g. a gap).
+    """
+    tb, t0, ta, t1 = windows
+    assert model.sigma is not None
+    span = data.slice(tb.floor("1h"), t1.ceil("1h") + pd.Timedelta(hours=1))
+    if len(span.index) < 24:
+        return None
+    try:
+        mres = model.residuals(span)
+    except (SimulationError, ModelError, ValueError, np.linalg.LinAlgError):
+        return None  # the model cannot be driven here: the regression residuals alone
+    mchange = _window_mean(mres, ta, t1) - _window_mean(mres, tb, t0)
+    if not np.isfinite(mchange).any():
+        return None
+    k = float(np.median(sigma_h)) / max(float(np.median(model.sigma)), 1e-6)
+    sensors = list(change.index)
+    mseries = pd.Series(k * mchange, index=mres.columns).reindex(sensors)
+    observed = pd.Series(
+        np.r_[change.to_numpy(), mseries.to_numpy()],
+        index=[f"r:{s}" for s in sensors] + [f"m:{s}" for s in sensors],
+    )
+    cols = [signatures.sensors.index(s) for s in sensors]
+    sig = signatures.matrix[:, cols]
+    stacked = Signatures(signatures.pipes, list(observed.index), np.c_[sig, k * sig])
+    n = np.zeros((len(sensors), 0)) if nuisance is None else nuisance
+    z = np.zeros_like(n)
+    block = np.r_[np.zeros(len(sensors)), np.ones(len(sensors))][:, None]  # the second offset
+    basis = np.c_[block, np.r_[np.c_[n, z], np.c_[z, n]]]
+    return observed, stacked, basis
 
 
 def _repeat_of(
