@@ -141,3 +141,14 @@ def test_public_names_are_exported():
     assert sorted(tirta.leaks.__all__) == tirta.leaks.__all__
     for name in tirta.leaks.__all__:
         assert getattr(tirta.leaks, name) is not None
+
+
+def test_confidence_stays_in_zero_one_whatever_the_step() -> None:
+    """A step estimated below zero (noisy means around a change point) once gave 14.1."""
+    from tirta.leaks.detect.base import confidence
+
+    k = 0.3
+    assert confidence(2 * k, k) == pytest.approx(0.5)
+    for step in (-0.65, -0.6, -0.59, 0.0, 1e-9, 0.13, 5.0, 1e6):
+        assert 0.0 <= confidence(step, k) <= 1.0, step
+    assert confidence(-0.65, k) == 0.0

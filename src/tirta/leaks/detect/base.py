@@ -21,6 +21,7 @@ __all__ = [
     "Alarm",
     "Change",
     "Detector",
+    "confidence",
     "cusum",
     "demand_features",
     "ridge_fit",
@@ -71,6 +72,13 @@ class Change:
     detected: int  # sample at which the statistic crossed the threshold
     before: float
     after: float
+
+
+def confidence(step: float, k: float) -> float:
+    """How sure an alarm is, in [0, 1]: a step of 2k gives 0.5. A step estimated at zero or below (the
+    means around a noisy change point can cross) gives 0, never a ratio above 1."""
+    x = max(float(step), 0.0)
+    return x / (x + 2.0 * k) if x + 2.0 * k > 0 else 0.0
 
 
 def cusum(

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tirta.hydraulics.engine import Engine
-from tirta.leaks.detect.base import Alarm, check_columns, cusum
+from tirta.leaks.detect.base import Alarm, check_columns, confidence, cusum
 from tirta.leaks.zones import Zone, metered_zones
 from tirta.network.model import Network
 from tirta.telemetry.battledim import ScadaData
@@ -366,7 +366,7 @@ class ModelDetector:
                     start=t0,
                     detected_at=td + pd.Timedelta(hours=1),
                     size_lps=self.size(change.to_numpy()),
-                    confidence=float(jump / (jump + 2.0 * self.k)),
+                    confidence=confidence(jump, self.k),
                     signature={str(k): float(v) for k, v in change.items()},
                 )
             )

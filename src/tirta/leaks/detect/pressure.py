@@ -16,6 +16,7 @@ import pandas as pd
 from tirta.leaks.detect.base import (
     Alarm,
     check_columns,
+    confidence,
     cusum,
     demand_features,
     ridge_fit,
@@ -139,7 +140,7 @@ class PressureDetector:
                     start=stat.index[ch.start],
                     detected_at=stat.index[ch.detected] + pd.Timedelta(hours=1),
                     size_lps=float("nan"),  # a pressure shift has no flow scale of its own
-                    confidence=float(size / (size + 2.0 * self.k)),
+                    confidence=confidence(size, self.k),
                 )
             )
         return alarms
