@@ -19,7 +19,7 @@ from tirta.web import balancedata, overview, sensordata, wastedata
 from tirta.web.overview import data_now
 from tirta.web.session import PageUser, form_for
 from tirta.web.state import render, shown_units, web_state
-from tirta.web.unitview import overview_in_units
+from tirta.web.unitview import balance_in_units, overview_in_units
 
 router = APIRouter(include_in_schema=False)
 audit_log = logging.getLogger("tirta.api.audit")
@@ -171,6 +171,8 @@ def balance(
             error = exc.message
     else:
         error = "the network has no DMAs"
+    if data is not None:  # the cached balance (SI, shared) in this user's volume unit
+        data = balance_in_units(data, shown_units(request, user.name))
     return render(
         request,
         "balance.html",
