@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ErrorPublic",
     "EventActionIn",
+    "EventDisplayPublic",
     "EventPublic",
     "EventsPagePublic",
     "FeatureCollectionPublic",
@@ -121,6 +122,20 @@ class HistoryPublic(BaseModel):
     note: str | None = None
 
 
+class EventDisplayPublic(BaseModel):
+    """An event's figures in the caller's display units (``PUT /me/units``), beside its SI fields."""
+
+    units: dict[str, str] = Field(
+        description="unit of each figure: flow (size), volume (water_lost), loss (loss_per_day)",
+        examples=[{"flow": "gpm", "volume": "gal", "loss": "gal/day"}],
+    )
+    size: float | None = Field(description="size_lps in the flow unit")
+    water_lost: float | None = Field(description="water_lost_m3 in the volume unit")
+    loss_per_day: float | None = Field(
+        description="a customer-side event's customer.loss_m3_day in the volume unit a day"
+    )
+
+
 class _EventFields(BaseModel):
     """Fields every view of an event shows."""
 
@@ -144,6 +159,9 @@ class _EventFields(BaseModel):
     customer: dict[str, Any] | None = Field(
         default=None,
         description="customer-side events: customer id, node, loss_m3_day, cost_per_day, tariff_per_m3",
+    )
+    display: EventDisplayPublic | None = Field(
+        default=None, description="size, water lost and loss a day in the caller's display units"
     )
 
 

@@ -51,12 +51,15 @@ _KIND = {
 }
 
 
-def _fmt(value: float) -> str:
-    return f"{value:,.0f} m³"
+def _fmt(value: float, unit: str = "m³") -> str:
+    return f"{value:,.0f} {unit}"
 
 
-def balance_svg(components: Mapping[str, Mapping[str, Any]], width: int = 960, height: int = 420) -> str:
-    """SVG of the balance from ``{name: {"value": m³, "margin": m³, …}}`` (the components of a report)."""
+def balance_svg(
+    components: Mapping[str, Mapping[str, Any]], width: int = 960, height: int = 420, unit: str = "m³"
+) -> str:
+    """SVG of the balance from ``{name: {"value": m³, "margin": m³, …}}`` (the components of a report);
+    ``unit`` names the values' unit when they were converted (a user's display units: ``gal``)."""
     value = {k: float(v["value"]) for k, v in components.items()}
     margin = {k: float(v.get("margin") or 0.0) for k, v in components.items()}
     leaves = [
@@ -88,9 +91,9 @@ def balance_svg(components: Mapping[str, Mapping[str, Any]], width: int = 960, h
         )
         cy = y + h / 2
         label = escape(LABELS.get(name, name))
-        num = escape(_fmt(v))
+        num = escape(_fmt(v, unit))
         if margin.get(name):
-            num += f" ± {escape(_fmt(margin[name]))}"
+            num += f" ± {escape(_fmt(margin[name], unit))}"
         if h >= 30:
             parts.append(
                 f'<text x="{x + 8:.1f}" y="{cy - 3:.1f}" font-weight="bold">{label}</text>'
@@ -99,7 +102,7 @@ def balance_svg(components: Mapping[str, Mapping[str, Any]], width: int = 960, h
         else:  # a thin box: label and value only, smaller, the margin is in the table
             parts.append(
                 f'<text x="{x + 6:.1f}" y="{cy + 4:.1f}" font-size="10.5">{label}: '
-                f"{escape(_fmt(v))}</text></g>"
+                f"{escape(_fmt(v, unit))}</text></g>"
             )
 
     y = 0.0

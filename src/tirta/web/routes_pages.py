@@ -12,13 +12,14 @@ from fastapi.responses import RedirectResponse, Response
 from tirta.api import opendata, services
 from tirta.api.deps import get_state
 from tirta.api.errors import ApiError
+from tirta.api.prefs import event_in_units
 from tirta.errors import TirtaError
 from tirta.leaks.events import TRANSITIONS, get_event, list_events
 from tirta.web import balancedata, overview, sensordata, wastedata
 from tirta.web.overview import data_now
 from tirta.web.session import PageUser, form_for
 from tirta.web.state import render, shown_units, web_state
-from tirta.web.unitview import overview_in_units
+from tirta.web.unitview import balance_in_units, overview_in_units
 
 router = APIRouter(include_in_schema=False)
 audit_log = logging.getLogger("tirta.api.audit")
@@ -92,8 +93,10 @@ def events(request: Request, user: PageUser) -> Response:
     """All leak events, newest first."""
     store = get_state(request).store
     now = data_now(store)
-    items = [services.jsonable(e.to_dict(now)) for e in list_events(store)]
-    return render(request, "events.html", user=user, page="events", events=items)
+    shown = shown_units(request, user.name)
+    items = [event_in_units(services.jsonable(e.to_dict(now)), shown) for e in list_events(store)]
+    units = event_in_units({}, shown)["display"]["units"]
+    return render(request, "events.html", user=user, page="events", events=items, units=units)
 
 
 @router.get("/events/{event_id}")
@@ -106,7 +109,10 @@ def event(
     """One event: lifecycle buttons (operators), history, water lost, candidate pipes."""
     store = get_state(request).store
     services.event_detail(store, event_id)  # 404 for an unknown id, as the API says it
-    detail = services.jsonable(get_event(store, event_id).to_dict(data_now(store)))
+    detail = event_in_units(
+        services.jsonable(get_event(store, event_id).to_dict(data_now(store))),
+        shown_units(request, user.name),
+    )
     allowed = set(TRANSITIONS[detail["status"]])
     buttons = (
         [(a, label) for a, label, status in BUTTONS if status in allowed] if user.can("operator") else []
@@ -165,6 +171,8 @@ def balance(
             error = exc.message
     else:
         error = "the network has no DMAs"
+    if data is not None:  # the cached balance (SI, shared) in this user's volume unit
+        data = balance_in_units(data, shown_units(request, user.name))
     return render(
         request,
         "balance.html",

@@ -211,10 +211,11 @@
           `<td>${esc(e.pipe)}</td><td>${esc(String(e.kind || "").replace(/_/g, " "))}</td>` +
           // the same 12 columns as the server-rendered page (events.html), customer cells empty for leaks
           `<td>${esc(e.customer ? e.customer.id : "")}</td>` +
-          `<td class="num">${e.customer ? fmt(e.customer.loss_m3_day, 3) : ""}</td>` +
+          // loss a day, size and water lost in the user's units (display), as the template shows them
+          `<td class="num">${e.customer ? fmt(e.display.loss_per_day, 3) : ""}</td>` +
           `<td class="num">${e.customer ? fmt(e.customer.cost_per_day, 2) : ""}</td>` +
-          `<td class="num">${fmt(e.size_lps, 2)}</td><td class="num">${fmt(e.radius_m, 0)}</td>` +
-          `<td>${esc(e.detected_at)}</td><td class="num">${fmt(e.water_lost_m3, 0)}</td></tr>`);
+          `<td class="num">${sig(e.display.size)}</td><td class="num">${fmt(e.radius_m, 0)}</td>` +
+          `<td>${esc(e.detected_at)}</td><td class="num">${fmt(e.display.water_lost, 0)}</td></tr>`);
         document.querySelector("#events tbody").innerHTML = rows.join("") ||
           '<tr><td colspan="12" class="muted">no events</td></tr>';
       });
