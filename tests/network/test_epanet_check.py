@@ -88,19 +88,22 @@ def test_simulate_unconnected_junction_is_one_line(tmp_path):
     assert err == f"error: {path}:{line}: EPANET error 234: network has an unconnected node with ID: 99"
 
 
-def test_engine_undefined_pattern_names_the_line(tmp_path):
+@pytest.mark.parametrize("snapshots", [False, True], ids=["checked-apart", "solver-opened"])
+def test_engine_undefined_pattern_names_the_line(tmp_path, snapshots):
     path, line = _undefined_pattern(tmp_path)
     with pytest.raises(ModelError) as info:
-        Engine(path)
+        Engine(path, snapshots=snapshots)
     assert info.value.line == line and info.value.file == str(path)
     assert "undefined time pattern NOPAT in [JUNCTIONS]" in str(info.value)
 
 
-def test_engine_unconnected_junction_names_node_and_line(tmp_path):
+@pytest.mark.parametrize("snapshots", [False, True], ids=["checked-apart", "solver-opened"])
+def test_engine_unconnected_junction_names_node_and_line(tmp_path, snapshots):
+    """An engine opened for snapshots checks with its own solver set-up: the same one-line error."""
     path, line = _unconnected(tmp_path)
     assert any(p.kind == "disconnected" for p in load_network(path).problems())  # info lists it
     with pytest.raises(ModelError) as info:
-        Engine(load_network(path))
+        Engine(load_network(path), snapshots=snapshots)
     assert info.value.line == line
     assert str(info.value) == (
         f"{path}:{line}: EPANET error 234: network has an unconnected node with ID: 99"

@@ -13,9 +13,8 @@ import functools
 import logging
 import shutil
 import tempfile
-import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,8 @@ import pandas as pd
 from epanet import toolkit as tk
 
 from tirta.errors import InputError, ModelError, SimulationError
-from tirta.hydraulics.plausibility import implausible
+from tirta.hydraulics.leaknodes import split_pipe
+from tirta.hydraulics.period import INIT_COLD, INIT_WARM, QUANTITIES, Progress, Results, run_period
 from tirta.hydraulics.scenarios import PDA, Leak
 from tirta.network.epanet_check import check_with_epanet
 from tirta.network.inpcheck import check_inp, read_inp_text
@@ -32,13 +32,8 @@ from tirta.network.model import Network
 
 __all__ = ["QUANTITIES", "Engine", "Results", "Snapshot"]
 
-QUANTITIES = ("pressure", "head", "demand", "flow", "level", "leak")
-
-_INIT_COLD = 10  # EN_initH flag: re-initialise link flows
-_INIT_WARM = 0  # keep the flows of the previous solve as the starting guess
 _DAMPING = 0.1  # EPANET DAMPLIMIT: damp flow updates once the solution is this close
 
-Progress = Callable[[int, int], None]
 log = logging.getLogger("tirta.hydraulics")
 _WARNED: set[tuple[str, str]] = set()  # (model, tank) whose clipped level was logged
 
@@ -59,23 +54,6 @@ class Snapshot:
     demand_m3s: np.ndarray
     flow_m3s: np.ndarray
     emitter_m3s: np.ndarray  # outflow through emitters (leaks), 0 where a node has none
-
-
-@dataclass
-class Results:
-    """An extended-period run: frames with a UTC time index and one column per element, SI units.
-
-    ``demand_m3s`` is consumer demand delivered (pressure-driven when PDA is on);
-    ``leak_m3s`` is the emitter outflow at each leak node; ``level_m`` is tank water level.
-    """
-
-    pressure_m: pd.DataFrame
-    head_m: pd.DataFrame
-    demand_m3s: pd.DataFrame
-    flow_m3s: pd.DataFrame
-    level_m: pd.DataFrame
-    leak_m3s: pd.DataFrame
-    warnings: list[str] = field(default_factory=list)
 
 
 class _Vector:
@@ -103,6 +81,10 @@ class Engine:
     flow_change_m3s
         Extra convergence test on the largest flow change (EPANET FLOWCHANGE); 1e-6 makes small
         emitter (leak) flows exact where the model's relative ACCURACY alone leaves them loose.
+    snapshots
+        Open the solver at once for single-period solves (:meth:`solve_snapshot`): its set-up is
+        EPANET's check that the model can be solved, instead of a throwaway project's, which does
+        the same set-up (the sparse-matrix ordering: seconds on a 100,000-junction city) again.
     """
 
     def __init__(
@@ -113,6 +95,7 @@ class Engine:
         warm_start: bool = False,
         start: str | pd.Timestamp = "2021-01-01",
         flow_change_m3s: float | None = None,
+        snapshots: bool = False,
     ) -> None:
         path = model.path if isinstance(model, Network) else Path(model)
         if not isinstance(model, Network):
@@ -125,7 +108,8 @@ class Engine:
         self._ph: Any = None
         self._h_open = False
         stat = path.stat()
-        _epanet_accepts(str(path), stat.st_mtime_ns, stat.st_size)  # one line, no crash
+        if not snapshots:
+            _epanet_accepts(str(path), stat.st_mtime_ns, stat.st_size)  # one line, no crash
         self._tmp = Path(tempfile.mkdtemp(prefix="tirta-epanet-"))
         ph = tk.createproject()
         try:
@@ -135,6 +119,8 @@ class Engine:
                 tk.close(ph)
             tk.deleteproject(ph)
             shutil.rmtree(self._tmp, ignore_errors=True)
+            if snapshots:  # not checked yet: the check's one-line error, naming the line
+                _epanet_accepts(str(path), stat.st_mtime_ns, stat.st_size)
             raise ModelError(f"EPANET could not open the model: {exc}", file=path) from None
         self._ph = ph
         self.notes: list[str] = []  # what the engine changed to make a request possible
@@ -156,6 +142,14 @@ class Engine:
         self.pattern_step_s = int(tk.gettimeparam(self._ph, tk.PATTERNSTEP))
         self._leaks: dict[str, Leak] = {}
         self._reindex()
+        if snapshots:
+            try:
+                tk.settimeparam(ph, tk.DURATION, 0)  # as solve_snapshot wants it: no re-opening
+                self._open_h()
+            except Exception:
+                self.close()
+                _epanet_accepts(str(path), stat.st_mtime_ns, stat.st_size)  # its one-line error
+                raise ModelError("EPANET cannot set its hydraulic solver up", file=path) from None
 
     # --- bookkeeping -------------------------------------------------------------------------
     def _reindex(self) -> None:
@@ -400,43 +394,10 @@ class Engine:
         out = []
         try:
             for pipe in pipes:
-                out.append(self._split_pipe(pipe))
+                out.append(split_pipe(self, pipe))
         finally:
             self._reindex()
         return out
-
-    def _split_pipe(self, pipe: str) -> str:
-        node_id = f"{pipe}__leak"
-        ph = self._ph
-        if _exists(ph, node_id):
-            return node_id
-        try:
-            li = tk.getlinkindex(ph, pipe)
-        except Exception:
-            raise InputError(f"unknown link '{pipe}'", file=self.path) from None
-        if tk.getlinktype(ph, li) not in (tk.PIPE, tk.CVPIPE):
-            raise InputError(f"link '{pipe}' is not a pipe; leaks sit on pipes", field="pipe")
-        self._close_h()
-        n1, n2 = tk.getlinknodes(ph, li)
-        n1_id, n2_id = tk.getnodeid(ph, n1), tk.getnodeid(ph, n2)
-        length = tk.getlinkvalue(ph, li, tk.LENGTH)
-        diameter = tk.getlinkvalue(ph, li, tk.DIAMETER)
-        roughness = tk.getlinkvalue(ph, li, tk.ROUGHNESS)
-        minor = tk.getlinkvalue(ph, li, tk.MINORLOSS)
-        status = tk.getlinkvalue(ph, li, tk.INITSTATUS)
-        elevation = tk.getnodevalue(ph, n1, tk.ELEVATION) + tk.getnodevalue(ph, n2, tk.ELEVATION)
-        x1, y1 = tk.getcoord(ph, n1)
-        x2, y2 = tk.getcoord(ph, n2)
-        new = tk.addnode(ph, node_id, tk.JUNCTION)
-        tk.setnodevalue(ph, new, tk.ELEVATION, elevation / 2.0)
-        tk.setcoord(ph, new, (x1 + x2) / 2.0, (y1 + y2) / 2.0)
-        li = tk.getlinkindex(ph, pipe)
-        tk.setlinknodes(ph, li, tk.getnodeindex(ph, n1_id), new)
-        tk.setlinkvalue(ph, li, tk.LENGTH, length / 2.0)
-        second = tk.addlink(ph, f"{pipe}__b", tk.PIPE, node_id, n2_id)
-        tk.setpipedata(ph, second, length / 2.0, diameter, roughness, minor)
-        tk.setlinkvalue(ph, second, tk.INITSTATUS, status)
-        return node_id
 
     def add_leak(self, leak: Leak) -> str:
         """Insert the node of ``leak`` and let :meth:`run` drive its emitter over time."""
@@ -457,7 +418,7 @@ class Engine:
             tk.settimeparam(ph, tk.DURATION, 0)
         tk.settimeparam(ph, tk.PATTERNSTART, int(time_s))
         self._open_h()
-        tk.initH(ph, _INIT_WARM if self.warm_start else _INIT_COLD)
+        tk.initH(ph, INIT_WARM if self.warm_start else INIT_COLD)
         tk.runH(ph)
         p, h, d = self._vn["p"], self._vn["h"], self._vn["d"]
         tk.getnodevalues(ph, tk.PRESSURE, p.c)
@@ -491,161 +452,16 @@ class Engine:
         """
         args = (duration_s, report_step_s, nodes, links, quantities, progress)
         try:
-            return self._run(*args)
+            return run_period(self, *args)
         except SimulationError as exc:
             if "Error 110" not in str(exc) or tk.getoption(self._ph, tk.DAMPLIMIT) > 0:
                 raise
         tk.setoption(self._ph, tk.DAMPLIMIT, _DAMPING)
-        results = self._run(*args)
+        results = run_period(self, *args)
         results.warnings.insert(
             0,
             f"EPANET could not solve the model undamped (Error 110); re-run with DAMPLIMIT {_DAMPING}",
         )
-        return results
-
-    def _run(
-        self,
-        duration_s: int | None,
-        report_step_s: int | None,
-        nodes: Iterable[str] | None,
-        links: Iterable[str] | None,
-        quantities: Iterable[str],
-        progress: Progress | None,
-    ) -> Results:
-        want = set(quantities)
-        if unknown := want - set(QUANTITIES):
-            raise InputError(
-                f"unknown quantities {sorted(unknown)}; expected {QUANTITIES}", field="quantities"
-            )
-        ph = self._ph
-        duration = int(self.duration_s if duration_s is None else duration_s)
-        step = int(report_step_s or self.report_step_s)
-        if step <= 0:
-            raise InputError("report step must be positive", field="report_step_s")
-        self._close_h()
-        tk.settimeparam(ph, tk.DURATION, duration)
-        tk.settimeparam(ph, tk.PATTERNSTART, 0)
-        tk.settimeparam(ph, tk.REPORTSTEP, step)
-        tk.settimeparam(ph, tk.REPORTSTART, 0)
-        node_cols = list(self.node_ids if nodes is None else nodes)
-        link_cols = list(self.link_ids if links is None else links)
-        ni = np.arange(len(node_cols)) if nodes is None else self._indexes(node_cols, self.node_index)
-        li = np.arange(len(link_cols)) if links is None else self._indexes(link_cols, self.link_index)
-        tanks = np.array([self.node_index(t) - 1 for t in self.tank_ids], dtype=int)
-        tank_elev = np.array([tk.getnodevalue(ph, int(i) + 1, tk.ELEVATION) for i in tanks], dtype=float)
-        leaks = list(self._leaks.values())
-        leak_idx = np.array([self.node_index(lk.node) for lk in leaks], dtype=int)
-        n_rep = duration // step + 1
-        width = {
-            "pressure": len(ni),
-            "head": len(ni),
-            "demand": len(ni),
-            "flow": len(li),
-            "level": len(tanks),
-            "leak": len(leaks),
-        }
-        out = {q: np.full((n_rep, width[q] if q in want else 0), np.nan) for q in QUANTITIES}
-        fetch_node = [
-            (q, prop, self._vn[key])
-            for q, prop, key in (
-                ("pressure", tk.PRESSURE, "p"),
-                ("head", tk.HEAD, "h"),
-                ("demand", tk.DEMANDFLOW, "d"),
-            )
-            if q in want or (q == "head" and "level" in want)
-        ]
-        self._open_h()
-        tk.initH(ph, _INIT_WARM if self.warm_start else _INIT_COLD)
-        t, reached = 0, -1
-        coef = np.zeros(len(leaks))
-        notes: list[str] = []
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                while True:
-                    # runH solves at the time nextH advanced to: the leaks must be sized for it
-                    for j, (leak, idx) in enumerate(zip(leaks, leak_idx, strict=True)):
-                        coef[j] = float(leak.coefficient_at(t))
-                        tk.setnodevalue(ph, int(idx), tk.EMITTER, coef[j])
-                    seen = len(caught)
-                    solved = int(tk.runH(ph))
-                    if (
-                        len(caught) > seen
-                    ):  # owa-epanet turns EPANET warnings (e.g. unbalanced) into Warnings
-                        notes.append(
-                            f"t = {t} s: EPANET {'; '.join(str(w.message) for w in caught[seen:])}"
-                        )
-                    if solved != t:
-                        raise SimulationError(f"EPANET solved an unexpected time (wanted {t} s)")
-                    if t % step == 0 and t <= duration:
-                        k = t // step
-                        for q, prop, vec in fetch_node:
-                            tk.getnodevalues(ph, prop, vec.c)
-                            if q in want:
-                                out[q][k] = vec.np[ni]
-                        if "flow" in want:
-                            tk.getlinkvalues(ph, tk.FLOW, self._vl.c)
-                            out["flow"][k] = self._vl.np[li]
-                        if "level" in want:
-                            out["level"][k] = self._vn["h"].np[tanks] - tank_elev
-                        if "leak" in want and leaks:
-                            e = self._vn["e"]
-                            tk.getnodevalues(ph, tk.EMITTERFLOW, e.c)
-                            # EPANET leaves its initial guess in place where the coefficient is 0
-                            out["leak"][k] = np.where(coef > 0, e.np[leak_idx - 1], 0.0)
-                        reached = t
-                        if progress is not None:
-                            progress(k + 1, n_rep)
-                    tstep = int(tk.nextH(ph))
-                    if tstep <= 0:
-                        break
-                    t += tstep
-        except SimulationError:
-            raise
-        except Exception as exc:
-            raise SimulationError(f"EPANET failed at t = {t} s: {exc}", file=self.path) from None
-        finally:
-            for idx in leak_idx:
-                tk.setnodevalue(ph, int(idx), tk.EMITTER, 0.0)
-        if reached < (duration // step) * step:
-            detail = f" ({notes[-1]})" if notes else ""
-            raise SimulationError(
-                f"EPANET stopped at t = {reached} s before the end of the run ({duration} s); "
-                f"the network may be unbalanced or disconnected{detail}",
-                file=self.path,
-            )
-        index = self.start + pd.to_timedelta(np.arange(n_rep) * step, unit="s")
-        index.name = "time"
-        cols = {
-            "pressure": node_cols,
-            "head": node_cols,
-            "demand": node_cols,
-            "flow": link_cols,
-            "level": list(self.tank_ids),
-            "leak": [lk.pipe for lk in leaks],
-        }
-
-        def frame(q: str) -> pd.DataFrame:
-            return pd.DataFrame(out[q], index=index, columns=pd.Index(cols[q] if q in want else []))
-
-        results = Results(
-            pressure_m=frame("pressure"),
-            head_m=frame("head"),
-            demand_m3s=frame("demand"),
-            flow_m3s=frame("flow"),
-            level_m=frame("level"),
-            leak_m3s=frame("leak"),
-        )
-        is_junction = set(
-            self.junction_ids
-        )  # built once: a set per column was O(n²), 6 min at 100 k nodes
-        junctions = [c for c in node_cols if c in is_junction]
-        results.warnings.extend(implausible(results, junctions))
-        if notes:  # owa-epanet does not say which warning: unbalanced, negative pressures, …
-            results.warnings.append(
-                f"EPANET warned (unbalanced system, negative pressures, pumps or valves that cannot "
-                f"deliver) at {len(notes)} time step(s), first at {notes[0].split(':')[0]}"
-            )
         return results
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -670,14 +486,6 @@ class Engine:
     def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
         with contextlib.suppress(Exception):
             self.close()
-
-
-def _exists(ph: Any, node_id: str) -> bool:
-    try:
-        tk.getnodeindex(ph, node_id)
-    except Exception:
-        return False
-    return True
 
 
 def _utc(value: str | pd.Timestamp) -> pd.Timestamp:

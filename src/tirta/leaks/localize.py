@@ -68,7 +68,8 @@ def _worker_engine(inp: str, required_pressure_m: float) -> Engine:
     if key not in _ENGINES:
         while _ENGINES:
             _ENGINES.popitem()[1].close()
-        _ENGINES[key] = Engine(inp, pda=PDA(required_pressure_m=required_pressure_m), warm_start=True)
+        pda = PDA(required_pressure_m=required_pressure_m)
+        _ENGINES[key] = Engine(inp, pda=pda, warm_start=True, snapshots=True)
     return _ENGINES[key]
 
 

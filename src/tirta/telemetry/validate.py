@@ -238,11 +238,12 @@ def _periodic_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, lis
     return codes, [str(v) for v in run.to_pylist()]
 
 
-def _pairs(raw: pa.Table, table: pd.DataFrame) -> tuple[pa.Table, pd.DataFrame]:
+def _pairs(raw: pa.Table, table: pd.DataFrame) -> tuple[pa.Table, _Pairs]:
     """Each distinct (sensor, unit) as received, with the sensor's registry row and the factor to SI.
 
     Returns ``raw`` with the pair number ``_key`` of each row (0, 1, ... in the order of the pairs)
-    and the pairs.
+    and the pairs. The pairs of a batch are looked up in the registry once per registry version: a
+    stream's batches name the same sensors and units each time.
     """
     s_codes, s_values = _codes(raw["sensor"])
     u_codes, u_values = _codes(raw["unit"])
@@ -263,6 +264,36 @@ def _pairs(raw: pa.Table, table: pd.DataFrame) -> tuple[pa.Table, pd.DataFrame]:
     raw = raw.append_column("_key", _chunked_like(raw, key))
     sensor_raw = np.asarray(s_values, dtype=object)[present // n_units]
     unit_raw = np.asarray(u_values, dtype=object)[present % n_units]
+    cache_key = (id(table), tuple(sensor_raw), tuple(unit_raw))
+    with _PAIRS_LOCK:
+        hit = _PAIRS_CACHE.get(cache_key)
+    if hit is not None and hit[0] is table:
+        return raw, hit[1]
+    pairs = _lookup_pairs(sensor_raw, unit_raw, table)
+    with _PAIRS_LOCK:
+        if len(_PAIRS_CACHE) >= _PAIRS_CACHED:
+            _PAIRS_CACHE.pop(next(iter(_PAIRS_CACHE)))
+        _PAIRS_CACHE[cache_key] = (table, pairs)  # holds the table: its id is not reused meanwhile
+    return raw, pairs
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """The distinct (sensor, unit) pairs of a batch: a frame (see :func:`_lookup_pairs`), the same as
+    Arrow (for the ``_pairs`` temp table) and its attributes as query parameters (:func:`_pair_lists`)."""
+
+    frame: pd.DataFrame
+    arrow: pa.Table
+    lists: dict[str, list[Any]]
+
+
+_PAIRS_CACHED = 8  # registry versions × pair sets kept; a stream needs one or two
+_PAIRS_CACHE: dict[tuple[int, tuple[Any, ...], tuple[Any, ...]], tuple[pd.DataFrame, _Pairs]] = {}
+_PAIRS_LOCK = threading.Lock()
+
+
+def _lookup_pairs(sensor_raw: np.ndarray, unit_raw: np.ndarray, table: pd.DataFrame) -> _Pairs:
+    """Registry row and factor to SI of each (sensor, unit) pair as received (blanks stripped)."""
     ids = pd.Series(sensor_raw, dtype=object).str.strip()
     units = pd.Series(unit_raw, dtype=object).str.strip()
     info = table.reindex(ids.to_numpy())
@@ -277,7 +308,7 @@ def _pairs(raw: pa.Table, table: pd.DataFrame) -> tuple[pa.Table, pd.DataFrame]:
             factors[key_pair] = np.nan
     pairs = pd.DataFrame(
         {
-            "pair": np.arange(len(present), dtype=np.int32),
+            "pair": np.arange(len(sensor_raw), dtype=np.int32),
             "sensor": ids.astype(object),
             "k": codes.astype(np.int32),
             "known": codes >= 0,
@@ -289,7 +320,8 @@ def _pairs(raw: pa.Table, table: pd.DataFrame) -> tuple[pa.Table, pd.DataFrame]:
             "installed": pd.DatetimeIndex(pd.to_datetime(info["installed"], utc=True)),
         }
     )
-    return raw, pairs
+    arrow = pa.Table.from_pandas(pairs, preserve_index=False)
+    return _Pairs(pairs, arrow, _pair_lists(pairs))
 
 
 def _pair_lists(pairs: pd.DataFrame) -> dict[str, list[Any]]:
@@ -334,6 +366,7 @@ class Checked:
     ``order`` tells how the valid rows of ``_chk`` (in input order) are sorted, strictly: "sensor"
     (by k, time), "time" (by time, k) or None (unknown). ``rounds`` is 1 + the most corrections one
     reading got within the batch; temp table ``_rep`` then holds ``_rn`` and ``round`` of each.
+    ``span`` is the first and last time of the valid readings (naive UTC), from the same pass.
     """
 
     con: duckdb.DuckDBPyConnection
@@ -346,6 +379,7 @@ class Checked:
     text_sql: dict[str, str]
     order: str | None = None
     rounds: int = 1
+    span: tuple[Any, Any] = (None, None)  # first and last time of the valid rows (naive UTC)
 
     # sensor ids come from the small _pairs table: _chk holds integers only, cheaper to materialise
     READINGS = f"SELECT p.sensor, c.time, c.value FROM {valid_rows()} c JOIN _pairs p ON p.pair = c.pair"
@@ -416,11 +450,11 @@ def check(
     if parsed is not None:
         raw, time_sql = raw.append_column("_t", parsed), "r._t"
     con.register("_raw", raw)
-    con.register("_pairs_in", pairs)
+    con.register("_pairs_in", pairs.arrow)
     con.execute("CREATE OR REPLACE TEMP TABLE _pairs AS SELECT * FROM _pairs_in")
     con.unregister("_pairs_in")
     schema = raw.schema
-    lists = _pair_lists(pairs)
+    lists = pairs.lists
     sql = CHECK.format(
         time=time_sql,
         value=_value_sql(schema.field("value").type),
@@ -434,8 +468,12 @@ def check(
         for statement in REPEATS:
             con.execute(statement)
         rounds = 1 + int(con.execute("SELECT coalesce(max(round), 0) FROM _rep").fetchall()[0][0])
-    counts = con.execute("SELECT coalesce(reason, '\x00'), count(*) FROM _chk GROUP BY ALL").fetchall()
-    by_reason = {str(r): int(n) for r, n in counts}
+    counts = con.execute(
+        "SELECT coalesce(reason, '\x00'), count(*), min(time)::TIMESTAMP, max(time)::TIMESTAMP "
+        "FROM _chk GROUP BY ALL"
+    ).fetchall()
+    by_reason = {str(r): int(n) for r, n, _, _ in counts}
+    span = next(((t0, t1) for r, _, t0, t1 in counts if r == "\x00"), (None, None))
     # as received; ``payload`` (the raw text, when a reader kept it) and ``error`` are not fields
     fields = [n for n in raw.column_names if n not in ("_rn", "_key", "_t", "payload", "error")]
     text = {n: f"coalesce(CAST(r.{_quote(n)} AS VARCHAR), '')" for n in (*RAW_COLUMNS, "error")}
@@ -459,6 +497,7 @@ def check(
         text_sql=text,
         order=order,
         rounds=rounds,
+        span=span,
     )
 
 

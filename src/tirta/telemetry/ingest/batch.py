@@ -47,10 +47,15 @@ _SHAPE = '[{"sensor":"VARCHAR","t":"VARCHAR","v":"DOUBLE","unit":"VARCHAR"}]'
 # objects become one-element arrays; an element that is not an object (null) shows as a NULL row
 _EXTRACT = f"""
 SELECT m, r IS NULL AS bad, r.sensor AS sensor, r.t AS time, r.v AS value, r.unit AS unit
-FROM (SELECT m, unnest(from_json(CASE WHEN a THEN payload ELSE '[' || payload || ']' END,
-                                 '{_SHAPE}')) AS r
-      FROM _msgs)
+FROM (SELECT m, unnest(from_json({{payload}}, '{_SHAPE}')) AS r FROM _msgs)
 """
+# the payload of each message as an array: batches of arrays only (or of objects only) skip the
+# per-message CASE, which copies every payload (~0.04 CPU-s per million readings)
+_AS_ARRAY = {
+    "mixed": "CASE WHEN a THEN payload ELSE '[' || payload || ']' END",
+    "arrays": "payload",
+    "objects": "'[' || payload || ']'",
+}
 
 
 _local = threading.local()
@@ -114,7 +119,8 @@ def parse_common(payloads: Sequence[bytes], max_bytes: int) -> pa.Table | None:
                 con.unregister("_odd")
             if not all(_common(s) for (s,) in shapes):
                 return None
-        out = con.sql(_EXTRACT).to_arrow_table()
+        forms = "arrays" if is_array.all() else "objects" if not is_array.any() else "mixed"
+        out = con.sql(_EXTRACT.replace("{payload}", _AS_ARRAY[forms])).to_arrow_table()
     except duckdb.Error:  # not JSON, or JSON DuckDB reads differently (NaN, Infinity)
         return None
     finally:
