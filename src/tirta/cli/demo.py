@@ -125,6 +125,7 @@ def _summary(console: Console, city: DemoCity, days: float) -> None:
             f"Store: {city.store_url} ({got.accepted:,} readings accepted, {got.duplicate:,} duplicate, "
             f"{got.quarantined:,} quarantined)",
             markup=False,
+            soft_wrap=True,  # the store URL stays whole, to copy
         )
     first = result.scada.index[0]
     console.print("Next:")
