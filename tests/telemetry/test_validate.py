@@ -239,7 +239,7 @@ def test_times_parsed_once_per_run_read_as_times_parsed_one_by_one(
 
     import pyarrow as pa
 
-    module = importlib.import_module("tirta.telemetry.validate")
+    module = importlib.import_module("tirta.telemetry.validate.parse")
     sensors = ["n1", "T1", "zz"]
     rows = [
         rec(sensors[i % 3], text, str(1.0 + i % 5), "m") for text, count in runs for i in range(count)
@@ -275,7 +275,7 @@ def test_codes_of_a_repeating_column_are_those_of_hashing_it(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from tirta.telemetry.validate import _codes
+    from tirta.telemetry.validate.pairs import _codes
 
     values = run * repeats
     if change is not None and change[0] < len(values):
