@@ -54,3 +54,16 @@ def test_power_units_for_engines():
 
     assert to_si(1.5, "kW", "power") == 1500.0 and to_si(2.0, "MW", "power") == 2e6
     assert parse_unit("kWe", "power").name == "kW"
+
+
+def test_shown_in_takes_numbers_in_any_si_multiple_and_leaves_missing_figures_missing() -> None:
+    import numpy as np
+
+    from tirta.units import shown_in
+
+    mld = {"flow": "MLD", "volume": "m3"}
+    assert shown_in(2.5, "flow", mld, si_per_value=1e-3) == pytest.approx(0.216)  # 2.5 L/s
+    assert shown_in(np.int64(1), "flow", mld) == pytest.approx(86.4)  # numpy numbers count too
+    assert shown_in(12.0, "volume", mld) == 12.0
+    for missing in (None, "", "n/a", True):
+        assert shown_in(missing, "flow", mld) is None

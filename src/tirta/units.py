@@ -6,9 +6,10 @@ seconds for time, W for power. Factors follow EPANET's conventions (1 psi = 0.70
 
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import numpy as np
 
@@ -23,6 +24,7 @@ __all__ = [
     "display_units",
     "from_si",
     "parse_unit",
+    "shown_in",
     "shown_value",
     "to_si",
     "unit_tag",
@@ -235,3 +237,14 @@ def shown_value(
     if unit is None or value is None:
         return value, unit
     return float(from_si(float(value), unit, quantity)), unit
+
+
+def shown_in(
+    value: Any, quantity: str, shown: dict[str, str], si_per_value: float = 1.0
+) -> float | None:
+    """A number given in ``si_per_value`` SI units (L/s: 1e-3), in the display unit of ``quantity``;
+    None for what is not a number (a missing figure)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    out, _ = shown_value(float(value) * si_per_value, quantity, shown)
+    return out

@@ -12,7 +12,7 @@ from typing import Any
 
 from tirta.errors import UnitError
 from tirta.telemetry.store.base import Store
-from tirta.units import SI_UNITS, display_units, shown_value
+from tirta.units import SI_UNITS, display_units, shown_in
 
 __all__ = ["PREFS", "UnitChoice", "event_in_units", "set_units", "user_units"]
 
@@ -60,14 +60,6 @@ def set_units(store: Store, user: str, spec: str | None, default: str) -> UnitCh
     return user_units(store, user, default)
 
 
-def _shown(value: Any, quantity: str, shown: dict[str, str], si_per_value: float = 1.0) -> float | None:
-    """A number given in ``si_per_value`` SI units (L/s: 1e-3), in the display unit of ``quantity``."""
-    if not isinstance(value, int | float):
-        return None
-    out, _ = shown_value(float(value) * si_per_value, quantity, shown)
-    return out
-
-
 def event_in_units(event: dict[str, Any], shown: dict[str, str]) -> dict[str, Any]:
     """``event`` (its SI-named fields kept) plus ``display``: its size (flow), water lost (volume) and a
     customer's loss a day (volume/day) in the display units ``shown``, named in ``display.units``."""
@@ -79,8 +71,8 @@ def event_in_units(event: dict[str, Any], shown: dict[str, str]) -> dict[str, An
             "volume": volume,
             "loss": f"{volume}/day",
         },
-        "size": _shown(event.get("size_lps"), "flow", shown, 1e-3),
-        "water_lost": _shown(event.get("water_lost_m3"), "volume", shown),
-        "loss_per_day": _shown(customer.get("loss_m3_day"), "volume", shown),
+        "size": shown_in(event.get("size_lps"), "flow", shown, 1e-3),
+        "water_lost": shown_in(event.get("water_lost_m3"), "volume", shown),
+        "loss_per_day": shown_in(customer.get("loss_m3_day"), "volume", shown),
     }
     return {**event, "display": display}

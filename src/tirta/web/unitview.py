@@ -11,19 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from tirta.reports import balance_svg
-from tirta.units import SI_UNITS, shown_value
+from tirta.units import SI_UNITS, shown_in
 
 __all__ = ["balance_in_units", "overview_in_units"]
-
-
-def _in(
-    value: float | None, quantity: str, shown: dict[str, str], si_per_value: float = 1.0
-) -> float | None:
-    """A value given in ``si_per_value`` SI units, in the display unit of ``quantity``."""
-    if value is None:
-        return None
-    out, _ = shown_value(float(value) * si_per_value, quantity, shown)
-    return out
 
 
 def overview_in_units(data: dict[str, Any], shown: dict[str, str]) -> dict[str, Any]:
@@ -34,14 +24,14 @@ def overview_in_units(data: dict[str, Any], shown: dict[str, str]) -> dict[str, 
     display = {
         "units": units,
         "kpis": {
-            "real_losses": _in(kpis.get("real_losses_m3"), "volume", shown),
-            "water_lost_month": _in(kpis.get("water_lost_month_m3"), "volume", shown),
+            "real_losses": shown_in(kpis.get("real_losses_m3"), "volume", shown),
+            "water_lost_month": shown_in(kpis.get("water_lost_month_m3"), "volume", shown),
         },
         "events": [
             {
                 "id": e["id"],
-                "size": _in(e.get("size_lps"), "flow", shown, 1e-3),
-                "water_lost": _in(e.get("water_lost_m3"), "volume", shown),
+                "size": shown_in(e.get("size_lps"), "flow", shown, 1e-3),
+                "water_lost": shown_in(e.get("water_lost_m3"), "volume", shown),
             }
             for e in data.get("events", [])
         ],
@@ -56,16 +46,16 @@ def balance_in_units(data: dict[str, Any], shown: dict[str, str]) -> dict[str, A
     comps = [
         {
             "name": c["name"],
-            "value": _in(c.get("value"), "volume", shown),
-            "margin": _in(c.get("margin"), "volume", shown),
+            "value": shown_in(c.get("value"), "volume", shown),
+            "margin": shown_in(c.get("margin"), "volume", shown),
         }
         for c in data.get("components", [])
     ]
     months = [
         {
             "period": m["period"],
-            "inflow": _in(m.get("inflow_m3"), "volume", shown),
-            "real_losses": _in(m.get("real_losses_m3"), "volume", shown),
+            "inflow": shown_in(m.get("inflow_m3"), "volume", shown),
+            "real_losses": shown_in(m.get("real_losses_m3"), "volume", shown),
         }
         for m in data.get("months", [])
     ]
