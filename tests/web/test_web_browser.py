@@ -4,18 +4,14 @@ log in, see the WebGL map, follow an event through its buttons, the balance, the
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-import uvicorn
 
-from browser import take_event_to_closed, wait_js
+from browser import serve, take_event_to_closed, wait_js
 from tirta.api import api_settings, create_app
 from tirta.hydraulics.simulate import SimulationConfig, simulate
 from tirta.leaks.events import get_event, open_event
@@ -30,12 +26,6 @@ from .conftest import PASSWORD, ROOT, add_users
 
 pytestmark = [pytest.mark.slow, pytest.mark.service]
 SHOTS = ROOT / "docs" / "screenshots"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def simulated_store(url: str, tmp: Path) -> int:
@@ -95,17 +85,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     cfg = api_settings(store_url=url, users_db=tmp / "users.sqlite", env={"TIRTA_POLL_S": "2"})
     add_users(cfg.users_db)
     app = create_app(cfg)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}", "event_id": event_id, "app": app, "tmp": tmp}
-    srv.should_exit = True
-    thread.join(timeout=15)
+    with serve(app) as base:
+        yield {"base": base, "event_id": event_id, "app": app, "tmp": tmp}
 
 
 def _palette_pixels(png: bytes) -> int:

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from browser import login, wait_js
+from browser import login, serve, wait_js
 from tirta.api import api_settings, create_app
 from tirta.network.model import builtin_network_path
 
@@ -24,31 +20,13 @@ from .conftest import ROOT, add_users
 SHOTS = ROOT / "docs" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(web_store: tuple[str, Path, int], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("planning")
     cfg = api_settings(store_url=web_store[0], users_db=tmp / "users.sqlite", env={})
     add_users(cfg.users_db)
-    srv = uvicorn.Server(
-        uvicorn.Config(
-            create_app(cfg), host="127.0.0.1", port=(port := _free_port()), log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=15)
+    with serve(create_app(cfg)) as base:
+        yield base
 
 
 def test_settings_point_ltown_at_the_illustrative_districts(tmp_path):

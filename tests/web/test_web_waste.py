@@ -4,17 +4,13 @@ in a real DuckDB store, then drawn in real headless Chromium (charts, band, actu
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from browser import log_in, wait_js
+from browser import log_in, serve, wait_js
 from tirta.api import api_settings, create_app
 from tirta.telemetry.store import Store, open_store
 from tirta.waste import load_landfill
@@ -67,12 +63,6 @@ def test_waste_page_needs_login(web):
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def waste_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("waste-browser")
@@ -82,18 +72,8 @@ def waste_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         add_engines(st, "2026-01-01")
     cfg = api_settings(store_url=url, users_db=tmp / "users.sqlite", waste_file=CITY, env={})
     add_users(cfg.users_db)
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(cfg), host="127.0.0.1", port=_free_port(), log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{srv.config.port}"
-    srv.should_exit = True
-    thread.join(timeout=15)
+    with serve(create_app(cfg)) as base:
+        yield base
 
 
 @pytest.mark.slow
