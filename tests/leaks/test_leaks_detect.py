@@ -152,3 +152,35 @@ def test_confidence_stays_in_zero_one_whatever_the_step() -> None:
     for step in (-0.65, -0.6, -0.59, 0.0, 1e-9, 0.13, 5.0, 1e6):
         assert 0.0 <= confidence(step, k) <= 1.0, step
     assert confidence(-0.65, k) == 0.0
+
+
+def test_flow_detector_records_its_changes_and_repairs(net):
+    """The leak's rise and its repair are kept as zone changes; only the repair counts as a fall."""
+    train = _synthetic(7, None, 0.0, seed=5)
+    data = _synthetic(7, 1000, 2.0, seed=6)
+    flow = data.flow.copy()
+    flow.iloc[1600:, 0] -= 2.0 / 1000.0  # repaired
+    det = FlowDetector().fit(train, net)
+    det.detect(ScadaData(flow=flow, demand=data.demand))
+    starts = [t for _, t in det.changes]
+    assert data.index[1000] in starts and data.index[1600] in starts
+    assert [t for _, t in det.falls] == [data.index[1600]]
+    assert det.detect(data)[0].signature["slack_lps"] >= det.min_lps
+
+
+def test_ensemble_drops_an_uncorroborated_rise_below_the_slack(net):
+    """A flow alarm whose whole rise stays under the CUSUM slack is a transient, unless the pressure
+    sensors saw it too."""
+    from dataclasses import replace
+
+    from tirta.leaks.detect.base import Alarm
+    from tirta.leaks.detect.ensemble import _below_slack
+
+    t = pd.Timestamp("2021-01-20", tz="UTC")
+    small = Alarm("dma_flow", t, t, 0.13, 0.2, "A", signature={"final_size_lps": 0.13, "slack_lps": 0.3})
+    assert _below_slack(small)
+    assert not _below_slack(replace(small, signature={"final_size_lps": 0.9, "slack_lps": 0.3}))
+    assert not _below_slack(replace(small, signature={}))  # no slack known: kept
+    ens = Ensemble().fit(_synthetic(7, None, 0.0, seed=5), net)
+    ens.flow.detect = lambda data: [small]  # type: ignore[method-assign]
+    assert ens.detect(_synthetic(2, None, 0.0, seed=9)) == []

@@ -34,16 +34,17 @@ def test_a_flow_alarm_pressure_did_not_confirm_repeats_the_leak_of_its_zone(dist
     # localised across the zone (> 300 m + its radius from p257): a new leak under the old rule
     other = next(p for p in ("p800", "p700", "p600", "p500") if dist.between(p, "p257") > 1000)
     later = _alarm("dma_flow", hours=48)
-    assert _repeat_of(_loc(other), later, found, dist, PipelineConfig(flow_only_repeats=False)) is None
-    assert _repeat_of(_loc(other), later, found, dist, PipelineConfig(flow_only_repeats=True)) == 0
+    vague = _loc(other, radius=400.0)  # no sharper than the 300 m repeat distance
+    assert _repeat_of(vague, later, found, dist, PipelineConfig(flow_only_repeats=False)) is None
+    assert _repeat_of(vague, later, found, dist, PipelineConfig(flow_only_repeats=True)) == 0
+    # a sharp localisation far from the leak found stands on its own, confirmed or not
+    assert _repeat_of(_loc(other), later, found, dist, PipelineConfig(flow_only_repeats=True)) is None
     # the pressure sensors saw this one: it stays a new leak
     seen = _alarm("dma_flow+pressure", hours=48)
-    assert _repeat_of(_loc(other), seen, found, dist, PipelineConfig(flow_only_repeats=True)) is None
+    assert _repeat_of(vague, seen, found, dist, PipelineConfig(flow_only_repeats=True)) is None
     # another zone: never a repeat
     elsewhere = _alarm("dma_flow", zone="B", hours=48)
-    assert (
-        _repeat_of(_loc(other), elsewhere, found, dist, PipelineConfig(flow_only_repeats=True)) is None
-    )
+    assert _repeat_of(vague, elsewhere, found, dist, PipelineConfig(flow_only_repeats=True)) is None
     # close to the leak found: a repeat under either rule
     near = next(p for p in ("p256", "p258", "p255") if dist.between(p, "p257") < 300)
     assert _repeat_of(_loc(near), later, found, dist, PipelineConfig(flow_only_repeats=False)) == 0

@@ -74,6 +74,10 @@ class FlowDetector:
     zones: list[_ZoneModel] = field(default_factory=list)
     amrs: list[str] = field(default_factory=list)
     reference: dict[str, float] = field(default_factory=dict)  # residual level of known open leaks
+    # zone and start of every change (up or down) and of every repair-sized fall the last
+    # ``detect`` found: the localisation windows of its alarms are cut at them
+    changes: list[tuple[str, pd.Timestamp]] = field(default_factory=list)
+    falls: list[tuple[str, pd.Timestamp]] = field(default_factory=list)
 
     def fit(
         self, train: ScadaData, network: Network, *, exclude: np.ndarray | None = None
@@ -135,6 +139,8 @@ class FlowDetector:
         step_s = _step_s(index)
         alarms: list[Alarm] = []
         tracks: list[_Track] = []
+        self.falls = []
+        self.changes = []
         growth = round(self.growth_gap_h * 3600 / step_s)
         for zm in self.zones:
             k = max((self.k_tank if zm.zone.tanks else self.k) * zm.sigma_lps, self.min_lps)
@@ -154,7 +160,10 @@ class FlowDetector:
             ]
             last: _Track | None = None  # the leak being tracked while it grows
             for i, ch in enumerate(changes):
+                self.changes.append((zm.zone.name, index[ch.start]))
                 if not ch.up:
+                    if ch.before - ch.after >= self.new_leak * k:  # a repair, not noise
+                        self.falls.append((zm.zone.name, index[ch.start]))
                     # a big fall is a repair; a small one is a large leak's flow breathing with pressure
                     if last is None or ch.before - ch.after >= 0.5 * last.size:
                         last = None
@@ -183,7 +192,7 @@ class FlowDetector:
                     confidence=confidence(tr.first, tr.k),
                     zone=tr.zone,
                     settled_at=index[tr.settled] if tr.settled is not None else None,
-                    signature={"final_size_lps": tr.size},
+                    signature={"final_size_lps": tr.size, "slack_lps": tr.k},
                 )
             )
         return alarms
