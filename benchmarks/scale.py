@@ -194,7 +194,10 @@ def main() -> None:
     ap.add_argument("--scenarios", type=int, default=4)
     ap.add_argument("--days", type=float, default=1.0)
     ap.add_argument(
-        "--city-sig-nodes", type=int, default=24, help="junctions whose signatures the city run computes"
+        "--city-sig-nodes",
+        type=int,
+        default=160,
+        help="junctions whose signatures the city run computes (160: the candidates of one DMA)",
     )
     ap.add_argument("--mqtt-readings", type=int, default=1_000_000)
     ap.add_argument("--skip-mqtt", action="store_true")

@@ -88,7 +88,7 @@ def test_simulate_unconnected_junction_is_one_line(tmp_path):
     assert err == f"error: {path}:{line}: EPANET error 234: network has an unconnected node with ID: 99"
 
 
-@pytest.mark.parametrize("snapshots", [False, True], ids=["checked-apart", "solver-opened"])
+@pytest.mark.parametrize("snapshots", [False, True], ids=["first-run", "solver-opened"])
 def test_engine_undefined_pattern_names_the_line(tmp_path, snapshots):
     path, line = _undefined_pattern(tmp_path)
     with pytest.raises(ModelError) as info:
@@ -97,13 +97,14 @@ def test_engine_undefined_pattern_names_the_line(tmp_path, snapshots):
     assert "undefined time pattern NOPAT in [JUNCTIONS]" in str(info.value)
 
 
-@pytest.mark.parametrize("snapshots", [False, True], ids=["checked-apart", "solver-opened"])
+@pytest.mark.parametrize("snapshots", [False, True], ids=["first-run", "solver-opened"])
 def test_engine_unconnected_junction_names_node_and_line(tmp_path, snapshots):
-    """An engine opened for snapshots checks with its own solver set-up: the same one-line error."""
+    """The engine's own solver set-up is EPANET's check (at once for snapshots, else at the first
+    run): the same one-line error either way, naming the node and the line."""
     path, line = _unconnected(tmp_path)
     assert any(p.kind == "disconnected" for p in load_network(path).problems())  # info lists it
-    with pytest.raises(ModelError) as info:
-        Engine(load_network(path), snapshots=snapshots)
+    with pytest.raises(ModelError) as info, Engine(load_network(path), snapshots=snapshots) as eng:
+        eng.run(3600)
     assert info.value.line == line
     assert str(info.value) == (
         f"{path}:{line}: EPANET error 234: network has an unconnected node with ID: 99"

@@ -45,6 +45,13 @@ def _epanet_accepts(path: str, mtime_ns: int, size: int) -> None:
     check_with_epanet(p, read_inp_text(p), hydraulics=True)
 
 
+def _refused(path: Path) -> None:
+    """After EPANET refused a model: its check of the file apart, raising the one-line
+    :class:`ModelError` that names the line when the file is at fault (returns when it is not)."""
+    stat = path.stat()
+    _epanet_accepts(str(path), stat.st_mtime_ns, stat.st_size)
+
+
 @dataclass
 class Snapshot:
     """One single-period solve: arrays in the engine's node/link order, SI units."""
@@ -82,9 +89,12 @@ class Engine:
         Extra convergence test on the largest flow change (EPANET FLOWCHANGE); 1e-6 makes small
         emitter (leak) flows exact where the model's relative ACCURACY alone leaves them loose.
     snapshots
-        Open the solver at once for single-period solves (:meth:`solve_snapshot`): its set-up is
-        EPANET's check that the model can be solved, instead of a throwaway project's, which does
-        the same set-up (the sparse-matrix ordering: seconds on a 100,000-junction city) again.
+        Open the solver at once, set up for single-period solves (:meth:`solve_snapshot`).
+
+    EPANET's own check that it can solve the model is the engine's first solver set-up (at once
+    with ``snapshots``, else at the first solve), not a throwaway project's, which would do the same
+    set-up (the sparse-matrix ordering: 12 s on a 100,000-junction city) once more. When EPANET
+    refuses, the file is checked apart to name the line at fault (:class:`ModelError`).
     """
 
     def __init__(
@@ -107,9 +117,6 @@ class Engine:
         self.start = _utc(start)
         self._ph: Any = None
         self._h_open = False
-        stat = path.stat()
-        if not snapshots:
-            _epanet_accepts(str(path), stat.st_mtime_ns, stat.st_size)  # one line, no crash
         self._tmp = Path(tempfile.mkdtemp(prefix="tirta-epanet-"))
         ph = tk.createproject()
         try:
@@ -119,8 +126,7 @@ class Engine:
                 tk.close(ph)
             tk.deleteproject(ph)
             shutil.rmtree(self._tmp, ignore_errors=True)
-            if snapshots:  # not checked yet: the check's one-line error, naming the line
-                _epanet_accepts(str(path), stat.st_mtime_ns, stat.st_size)
+            _refused(path)  # the check's one-line error, naming the line
             raise ModelError(f"EPANET could not open the model: {exc}", file=path) from None
         self._ph = ph
         self.notes: list[str] = []  # what the engine changed to make a request possible
@@ -143,13 +149,12 @@ class Engine:
         self._leaks: dict[str, Leak] = {}
         self._reindex()
         if snapshots:
+            tk.settimeparam(ph, tk.DURATION, 0)  # as solve_snapshot wants it: no re-opening
             try:
-                tk.settimeparam(ph, tk.DURATION, 0)  # as solve_snapshot wants it: no re-opening
                 self._open_h()
-            except Exception:
+            except BaseException:
                 self.close()
-                _epanet_accepts(str(path), stat.st_mtime_ns, stat.st_size)  # its one-line error
-                raise ModelError("EPANET cannot set its hydraulic solver up", file=path) from None
+                raise
 
     # --- bookkeeping -------------------------------------------------------------------------
     def _reindex(self) -> None:
@@ -188,8 +193,16 @@ class Engine:
             self._h_open = False
 
     def _open_h(self) -> None:
+        """Set the hydraulic solver up (once until the network changes); a refusal is a one-line
+        :class:`ModelError` naming the line of the file when the file itself is at fault."""
         if not self._h_open:
-            tk.openH(self._ph)
+            try:
+                tk.openH(self._ph)
+            except Exception as exc:
+                _refused(self.path)
+                raise ModelError(
+                    f"EPANET cannot set its hydraulic solver up: {exc}", file=self.path
+                ) from None
             self._h_open = True
 
     # --- changes between runs ----------------------------------------------------------------

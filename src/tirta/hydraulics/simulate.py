@@ -125,11 +125,8 @@ def default_sensors(net: Network, rng: np.random.Generator) -> SensorRegistry:
     loggers and ~10 % AMR meters among demand junctions."""
     nodes, links = net.nodes, net.links
     sources = set(nodes.index[nodes["type"].isin(["Reservoir", "Tank"])])
-    flow = [
-        k
-        for k, r in links.iterrows()
-        if r["type"] == "Pump" or (r["start_node"] in sources or r["end_node"] in sources)
-    ]
+    at_source = links["start_node"].isin(sources) | links["end_node"].isin(sources)
+    flow = [str(k) for k in links.index[(links["type"] == "Pump") | at_source]]
     junctions = nodes.index[nodes["type"] == "Junction"].to_numpy()
     demand_nodes = nodes.index[(nodes["type"] == "Junction") & (nodes["base_demand_m3s"] > 0)]
     n_p = max(3, round(0.05 * len(junctions)))
