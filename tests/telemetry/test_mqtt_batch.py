@@ -197,3 +197,17 @@ def test_warm_up_parses_once_per_thread(monkeypatch: pytest.MonkeyPatch) -> None
     worker.join()
     assert calls == ["fresh", "fresh"]  # two tiny batches, once: the second warm_up parsed nothing
     assert batch._connection() is not None
+
+
+def test_a_batch_read_at_once_is_only_used_once_its_shape_is_verified() -> None:
+    """Reading declines nothing DuckDB can read (an epoch time reads as text); the shape test, run
+    apart (by the MQTT commit thread), is what sends such a batch to the per-message parse."""
+    plain = [json.dumps(_r()).encode(), json.dumps([_r(v=2.0)]).encode()]
+    read = batch.read_common(plain, 1_000_000)
+    assert read is not None and read.verify() and read.records.num_rows == 2
+    epoch = [*plain, json.dumps(_r(t=1709251200)).encode()]
+    odd = batch.read_common(epoch, 1_000_000)
+    assert odd is not None and odd.records.num_rows == 3  # read, but ...
+    assert not odd.verify()  # ... not of the common shape: the epoch time must become ISO text
+    assert parse_common(epoch, 1_000_000) is None
+    assert batch.read_common([b"not json"], 1_000_000) is None

@@ -21,10 +21,9 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 import pandas as pd
-import pyarrow as pa
 
 from tirta.errors import InputError, StoreError
-from tirta.telemetry.ingest.batch import parse_common, warm_up
+from tirta.telemetry.ingest.batch import Read, read_common, warm_up
 from tirta.telemetry.ingest.records import ingest_records
 from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult
 from tirta.telemetry.store.base import Store
@@ -339,17 +338,18 @@ class MqttIngester:
                 self._pending[:0] = batch
                 self._pending_bytes += sum(len(item.payload) for item in batch)
 
-    def _parse(self, batch: list[_Pending]) -> pa.Table | None:
-        """Raw records of a batch of the common shape (see :mod:`~tirta.telemetry.ingest.batch`), else
-        None (the commit then parses message by message). Touches no store: may overlap a commit."""
-        return parse_common([item.payload for item in batch], self.cfg.max_payload_bytes)
+    def _parse(self, batch: list[_Pending]) -> Read | None:
+        """A batch read as if of the common shape (see :mod:`~tirta.telemetry.ingest.batch`), else None
+        (the commit then parses message by message). Touches no store: may overlap a commit."""
+        return read_common([item.payload for item in batch], self.cfg.max_payload_bytes)
 
-    def _commit(self, batch: list[_Pending], common: pa.Table | None) -> IngestResult:
-        """Validate and commit a parsed batch, then acknowledge its messages (never before)."""
-        if common is not None:  # every message of the usual shape: parsed at once
+    def _commit(self, batch: list[_Pending], common: Read | None) -> IngestResult:
+        """Check the shape of a batch read at once (here, so that the commit thread shares the work
+        with the reading one), validate and commit it, then acknowledge its messages (never before)."""
+        if common is not None and common.verify():  # every message of the usual shape
             result = IngestResult()
-            if common.num_rows:
-                result = ingest_records(self.store, common, source="mqtt")
+            if common.records.num_rows:
+                result = ingest_records(self.store, common.records, source="mqtt")
         else:
             result = self._ingest_each(batch)
         for item in batch:  # only now: the batch is committed
@@ -359,9 +359,7 @@ class MqttIngester:
         self.messages += len(batch)
         return result
 
-    def _timed_commit(
-        self, batch: list[_Pending], common: pa.Table | None
-    ) -> tuple[IngestResult, float]:
+    def _timed_commit(self, batch: list[_Pending], common: Read | None) -> tuple[IngestResult, float]:
         """:meth:`_commit` and the seconds it took (the batch budget adapts to it)."""
         t0 = time.perf_counter()
         result = self._commit(batch, common)
