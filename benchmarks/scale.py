@@ -117,12 +117,13 @@ def mqtt_rows(readings: int) -> list[dict[str, Any]]:
     import psycopg
 
     from services import Mosquitto, PostgresServer
-    from telemetry import payloads, publish, reference_mqtt
+    from telemetry import _stream_file, payloads, publish, reference_mqtt
     from tirta.network.sensors import make_sensor
     from tirta.telemetry.store import open_store
 
     n_sensors, per_message = 100, 500
     data = payloads(readings, per_message, n_sensors)
+    _stream_file(data)  # the publisher's input file, written before any clock starts
     messages = readings // per_message
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -184,6 +185,7 @@ def mqtt_rows(readings: int) -> list[dict[str, Any]]:
         finally:
             broker.stop()
             pg.stop()
+            _stream_file(data).unlink(missing_ok=True)
     return rows
 
 
