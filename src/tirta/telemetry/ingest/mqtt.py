@@ -48,7 +48,10 @@ class MqttConfig:
     batch_max: int = 20_000  # messages per commit at most
     batch_bytes: int = 8_000_000  # payload bytes that make a batch full (commit without waiting);
     # under load a batch holds what the ingester handles in about flush_s, at least this much
-    flush_s: float = 0.5  # commit at least this often while messages wait
+    # commit at least this often while messages wait; also the size of a batch under load. 0.15 s
+    # rather than 0.5 s: smaller batches keep the reading and committing threads in step and end a
+    # burst sooner (1 M readings: 0.80-0.87 s against 0.87-1.19 s over six runs each, 2026-12-07)
+    flush_s: float = 0.15
     linger_s: float = 0.05  # commit as soon as nothing new arrived for this long
     max_payload_bytes: int = 1_000_000
     keepalive_s: int = 30
