@@ -48,3 +48,27 @@ def test_a_flow_alarm_pressure_did_not_confirm_repeats_the_leak_of_its_zone(dist
     # close to the leak found: a repeat under either rule
     near = next(p for p in ("p256", "p258", "p255") if dist.between(p, "p257") < 300)
     assert _repeat_of(_loc(near), later, found, dist, PipelineConfig(flow_only_repeats=False)) == 0
+
+
+def test_the_window_before_an_alarm_runs_from_the_zones_last_flow_change() -> None:
+    """The flow step was measured against the level since the zone's last change: the pressure change
+    is taken over the same span (at most ``before_max_h``), and the window after stops at a repair."""
+    from tirta.leaks.pipeline import _windows
+
+    cfg = PipelineConfig()
+    alarm = _alarm("dma_flow", hours=96)
+    t0 = alarm.start
+    assert _windows(alarm, [], None, cfg) == (
+        t0 - pd.Timedelta(hours=24),
+        t0,
+        t0,
+        t0 + pd.Timedelta(hours=24),
+    )
+    tb, _, _, _ = _windows(alarm, [], t0 - pd.Timedelta(hours=60), cfg)
+    assert tb == t0 - pd.Timedelta(hours=60)  # three days of growth, not the last 24 h
+    tb, _, _, _ = _windows(alarm, [], t0 - pd.Timedelta(days=30), cfg)
+    assert tb == t0 - pd.Timedelta(hours=cfg.before_max_h)  # bounded
+    tb, _, _, _ = _windows(alarm, [], t0 - pd.Timedelta(minutes=20), cfg)
+    assert tb == t0 - pd.Timedelta(hours=24)  # too recent to be a window: the usual one
+    repair = t0 + pd.Timedelta(hours=16)
+    assert _windows(alarm, [repair], None, cfg)[3] == repair

@@ -243,6 +243,34 @@ def _window_mean(frame: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> np.
     return np.asarray(part.mean(axis=0)) if len(part) else np.full(frame.shape[1], np.nan)
 
 
+def _windows(
+    alarm: Alarm,
+    later_starts: list[pd.Timestamp],
+    previous_change: pd.Timestamp | None,
+    cfg: PipelineConfig,
+) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """The windows ``[tb, t0)`` before and ``[ta, t1)`` after an alarm that its change is taken over.
+
+    Before: ``before_h`` hours, or from the zone's last flow change (at most ``before_max_h`` back)
+    when one is given. After: ``after_h`` hours from the end of the rise, cut at the next of
+    ``later_starts`` (from the start when that leaves less than an hour).
+    """
+    hour = pd.Timedelta(hours=1)
+    t0 = alarm.start
+    ta = alarm.settled_at if alarm.settled_at is not None else alarm.start
+    t1 = ta + pd.Timedelta(hours=cfg.after_h)
+    if later_starts:
+        t1 = min(t1, min(later_starts))
+    tb = t0 - pd.Timedelta(hours=cfg.before_h)
+    if previous_change is not None:
+        since = max(previous_change, t0 - pd.Timedelta(hours=cfg.before_max_h))
+        if t0 - since >= hour:
+            tb = since
+    if t1 - ta < hour:
+        ta = t0
+    return tb, t0, ta, t1
+
+
 def _localise_alarm(
     alarm: Alarm,
     later_starts: list[pd.Timestamp],
@@ -264,18 +292,7 @@ def _localise_alarm(
     With ``previous_change`` (the zone's last flow change), the window before runs from there: the
     flow CUSUM measured the step against that level, and a slow leak's growth spans it."""
     assert pmodel.sigma_h is not None
-    t0 = alarm.start
-    ta = alarm.settled_at if alarm.settled_at is not None else alarm.start
-    t1 = ta + pd.Timedelta(hours=cfg.after_h)
-    if later_starts:
-        t1 = min(t1, min(later_starts))
-    tb = t0 - pd.Timedelta(hours=cfg.before_h)
-    if previous_change is not None:
-        since = max(previous_change, t0 - pd.Timedelta(hours=cfg.before_max_h))
-        if t0 - since >= pd.Timedelta(hours=1):
-            tb = since
-    if t1 - ta < pd.Timedelta(hours=1):
-        ta = t0
+    tb, t0, ta, t1 = _windows(alarm, later_starts, previous_change, cfg)
     change = _window_mean(presid, ta, t1) - _window_mean(presid, tb, t0)
     if not np.isfinite(change).any():
         return None

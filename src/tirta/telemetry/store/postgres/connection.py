@@ -239,18 +239,16 @@ class PostgresBase(Store):
 
     def _hypertable(self) -> bool:
         """Make readings a TimescaleDB hypertable when the extension is available; else keep it plain."""
-        w = self._w
-        if not w.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone():
+        if not self._timescale_available():  # it also creates the extension
             return False
         try:
-            with w.transaction():
-                w.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-                w.execute(
+            with self._w.transaction():
+                self._w.execute(
                     "SELECT create_hypertable('readings', 'time', if_not_exists => TRUE, "
                     "migrate_data => TRUE)"
                 )
         except psycopg.Error:
-            return False  # e.g. the library is not in shared_preload_libraries
+            return False
         return True
 
     def _close(self) -> None:
