@@ -4,6 +4,7 @@ commits in arrival order, nothing newer committed after a failed commit, batches
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import pytest
 
 from tirta.errors import StoreError
 from tirta.network.sensors import make_sensor
-from tirta.telemetry.ingest.mqtt import MqttConfig, MqttIngester, _Pending, batch_budget
+from tirta.telemetry.ingest.mqtt import MqttConfig, MqttIngester, _Pending
+from tirta.telemetry.ingest.pipe import CommitPipe
 from tirta.telemetry.store import Store, open_store
 
 T0 = pd.Timestamp("2024-03-01", tz="UTC")
@@ -179,6 +181,39 @@ def test_take_stops_at_the_byte_budget_and_message_limit(path: Path) -> None:
         assert ing._pending == [] and ing._pending_bytes == 0
 
 
-def test_the_batch_budget_follows_the_slower_stage() -> None:
-    assert batch_budget(8e6, parse_s=0.1, commit_s=0.2, target_s=0.5) == pytest.approx(2e7)
-    assert batch_budget(8e6, parse_s=0.4, commit_s=0.2, target_s=0.5) == pytest.approx(1e7)
+def test_a_commit_takes_every_batch_read_meanwhile_up_to_the_message_limit() -> None:
+    gate, groups = threading.Event(), []
+
+    def commit(group: list[str]) -> int:
+        gate.wait(5)  # the first commit waits until the later items are queued
+        groups.append(group)
+        return len(group)
+
+    pipe: CommitPipe[str, int] = CommitPipe(commit, threading.Event(), max_messages=5)
+    pipe.put("a", 1, 10)
+    time.sleep(0.05)  # taken alone: nothing else waited
+    for item in "bcde":
+        pipe.put(item, 2, 10)
+    assert pipe.queued_bytes == 40 and not pipe.idle()
+    gate.set()
+    pipe.close()
+    assert groups == [["a"], ["b", "c"], ["d", "e"]]  # 2 + 2 messages; a third batch would be 6
+    assert pipe.results() == [1, 2, 2] and pipe.idle() and pipe.queued_bytes == 0
+
+
+def test_after_a_failed_commit_the_pipe_commits_nothing_more_and_raises() -> None:
+    groups: list[list[int]] = []
+
+    def commit(group: list[int]) -> None:
+        if group[0] == 2:
+            raise StoreError("disk full")
+        groups.append(group)
+        time.sleep(0.02)
+
+    pipe: CommitPipe[int, None] = CommitPipe(commit, threading.Event(), max_messages=1)
+    for item in range(5):
+        pipe.put(item, 1, 1)
+    pipe.close()
+    assert groups == [[0], [1]]
+    with pytest.raises(StoreError, match="disk full"):
+        pipe.results()

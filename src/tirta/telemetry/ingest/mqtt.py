@@ -14,7 +14,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -24,6 +23,7 @@ import pandas as pd
 
 from tirta.errors import InputError, StoreError
 from tirta.telemetry.ingest.batch import Read, read_common, warm_up
+from tirta.telemetry.ingest.pipe import CommitPipe
 from tirta.telemetry.ingest.records import ingest_records
 from tirta.telemetry.schema import QUARANTINE_COLUMNS, IngestResult
 from tirta.telemetry.store.base import Store
@@ -46,13 +46,13 @@ class MqttConfig:
     insecure_tls: bool = False
     qos: int = 1
     batch_max: int = 20_000  # messages per commit at most
-    batch_bytes: int = 8_000_000  # payload bytes that make a batch full (commit without waiting);
-    # under load a batch holds what the ingester handles in about flush_s, at least this much
-    # commit at least this often while messages wait; also the size of a batch under load. 0.15 s
-    # rather than 0.5 s: smaller batches keep the reading and committing threads in step and end a
-    # burst sooner (1 M readings: 0.80-0.87 s against 0.87-1.19 s over six runs each, 2026-12-07)
-    flush_s: float = 0.15
-    linger_s: float = 0.05  # commit as soon as nothing new arrived for this long
+    # payload bytes read together (one parse) as soon as they are pending; a commit takes every batch
+    # read meanwhile, so commits grow with the load without waiting for a full batch
+    batch_bytes: int = 2_000_000
+    commit_bytes: int = 16_000_000  # payload bytes read and waiting for a commit, at most
+    commit_min_bytes: int = 8_000_000  # under load, a commit waits (flush_s at most) for this much
+    flush_s: float = 0.15  # commit at least this often while messages wait
+    linger_s: float = 0.02  # commit as soon as nothing new arrived for this long (the burst is over)
     max_payload_bytes: int = 1_000_000
     keepalive_s: int = 30
 
@@ -187,13 +187,6 @@ def parse_payload(
     return Parsed(records=records)
 
 
-def batch_budget(size: float, parse_s: float, commit_s: float, target_s: float) -> float:
-    """Payload bytes a batch may hold so that each stage (parse, commit) takes about ``target_s``,
-    from a batch of ``size`` bytes that took ``parse_s`` and ``commit_s``: under load batches grow
-    (fewer fixed costs per reading) yet a commit still comes every ``target_s`` or so."""
-    return size * target_s / max(parse_s, commit_s, 1e-3)
-
-
 class MqttIngester:
     """Subscribe to readings and commit them to ``store``; acknowledge each message after its commit."""
 
@@ -312,7 +305,7 @@ class MqttIngester:
         batch, _ = self._take()
         if not batch:
             return IngestResult()
-        return self._commit(batch, self._parse(batch))
+        return self._commit(batch, [self._parse(batch)])
 
     def _take(
         self, max_bytes: float = math.inf, max_messages: int | None = None
@@ -346,13 +339,17 @@ class MqttIngester:
         (the commit then parses message by message). Touches no store: may overlap a commit."""
         return read_common([item.payload for item in batch], self.cfg.max_payload_bytes)
 
-    def _commit(self, batch: list[_Pending], common: Read | None) -> IngestResult:
-        """Check the shape of a batch read at once (here, so that the commit thread shares the work
-        with the reading one), validate and commit it, then acknowledge its messages (never before)."""
-        if common is not None and common.verify():  # every message of the usual shape
+    def _commit(self, batch: list[_Pending], reads: list[Read | None]) -> IngestResult:
+        """Validate and commit ``batch`` (read as ``reads``, one after the other), then acknowledge
+        its messages (never before). When every part was read at once and is of the common shape
+        (verified here unless the reading thread did it meanwhile), their records are committed as
+        one table; otherwise the messages are parsed one by one."""
+        parts = [read for read in reads if read is not None]
+        records = Read.join(parts) if len(parts) == len(reads) else None
+        if records is not None:  # every message of the usual shape
             result = IngestResult()
-            if common.records.num_rows:
-                result = ingest_records(self.store, common.records, source="mqtt")
+            if records.num_rows:
+                result = ingest_records(self.store, records, source="mqtt")
         else:
             result = self._ingest_each(batch)
         for item in batch:  # only now: the batch is committed
@@ -361,12 +358,6 @@ class MqttIngester:
         self.totals = self.totals + result
         self.messages += len(batch)
         return result
-
-    def _timed_commit(self, batch: list[_Pending], common: Read | None) -> tuple[IngestResult, float]:
-        """:meth:`_commit` and the seconds it took (the batch budget adapts to it)."""
-        t0 = time.perf_counter()
-        result = self._commit(batch, common)
-        return result, time.perf_counter() - t0
 
     def _ingest_each(self, batch: list[_Pending]) -> IngestResult:
         """Parse message by message (any payload form); unreadable messages go to the quarantine."""
@@ -403,6 +394,10 @@ class MqttIngester:
                 or now - self._last_at >= self.cfg.linger_s
             )
 
+    def _commit_group(self, group: list[tuple[list[_Pending], Read | None]]) -> IngestResult:
+        """Commit batches read one after the other as one (see :meth:`_commit`)."""
+        return self._commit([item for part, _ in group for item in part], [r for _, r in group])
+
     def run(
         self,
         *,
@@ -414,72 +409,71 @@ class MqttIngester:
         """Ingest until ``duration_s`` elapses, ``max_messages`` are committed or nothing arrived for
         ``idle_s`` seconds (forever if none is given).
 
-        Two stages: this thread parses a batch while a second one commits (and then acknowledges) the
-        previous batch. Commits run one at a time in arrival order, so a later correction still wins;
-        after a failed commit nothing newer is committed (the broker resends every unacknowledged
-        message, in order, on the next connection). Under load a batch holds what the stages handle
-        in about ``flush_s`` (:func:`batch_budget`), so commits keep coming that often.
+        Two threads: this one reads batches of about ``batch_bytes`` as they arrive; a committing
+        thread commits, then acknowledges, everything read since its last commit as one (group
+        commit: under load commits grow, up to ``commit_bytes``, and neither thread waits for a full
+        batch). Commits run one at a time in arrival order, so a later correction still wins; after a
+        failed commit nothing newer is committed (the broker resends every unacknowledged message, in
+        order, on the next connection).
         """
         start = last = time.monotonic()
-        committer = ThreadPoolExecutor(1, thread_name_prefix="tirta-mqtt-commit")
-        inflight: Future[tuple[IngestResult, float]] | None = None
-        budget = float(self.cfg.batch_bytes)  # payload bytes per batch, adapted to the speed seen
-        size, parse_s, full = 0.0, 0.0, False  # of the batch in flight
-
-        def settle() -> None:  # wait for the commit in flight, report it and adapt the budget
-            nonlocal inflight, last, budget
-            if inflight is None:
-                return
-            (result, commit_s), inflight = inflight.result(), None
-            if full or size >= self.cfg.batch_bytes:  # timed by the stages, not by the stream
-                budget = max(
-                    self.cfg.batch_bytes, batch_budget(size, parse_s, commit_s, self.cfg.flush_s)
-                )
-            if result.accepted or result.duplicate or result.quarantined:
-                last = time.monotonic()
-                if on_flush is not None:
-                    on_flush(result)
-
-        batch: list[_Pending] = []  # taken but not yet handed to the committer
+        pipe: CommitPipe[tuple[list[_Pending], Read | None], IngestResult] = CommitPipe(
+            self._commit_group,
+            self._wake,
+            max_messages=self.cfg.batch_max,
+            min_bytes=self.cfg.commit_min_bytes,
+            max_wait_s=self.cfg.flush_s,
+        )
+        batch: list[_Pending] = []  # taken but not yet handed to the committing thread
         failed = False
+
+        def settle() -> None:  # report what the committing thread committed; raise what it raised
+            nonlocal last
+            for result in pipe.results():
+                if result.accepted or result.duplicate or result.quarantined:
+                    last = time.monotonic()
+                    if on_flush is not None:
+                        on_flush(result)
+
         try:
             warm_up()
             while True:
-                if inflight is not None and inflight.done():
-                    settle()
+                settle()
                 now = time.monotonic()
                 if max_messages is not None and self.messages >= max_messages:
                     break
                 if duration_s is not None and now - start >= duration_s:
                     break
                 idle = idle_s is not None and self.connected.is_set() and now - last >= idle_s
-                if idle and inflight is None:
+                if idle and pipe.idle():
                     break
-                if self._due():
-                    batch, cut = self._take(budget, self.cfg.batch_max)
-                    t0 = time.perf_counter()
-                    common = self._parse(batch)  # overlaps the commit of the previous batch
-                    took = time.perf_counter() - t0
-                    settle()
-                    size, parse_s, full = float(sum(len(i.payload) for i in batch)), took, cut
-                    inflight = committer.submit(self._timed_commit, batch, common)
-                    inflight.add_done_callback(lambda _f: self._wake.set())
+                if pipe.queued_bytes < self.cfg.commit_bytes and self._due():
+                    batch, more = self._take(self.cfg.batch_bytes, self.cfg.batch_max)
+                    read = self._parse(batch)  # overlaps the commit of earlier batches
+                    size = sum(len(item.payload) for item in batch)
+                    pipe.put((batch, read), len(batch), size, more=more)
                     batch = []
+                    continue
+                # nothing to read: verify a batch that waits for its commit (the committing thread
+                # then only validates and stores it; at the end of a burst both threads work)
+                unverified = [r for _, r in pipe.waiting() if r is not None and r.verified is None]
+                if unverified:
+                    unverified[-1].verify()
                     continue
                 self._wake.wait(min(self.cfg.linger_s, self.cfg.flush_s))
                 self._wake.clear()
         finally:
             try:
+                pipe.close()  # commits what was read, in order, unless a commit failed
                 settle()
             except BaseException:
                 failed = True
                 raise
             finally:
-                committer.shutdown()
                 if failed:  # commit nothing newer than a failed batch: the broker resends them all
                     self.client.disconnect()
                     self.client.loop_stop()
                 else:
-                    self._restore(batch)  # interrupted between take and commit: keep the order
+                    self._restore(batch)  # interrupted between take and hand-over: keep the order
                     self.stop()
         return self.totals
