@@ -117,7 +117,7 @@ def mqtt_rows(readings: int) -> list[dict[str, Any]]:
     import psycopg
 
     from services import Mosquitto, PostgresServer
-    from telemetry import _stream_file, payloads, publish, reference_mqtt
+    from telemetry import Publisher, _stream_file, payloads, reference_mqtt
     from tirta.network.sensors import make_sensor
     from tirta.telemetry.store import open_store
 
@@ -159,9 +159,10 @@ def mqtt_rows(readings: int) -> list[dict[str, Any]]:
                     while "subscribed" not in (line := p.stderr.readline()):
                         if not line and p.poll() is not None:
                             raise RuntimeError("ingester exited before subscribing")
+                pub = Publisher(broker, data)
                 cpu0 = [_cpu_s(p.pid) for p in procs]
                 t0 = time.perf_counter()
-                publish(broker, data)
+                pub.send()
                 last = time.perf_counter()
                 with psycopg.connect(url) as con:
                     while True:

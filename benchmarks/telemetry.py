@@ -7,9 +7,9 @@
     Reference: DuckDB's own ``read_csv`` of the same file into a bare table of a DuckDB file,
     measured right before each import and also the best of ``--repeats`` (the load of a shared machine
     drifts during a run).
-(b) MQTT, publish to committed: the same stream published by ``mosquitto_pub -l -q 1`` to a local
-    mosquitto, as single-reading messages and as 500-reading JSON arrays; tirta's ingester commits to
-    DuckDB. Reference: ``mosquitto_sub -q 1`` receiving the same stream and doing nothing. Best of
+(b) MQTT, publish to committed: the same stream published by ``mosquitto_pub -l -q 1`` (connected
+    before the clock starts, see ``Publisher``) to a local mosquitto, as single-reading messages and
+    as 500-reading JSON arrays; tirta's ingester commits to DuckDB as ``tirta ingest mqtt`` does. Reference: ``mosquitto_sub -q 1`` receiving the same stream and doing nothing. Best of
     ``--repeats`` for both, each tirta run right after a reference run (the stream is short: ~0.5 s).
     Ceilings of the stack on this machine, same stream, same run: a bare paho client (QoS 1, manual
     acknowledgements, two worker threads) that only receives and acknowledges; one that also parses each
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -153,12 +154,39 @@ def payloads(n_readings: int, per_message: int, n_sensors: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def publish(broker: Mosquitto, data: bytes) -> None:
-    """``mosquitto_pub -l`` reading the stream from a file: fed through a pipe, this process would
-    write it in 4 KiB chunks from Python, holding the GIL that the client under test needs."""
-    cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", TOPIC, "-q", "1", "-l"]
-    with _stream_file(data).open("rb") as f:
-        subprocess.run(cmd, stdin=f, check=True, timeout=600)
+class Publisher:
+    """``mosquitto_pub -l -q 1`` connected before any clock starts; :meth:`send` streams ``data``.
+
+    The stream comes through a FIFO that ``cat`` fills from a file: fed from this process, it would be
+    written in 4 KiB chunks holding the GIL that the client under test needs. And mosquitto_pub is
+    connected first because it checks for its CONNACK right after connecting and, when the broker
+    has not answered yet (most runs), sleeps 100 ms before reading its input: a random 0 or 100 ms
+    inside the timed window that is the publisher's, not the subscriber's."""
+
+    def __init__(self, broker: Mosquitto, data: bytes) -> None:
+        self._file = _stream_file(data)
+        self._dir = Path(tempfile.mkdtemp(prefix="tirta-fifo-"))
+        fifo = self._dir / "stream"
+        os.mkfifo(fifo)
+        self._writer = os.open(fifo, os.O_RDWR)  # a writer first: opening the reader cannot block
+        reader = os.open(fifo, os.O_RDONLY)
+        cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", TOPIC, "-q", "1", "-l"]
+        self._proc = subprocess.Popen(cmd, stdin=reader)
+        os.close(reader)
+        time.sleep(0.3)  # connected, and past its 100 ms wait for the CONNACK: waiting on the FIFO
+
+    def send(self) -> None:
+        """Stream the data (``cat`` into the FIFO) and wait until mosquitto_pub has published it all
+        (QoS 1: acknowledged by the broker) and exited."""
+        try:
+            cat = subprocess.Popen(["cat", str(self._file)], stdout=self._writer)
+        finally:
+            os.close(self._writer)  # the FIFO ends when ``cat`` does
+        try:
+            if cat.wait(timeout=600) or self._proc.wait(timeout=600):
+                raise RuntimeError(f"mosquitto_pub exited with {self._proc.returncode}")
+        finally:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
 
 _STREAMS: dict[int, tuple[bytes, Path]] = {}
@@ -179,9 +207,10 @@ def reference_mqtt(broker: Mosquitto, data: bytes, messages: int) -> float:
     """mosquitto_sub receiving ``messages`` messages and writing them nowhere; publish to last received."""
     cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", TOPIC, "-q", "1"]
     sub = subprocess.Popen([*cmd, "-C", str(messages)], stdout=subprocess.DEVNULL)
+    pub = Publisher(broker, data)
     time.sleep(0.5)  # subscribed
     t0 = time.perf_counter()
-    publish(broker, data)
+    pub.send()
     sub.wait(timeout=600)
     return time.perf_counter() - t0
 
@@ -200,17 +229,20 @@ def tirta_mqtt(
     broker: Mosquitto, store: Store, data: bytes, messages: int, readings: int, tag: str
 ) -> float:
     """tirta's ingester committing to ``store``; publish to the commit of the last message."""
-    cfg = MqttConfig(broker=broker.url, topics=(TOPIC,), client_id=f"tirta-bench-{tag}")
+    cfg = MqttConfig(  # as ``tirta ingest mqtt`` runs it: a process that only ingests
+        broker=broker.url, topics=(TOPIC,), client_id=f"tirta-bench-{tag}", store_threads=1
+    )
     ingester = MqttIngester(store, cfg)
     ingester.start()
     if not ingester.connected.wait(10):
         raise RuntimeError("ingester did not connect")
+    pub = Publisher(broker, data)
     time.sleep(0.5)  # subscribed
     done: dict[str, Any] = {}
     runner = threading.Thread(target=lambda: done.update(r=ingester.run(max_messages=messages)))
     t0 = time.perf_counter()
     runner.start()
-    publish(broker, data)
+    pub.send()
     runner.join(600)
     elapsed = time.perf_counter() - t0
     forget_session(broker, cfg.client_id)
@@ -287,10 +319,11 @@ def ceiling_mqtt(broker: Mosquitto, data: bytes, messages: int, stage: str, db: 
                 done[1] += rows
 
     workers = [threading.Thread(target=worker, args=(con,)) for con in cursors]
+    pub = Publisher(broker, data)
     t0 = time.perf_counter()
     for w in workers:
         w.start()
-    publish(broker, data)
+    pub.send()
     for w in workers:
         w.join(600)
     elapsed = time.perf_counter() - t0

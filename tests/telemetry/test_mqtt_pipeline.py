@@ -44,6 +44,9 @@ class _Store:
         self.committed += raw.num_rows
         return result
 
+    def set_threads(self, threads: int) -> int | None:
+        return self.store.set_threads(threads)
+
 
 class _Client:
     """Stands in for paho: checks that each acknowledged message is already committed."""
@@ -217,3 +220,22 @@ def test_after_a_failed_commit_the_pipe_commits_nothing_more_and_raises() -> Non
     assert groups == [[0], [1]]
     with pytest.raises(StoreError, match="disk full"):
         pipe.results()
+
+
+def test_the_store_ingests_on_the_threads_asked_and_gets_its_own_back(path: Path) -> None:
+    """``store_threads`` (what ``tirta ingest mqtt`` sets) holds while run() ingests, not after."""
+    with open_store(f"duckdb:///{path}") as real:
+        real.set_threads(3)
+        store, seen = _Store(real), []
+        ingest = store.ingest
+
+        def watched(raw: Any, **kw: Any) -> Any:
+            seen.append(real._con.execute("SELECT current_setting('threads')").fetchone()[0])  # type: ignore[attr-defined]
+            return ingest(raw, **kw)
+
+        store.ingest = watched  # type: ignore[method-assign]
+        ing, _ = _ingester(store, store_threads=1)
+        _deliver(ing, _messages(30))
+        ing.run(max_messages=30)
+        assert seen and set(seen) == {1}
+        assert real.set_threads(2) == 3

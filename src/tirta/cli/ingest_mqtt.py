@@ -74,6 +74,7 @@ def mqtt(
         ca_file=str(ca_file) if ca_file else None,
         insecure_tls=insecure_tls,
         max_payload_bytes=max_payload,
+        store_threads=1,  # this process only ingests (see MqttConfig.store_threads)
     )
 
     def log(message: str) -> None:

@@ -225,6 +225,11 @@ class Store(ABC):
         self._closed = True
         self._close()
 
+    def set_threads(self, threads: int) -> int | None:
+        """Set how many threads the embedded engine of this store runs queries on; return the number
+        before, or None when the store has no such setting (a server does its own scheduling)."""
+        return None
+
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"store {self.display_url} is closed")

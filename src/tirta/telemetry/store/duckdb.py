@@ -218,6 +218,13 @@ class DuckDBStore(Store):
         self._w.close()
         self._con.close()
 
+    def set_threads(self, threads: int) -> int | None:
+        """DuckDB's threads for this store's database (all its connections); the number before."""
+        self._check_open()
+        before = self._con.execute("SELECT current_setting('threads')").fetchone()
+        self._con.execute(f"SET threads = {max(1, int(threads))}")
+        return int(before[0]) if before else None
+
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         self._check_open()
         return self._con.cursor()
@@ -303,7 +310,7 @@ class DuckDBStore(Store):
                             tally += _merge_sql(w, _checked(r), t0, t1, np.array([n]), [source])
                 if progress is not None:
                     progress(checked.valid, total)
-                quarantine = _quarantine(checked.quarantine())
+                quarantine = _quarantine(checked.quarantine()) if checked.rejected else None
                 if quarantine is not None:
                     self._insert_quarantine(w, quarantine)
                 w.execute("COMMIT")
