@@ -289,3 +289,70 @@ def test_codes_of_a_repeating_column_are_those_of_hashing_it(
     encoded = pc.dictionary_encode(pa.array(values, pa.string()))
     assert names == encoded.dictionary.to_pylist()
     assert codes.tolist() == encoded.indices.to_pylist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 4)), max_size=12),
+    order=st.sampled_from(["as drawn", "by sensor", "by time"]),
+)
+def test_the_input_order_from_numpy_is_that_of_every_row(
+    rows: list[tuple[int, int]], order: str
+) -> None:
+    """The NumPy shortcut names an order only when every row follows it strictly (then the valid
+    rows do too); a repeat, an unknown sensor or a missing time leaves it to the SQL test."""
+    import pyarrow as pa
+
+    from tirta.telemetry.validate.rules import _input_order
+
+    if order == "by sensor":
+        rows = sorted(rows, key=lambda r: (r[0], r[1]))
+    elif order == "by time":
+        rows = sorted(rows, key=lambda r: (r[1], r[0]))
+    k = [2, 0, 3, -1]  # pair 3 is an unknown sensor
+    key = pa.chunked_array([pa.array([p for p, _ in rows], pa.int32())])
+    times = pa.chunked_array([pa.array([t * 300_000_000 for _, t in rows], pa.timestamp("us", "UTC"))])
+    got = _input_order(key, times, k)
+    pairs = [(k[p], t) for p, t in rows]
+    by_sensor = all(a < b for a, b in itertools.pairwise(pairs))
+    by_time = all((a[1], a[0]) < (b[1], b[0]) for a, b in itertools.pairwise(pairs))
+    if not rows or any(s < 0 for s, _ in pairs):
+        assert got is None
+    else:
+        assert got == ("sensor" if by_sensor else "time" if by_time else None)
+    with_gap = pa.chunked_array([pa.array([None] + [0] * len(rows), pa.timestamp("us", "UTC"))])
+    assert (
+        _input_order(pa.chunked_array([pa.array([0] * (len(rows) + 1), pa.int32())]), with_gap, k)
+        is None
+    )
+
+
+def test_a_time_major_stream_batch_takes_the_shortcut_and_a_repeat_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twenty time steps of ten sensors (runs of ten equal times: the NumPy order test applies and the
+    SQL one is not run), then the same with one reading sent again with another value: the SQL test
+    runs, and the correction is kept last."""
+    from tirta.telemetry.validate import rules
+
+    reg = SensorRegistry()
+    for i in range(10):
+        reg.add(make_sensor({"id": f"s{i}", "kind": "pressure", "unit": "m"}))
+    start = pd.Timestamp("2020-07-01", tz="UTC")
+    grid = [
+        rec(f"s{i}", (start + pd.Timedelta(minutes=5 * t)).isoformat(), 10.0 + t, "m")
+        for t in range(20)
+        for i in range(10)
+    ]
+    sql_order = rules._order
+
+    def not_here(con: object) -> None:
+        raise AssertionError("the SQL order test ran")
+
+    monkeypatch.setattr(rules, "_order", not_here)
+    out = validate(pd.DataFrame(grid), reg, source="t", now=NOW)
+    assert len(out.readings) == 200 and out.duplicates == 0
+    monkeypatch.setattr(rules, "_order", sql_order)
+    again = [*grid, rec("s3", grid[3]["time"], 99.0, "m")]
+    out = validate(pd.DataFrame(again), reg, source="t", now=NOW)
+    assert len(out.readings) == 201 and out.readings["value"].iloc[-1] == 99.0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -219,7 +220,7 @@ def check(
     )
     future = (now + FUTURE_TOLERANCE).to_pydatetime()
     con.execute(sql, {"future": future, "earliest": EARLIEST.to_pydatetime(), **lists})
-    order, rounds = _order(con), 1
+    order, rounds = _input_order(raw["_key"], parsed, lists["k"]) or _order(con), 1
     if order is None:
         for statement in REPEATS:
             con.execute(statement)
@@ -255,6 +256,26 @@ def check(
         rounds=rounds,
         span=span,
     )
+
+
+def _input_order(key: pa.ChunkedArray, times: pa.ChunkedArray | None, k: list[int]) -> str | None:
+    """The order of *all* rows in input order, from NumPy: "sensor" when strictly ordered by (sensor,
+    time), "time" when by (time, sensor); then the valid rows, a subsequence, are ordered so too.
+    None when not, or when a row has no parsed time or an unknown sensor: :func:`_order` then looks
+    at the valid rows alone. A stream's batches are ordered, and this spares :data:`ORDERED`'s window
+    pass over the checked rows (about 15 ms per million readings)."""
+    if times is None or times.null_count or not len(key):
+        return None
+    sensor = np.asarray(k, dtype=np.int64)[key.to_numpy()]
+    if sensor.min() < 0:
+        return None
+    t = times.cast(pa.int64()).to_numpy()
+    dk, dt = np.diff(sensor), np.diff(t)
+    if bool(np.all((dk > 0) | ((dk == 0) & (dt > 0)))):
+        return "sensor"
+    if bool(np.all((dt > 0) | ((dt == 0) & (dk > 0)))):
+        return "time"
+    return None
 
 
 def _order(con: duckdb.DuckDBPyConnection) -> str | None:
