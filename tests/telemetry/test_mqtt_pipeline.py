@@ -239,3 +239,35 @@ def test_the_store_ingests_on_the_threads_asked_and_gets_its_own_back(path: Path
         ing.run(max_messages=30)
         assert seen and set(seen) == {1}
         assert real.set_threads(2) == 3
+
+
+def test_under_load_a_commit_waits_for_enough_bytes_or_at_most_the_longest_wait() -> None:
+    groups: list[tuple[list[str], float]] = []
+
+    def commit(group: list[str]) -> None:
+        groups.append((group, time.monotonic()))
+
+    def committed(n: int) -> None:
+        deadline = time.monotonic() + 2
+        while len(groups) < n and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    pipe: CommitPipe[str, None] = CommitPipe(
+        commit, threading.Event(), max_messages=100, min_bytes=30, max_wait_s=0.2
+    )
+    pipe.put("a", 1, 10, more=True)
+    pipe.put("b", 1, 10, more=True)
+    time.sleep(0.05)
+    assert not groups  # 20 bytes, more coming: it waits
+    pipe.put("c", 1, 10, more=True)
+    committed(1)
+    assert [g for g, _ in groups] == [["a", "b", "c"]]  # 30 bytes: at once
+    put = time.monotonic()
+    pipe.put("d", 1, 5, more=True)
+    committed(2)
+    assert groups[1][0] == ["d"] and groups[1][1] - put >= 0.18  # too few bytes: the longest wait
+    put = time.monotonic()
+    pipe.put("e", 1, 5)  # nothing more follows: at once
+    committed(3)
+    assert groups[2][0] == ["e"] and groups[2][1] - put < 0.15
+    pipe.close()

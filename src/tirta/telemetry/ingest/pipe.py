@@ -33,9 +33,8 @@ class CommitPipe(Generic[T, R]):
         self._commit, self._wake, self._max = commit, wake, max_messages
         self._min_bytes, self._max_wait_s = min_bytes, max_wait_s
         self._more = False  # whether the last item put said more items follow at once
-        self._since = 0.0  # monotonic time the oldest waiting item was put
         self._cond = threading.Condition()
-        self._queue: deque[tuple[T, int, int]] = deque()  # item, messages, bytes
+        self._queue: deque[tuple[T, int, int, float]] = deque()  # item, messages, bytes, put at
         self._done: list[R] = []
         self._error: BaseException | None = None
         self._closing = self._busy = False
@@ -50,9 +49,7 @@ class CommitPipe(Generic[T, R]):
         with self._cond:
             if self._closing:
                 raise RuntimeError("the commit pipe is closed")
-            if not self._queue:
-                self._since = time.monotonic()
-            self._queue.append((item, messages, size))
+            self._queue.append((item, messages, size, time.monotonic()))
             self.queued_bytes += size
             self._more = more
             self._cond.notify()
@@ -60,7 +57,7 @@ class CommitPipe(Generic[T, R]):
     def waiting(self) -> list[T]:
         """The items that wait for a commit (not those being committed), oldest first."""
         with self._cond:
-            return [item for item, _, _ in self._queue]
+            return [entry[0] for entry in self._queue]
 
     def idle(self) -> bool:
         """Whether nothing waits and nothing is being committed."""
@@ -84,10 +81,10 @@ class CommitPipe(Generic[T, R]):
 
     def _group(self) -> list[T]:
         """The waiting items a commit takes (the caller holds the lock; the queue is not empty)."""
-        item, messages, size = self._queue.popleft()
+        item, messages, size, _ = self._queue.popleft()
         group, taken = [item], size
         while self._queue and messages + self._queue[0][1] <= self._max:
-            item, n, size = self._queue.popleft()
+            item, n, size, _ = self._queue.popleft()
             group.append(item)
             messages, taken = messages + n, taken + size
         self.queued_bytes -= taken
@@ -100,7 +97,7 @@ class CommitPipe(Generic[T, R]):
                     if not self._queue:
                         self._cond.wait()
                         continue
-                    wait = self._since + self._max_wait_s - time.monotonic()
+                    wait = self._queue[0][3] + self._max_wait_s - time.monotonic()
                     if not self._more or self.queued_bytes >= self._min_bytes or wait <= 0:
                         break
                     self._cond.wait(wait)
