@@ -239,3 +239,21 @@ def test_broker_restart_mid_stream(mosquitto, tmp_path):
     assert len(wide) == n and wide["n1"].notna().all()
     assert store.counts()["readings"] == n
     store.close()
+
+
+def test_a_sensor_registered_by_another_process_after_start_counts(mosquitto, postgres_db):
+    """The registry is read at the first commit, not at start(): an ingester started before the
+    sensors were registered (a deployment's ingesters start first) still accepts their readings."""
+    store = open_store(postgres_db)
+    ing = MqttIngester(store, MqttConfig(mosquitto.url, ("tirta/+/readings",), client_id="t-late"))
+    ing.start()
+    assert ing.subscribed.wait(10)
+    with open_store(postgres_db) as other:  # another process's connection
+        other.add_sensors([make_sensor({"id": "late1", "kind": "pressure", "unit": "m"})])
+    pub = _publisher(mosquitto.url, "pub-late")
+    reading = {"sensor": "late1", "t": T0.isoformat(), "v": 31.5, "unit": "m"}
+    pub.publish("tirta/a/readings", json.dumps(reading), qos=1).wait_for_publish(5)
+    totals = ing.run(max_messages=1, duration_s=20)
+    pub.loop_stop()
+    store.close()
+    assert (totals.accepted, totals.quarantined) == (1, 0)

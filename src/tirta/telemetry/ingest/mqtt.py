@@ -273,10 +273,10 @@ class MqttIngester:
 
     # --- lifecycle --------------------------------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> None:
-        """Set DuckDB's JSON reader up and read the sensor registry (so that the first batch waits for
-        neither), connect (retrying until ``timeout_s``) and start the network thread."""
+        """Set DuckDB's JSON reader up (so the first batch does not wait for it), connect (retrying until
+        ``timeout_s``) and start the network thread. The sensor registry is read at the first commit:
+        sensors registered before the first readings arrive count."""
         warm_up()
-        self.store.sensor_table()  # the registry, read before readings arrive (then cached)
         deadline = time.monotonic() + timeout_s
         while True:
             try:
