@@ -321,3 +321,26 @@ def test_readers_on_other_threads_while_writes_commit(registered: Store) -> None
         pd.Timestamp("2021-01-01", tz="UTC"),
         pd.Timestamp("2021-01-01 12:25", tz="UTC"),
     )
+
+
+@pytest.mark.service
+@pytest.mark.parametrize("rows", [1, 20_000])  # a small batch (writer thread) and a bulk one
+def test_a_sensor_another_process_registered_counts_once_the_registry_is_read_again(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch, rows: int
+) -> None:
+    """A PostgreSQL store is shared: ingesters, ``tirta serve`` and the command line each register
+    sensors. A batch naming a sensor this process does not know reads the registry again (at most
+    every ``registry_recheck_s``), so a sensor registered elsewhere counts without a restart."""
+    from tirta.telemetry.store.postgres import PostgresStore
+
+    t = pd.date_range("2024-01-01", periods=rows, freq="1min", tz="UTC")
+    raw = pd.DataFrame({"sensor": "new1", "time": t.astype(str), "value": 30.0, "unit": "m"})
+    with open_store(postgres_db) as mine, open_store(postgres_db) as other:
+        mine.add_sensors([make_sensor({"id": "old1", "kind": "pressure", "unit": "m"})])
+        assert len(mine.sensors()) == 1  # read now, cached
+        other.add_sensors([make_sensor({"id": "new1", "kind": "pressure", "unit": "m"})])
+        monkeypatch.setattr(PostgresStore, "registry_recheck_s", None)  # never read again
+        assert ingest_records(mine, raw.head(1), source="t").quarantined == 1
+        monkeypatch.setattr(PostgresStore, "registry_recheck_s", 0.0)
+        got = ingest_records(mine, raw, source="t")
+        assert (got.accepted, got.quarantined) == (rows, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
@@ -93,6 +94,9 @@ class Store(ABC):
 
     #: batches with at least this many rows are written at once in their own transaction
     bulk_rows = 10_000
+    #: other processes may register sensors (a database server): a batch naming unknown sensors then
+    #: reads the registry again, at most this often (seconds); None: only this process writes it
+    registry_recheck_s: float | None = None
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -100,6 +104,7 @@ class Store(ABC):
         self._queue: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._registry: SensorRegistry | None = None
+        self._registry_at = 0.0  # monotonic time the registry was read
         self._table: pd.DataFrame | None = None
         self._closed = False
 
@@ -129,6 +134,8 @@ class Store(ABC):
         """Validate raw records (sensor, time, value, unit as received) and commit them with the
         quarantine rows; see :func:`tirta.telemetry.ingest.ingest_records`."""
         checked = validate(raw, self.sensor_table(), source=source, now=now)
+        if self._registry_stale(checked.reasons()):
+            checked = validate(raw, self.sensor_table(), source=source, now=now)
         if progress is not None:
             progress(0, len(checked.readings) + len(checked.quarantine))
         counts = self.write(
@@ -471,8 +478,20 @@ class Store(ABC):
         self._check_open()
         if self._registry is None or refresh:
             self._registry = self._load_sensors()
+            self._registry_at = time.monotonic()
             self._table = None
         return self._registry
+
+    def _registry_stale(self, reasons: dict[str, int]) -> bool:
+        """After a check that found unknown sensors: whether another process may have registered them
+        since the registry was read (see :attr:`registry_recheck_s`); if so it is read again, and the
+        caller checks the batch once more."""
+        if self.registry_recheck_s is None or not reasons.get("unknown sensor"):
+            return False
+        if time.monotonic() - self._registry_at < self.registry_recheck_s:
+            return False
+        known = len(self.sensors())
+        return len(self.sensors(refresh=True)) != known
 
     def sensor_table(self) -> pd.DataFrame:
         """The registry in the shape :func:`tirta.telemetry.validate.validate` checks against (cached)."""

@@ -114,6 +114,8 @@ class PostgresBase(Store):
 
     #: how long to keep trying to reconnect after a lost connection before failing the operation, s
     reconnect_s = 60.0
+    #: ingesters, ``tirta serve`` and the command line register sensors in one database
+    registry_recheck_s: float | None = 5.0
 
     def __init__(self, url: str) -> None:
         super().__init__(url)

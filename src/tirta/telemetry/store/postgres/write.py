@@ -208,6 +208,10 @@ class Writes(PostgresBase):
         con = memory_connection()
         try:
             checked = check(con, table, sensors, source=source, now=now)
+            if self._registry_stale(checked.reasons):  # registered by another process meanwhile
+                checked_drop(con)
+                sensors = self.sensor_table()
+                checked = check(con, table, sensors, source=source, now=now)
             names = [str(i) for i in sensors.index]
             if checked.rounds == 1:
                 every = checked.valid == table.num_rows
