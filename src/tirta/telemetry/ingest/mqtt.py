@@ -8,6 +8,7 @@ again, and the idempotent store turns the resend into duplicates: nothing lost, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import ssl
@@ -479,12 +480,15 @@ class MqttIngester:
                 failed = True
                 raise
             finally:
-                if failed:  # commit nothing newer than a failed batch: the broker resends them all
-                    self.client.disconnect()
-                    self.client.loop_stop()
-                else:
-                    self._restore(batch)  # interrupted between take and hand-over: keep the order
-                    self.stop()
-                if threads is not None:
-                    self.store.set_threads(threads)
+                try:
+                    if failed:  # commit nothing newer than a failed batch: the broker resends all
+                        self.client.disconnect()
+                        self.client.loop_stop()
+                    else:
+                        self._restore(batch)  # interrupted between take and hand-over: keep order
+                        self.stop()
+                finally:
+                    if threads is not None:
+                        with contextlib.suppress(StoreError):  # closed meanwhile: nothing to give back
+                            self.store.set_threads(threads)
         return self.totals
