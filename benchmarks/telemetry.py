@@ -9,7 +9,8 @@
     drifts during a run).
 (b) MQTT, publish to committed: the same stream published by ``mosquitto_pub -l -q 1`` (connected
     before the clock starts, see ``Publisher``) to a local mosquitto, as single-reading messages and
-    as 500-reading JSON arrays; tirta's ingester commits to DuckDB as ``tirta ingest mqtt`` does. Reference: ``mosquitto_sub -q 1`` receiving the same stream and doing nothing. Best of
+    as 500-reading JSON arrays; tirta's ingester commits to DuckDB as ``tirta ingest mqtt`` does.
+    Reference: ``mosquitto_sub -q 1`` receiving the same stream and doing nothing. Best of
     ``--repeats`` for both, each tirta run right after a reference run (the stream is short: ~0.5 s).
     Ceilings of the stack on this machine, same stream, same run: a bare paho client (QoS 1, manual
     acknowledgements, two worker threads) that only receives and acknowledges; one that also parses each
@@ -183,7 +184,9 @@ class Publisher:
         finally:
             os.close(self._writer)  # the FIFO ends when ``cat`` does
         try:
-            if cat.wait(timeout=600) or self._proc.wait(timeout=600):
+            if cat.wait(timeout=600):
+                raise RuntimeError(f"cat {self._file} exited with {cat.returncode}")
+            if self._proc.wait(timeout=600):
                 raise RuntimeError(f"mosquitto_pub exited with {self._proc.returncode}")
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
