@@ -211,3 +211,31 @@ def test_a_batch_read_at_once_is_only_used_once_its_shape_is_verified() -> None:
     assert not odd.verify()  # ... not of the common shape: the epoch time must become ISO text
     assert parse_common(epoch, 1_000_000) is None
     assert batch.read_common([b"not json"], 1_000_000) is None
+
+
+def test_a_batch_is_verified_once_whichever_threads_ask(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reading and the committing thread may both ask; the shape test runs once, the second
+    caller waits for its result; and joined batches are the records of each, in order."""
+    calls, gate = [], threading.Event()
+    verify = batch._verify
+
+    def slow(text: pa.Array) -> bool:
+        calls.append(len(text))
+        gate.wait(5)
+        return verify(text)
+
+    monkeypatch.setattr(batch, "_verify", slow)
+    first = batch.read_common([json.dumps(_r()).encode()], 1_000_000)
+    second = batch.read_common([json.dumps([_r(v=2.0), _r(v=3.0)]).encode()], 1_000_000)
+    assert first is not None and second is not None and first.verified is None
+    results: list[bool] = []
+    askers = [threading.Thread(target=lambda: results.append(first.verify())) for _ in range(2)]
+    for t in askers:
+        t.start()
+    gate.set()
+    for t in askers:
+        t.join()
+    assert calls == [1] and results == [True, True] and first.verified is True
+    joined = batch.Read.join([first, second])
+    assert joined is not None and joined["value"].to_pylist() == [_r()["v"], 2.0, 3.0]
+    assert calls == [1, 1]  # only the second batch was still to verify
