@@ -1,0 +1,225 @@
+"""The compiled scanner reads exactly the messages of the plain common shape, and reads them as Python's
+``json`` does: every other message makes it decline the batch (DuckDB's reader then takes it)."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tirta.telemetry.ingest import batch, scan
+from tirta.telemetry.ingest.scan import scan_common
+
+
+def test_the_scanner_compiles_here() -> None:
+    """Numba is a dependency: a scanner that fails to compile would silently cost a third of the
+    ingester's speed, so it fails here instead."""
+    assert scan.available()
+
+
+def _text(payloads: list[bytes]) -> pa.Array:
+    return pa.array(payloads, pa.binary()).cast(pa.string())
+
+
+def _bits(x: float | None) -> bytes | None:
+    return None if x is None else struct.pack("<d", x)
+
+
+def _expected(payloads: list[bytes]) -> list[dict]:
+    """Records as Python's json reads them (the per-message parser's reading of the common shape)."""
+    out = []
+    for p in payloads:
+        item = json.loads(p)
+        for obj in item if isinstance(item, list) else [item]:
+            v = obj.get("v")
+            out.append(
+                {
+                    "sensor": obj.get("sensor"),
+                    "time": obj.get("t"),
+                    "value": None if v is None else float(v),
+                    "unit": obj.get("unit"),
+                }
+            )
+    return out
+
+
+def _same(table: pa.Table, expected: list[dict]) -> None:
+    got = table.to_pylist()
+    assert [{**r, "value": _bits(r["value"])} for r in got] == [
+        {**r, "value": _bits(r["value"])} for r in expected
+    ]
+
+
+def test_plain_messages_are_read_in_one_pass() -> None:
+    payloads = [
+        b'{"sensor":"n1","t":"2024-03-01T00:00:00Z","v":30.5,"unit":"m"}',
+        b' [ { "unit" : "m" , "v" : -2e3 , "t" : null , "sensor" : "n1" } ,\n{"v":0}] \r\n',
+        '[{"sensor":"n\u00e91","t":"x","v":-0,"unit":"m"},{"v":-0.0},{"v":1E+2}]'.encode(),
+        b'{"v":12345678901234567890123,"t":"a},{b"}',
+        b'[{"v":0.1},{"v":1e-400},{"v":1e400},{"v":2.2250738585072011e-308},{"v":null}]',
+    ]
+    table = scan_common(_text(payloads))
+    assert table is not None and table.column_names == ["sensor", "time", "value", "unit"]
+    _same(table, _expected(payloads))
+    assert table.schema.equals(batch.read_common(payloads[:1], 1_000_000).records.schema)
+
+
+DECLINED = {
+    "an escape": b'{"sensor":"n\\u00e91","v":1}',
+    "a key twice": b'{"v":1,"v":2}',
+    "another key": b'{"v":1,"id":"n1"}',
+    "an empty object": b"{}",
+    "an empty array": b"[]",
+    "a null element": b'[{"v":1},null]',
+    "NaN": b'{"v":NaN}',
+    "Infinity": b'{"v":-Infinity}',
+    "a leading zero": b'{"v":01}',
+    "a bare fraction point": b'{"v":1.}',
+    "a bare exponent": b'{"v":1e}',
+    "a value as text": b'{"v":"1"}',
+    "a sensor as number": b'{"sensor":1}',
+    "a boolean": b'{"v":true}',
+    "an epoch time": b'{"t":1709251200}',
+    "a trailing comma": b'[{"v":1},]',
+    "two objects": b'{"v":1}{"v":2}',
+    "a missing comma": b'[{"v":1} {"v":2}]',
+    "text after": b'{"v":1} x',
+    "a tab inside a string": b'{"sensor":"a\tb"}',
+    "a byte order mark": b'\xef\xbb\xbf{"v":1}',
+    "a vertical tab around": b'\x0b{"v":1}',
+    "a nested value": b'{"v":{"x":1}}',
+    "an unclosed array": b'[{"v":1}',
+    "an unclosed string": b'{"sensor":"a}',
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("case", list(DECLINED))
+def test_other_messages_make_the_scanner_decline_the_batch(case: str) -> None:
+    good = b'{"sensor":"n1","t":"2024-03-01T00:00:00Z","v":30.5,"unit":"m"}'
+    assert scan_common(_text([good, DECLINED[case]])) is None
+    assert scan_common(_text([good])) is not None
+
+
+_NUMBER = st.from_regex(r"-?(0|[1-9][0-9]{0,24})(\.[0-9]{1,24})?([eE][+-]?[0-9]{1,3})?", fullmatch=True)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_NUMBER, min_size=1, max_size=20))
+def test_numbers_are_what_python_reads(numbers: list[str]) -> None:
+    """Every JSON number, short or long, tiny or huge: the same float, bit for bit, as Python's json
+    (an integer is read as an int first, so -0 is 0)."""
+    payload = ("[" + ",".join(f'{{"v":{n}}}' for n in numbers) + "]").encode()
+    table = scan_common(_text([payload]))
+    assert table is not None
+    assert [_bits(v) for v in table["value"].to_pylist()] == [
+        _bits(float(json.loads(n))) for n in numbers
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**70), 2**70), min_size=1)
+)
+def test_numbers_as_producers_write_them(values: list[float | int]) -> None:
+    payload = json.dumps([{"v": v} for v in values]).encode()
+    table = scan_common(_text([payload]))
+    assert table is not None
+    assert [_bits(v) for v in table["value"].to_pylist()] == [_bits(float(v)) for v in values]
+
+
+_KEYS = st.sampled_from(["sensor", "t", "v", "unit", "id", "x", "n"])
+_TEXT = st.one_of(st.none(), st.text(max_size=5), st.sampled_from(["n1", "a},{b", '"', "\\"]))
+_ANY = st.one_of(_TEXT, st.floats(), st.integers(), st.booleans(), st.lists(st.integers(), max_size=1))
+
+
+@st.composite
+def _message(draw: st.DrawFn) -> bytes:
+    """Mostly the plain common shape, in any spacing; sometimes an odd key, type, escape or repeat."""
+
+    def pair() -> str:
+        key = draw(st.sampled_from(["sensor", "t", "unit", "v"]))
+        value = (
+            draw(st.floats(allow_nan=False) | st.integers() | st.none()) if key == "v" else draw(_TEXT)
+        )
+        if draw(st.integers(0, 9)) == 0:
+            key, value = draw(_KEYS), draw(_ANY)
+        return (
+            json.dumps(key)
+            + draw(st.sampled_from([":", " : ", ":\n"]))
+            + json.dumps(value, ensure_ascii=draw(st.booleans()))
+        )
+
+    def obj() -> str:
+        pairs = [pair() for _ in range(draw(st.integers(0, 5)))]
+        return "{" + draw(st.sampled_from([",", " , ", ",\t"])).join(pairs) + "}"
+
+    if draw(st.booleans()):
+        text = obj()
+    else:
+        text = (
+            "["
+            + draw(st.sampled_from([",", ", "])).join(obj() for _ in range(draw(st.integers(0, 3))))
+            + "]"
+        )
+    return (
+        draw(st.sampled_from(["", " ", "\n"])) + text + draw(st.sampled_from(["", " \r\n"]))
+    ).encode()
+
+
+def _plain_common(payload: bytes) -> bool:
+    """Whether a message is one the scanner must read: JSON of the common shape, plain (no escape,
+    NaN or infinity), no key twice, no empty object or array."""
+    if b"\\" in payload:
+        return False
+    repeated, constants = [], []
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        keys = [k for k, _ in items]
+        repeated.append(len(set(keys)) != len(keys))
+        return dict(items)
+
+    item = json.loads(payload, object_pairs_hook=pairs, parse_constant=constants.append)
+    objs = item if isinstance(item, list) else [item]
+    types = {"sensor": str, "t": str, "unit": str, "v": (int, float)}
+    return (
+        bool(objs)
+        and not any(repeated)
+        and not constants
+        and all(
+            isinstance(o, dict)
+            and o
+            and all(
+                k in types and (v is None or (isinstance(v, types[k]) and not isinstance(v, bool)))
+                for k, v in o.items()
+            )
+            for o in objs
+        )
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_message(), min_size=1, max_size=6))
+def test_the_scanner_reads_exactly_the_plain_common_messages(payloads: list[bytes]) -> None:
+    table = scan_common(_text(payloads))
+    assert (table is not None) == all(_plain_common(p) for p in payloads)
+    if table is not None:
+        _same(table, _expected(payloads))
+        exact = batch.read_common(payloads, 1_000_000)  # the batch path agrees (scanned there too)
+        assert exact is not None and exact.verify() and exact.records.equals(table)
+
+
+def test_without_numba_batches_are_read_by_duckdb(monkeypatch: pytest.MonkeyPatch) -> None:
+    payloads = [
+        json.dumps({"sensor": "n1", "t": "2024-03-01T00:00:00Z", "v": 1.5, "unit": "m"}).encode()
+    ]
+    monkeypatch.setattr(scan, "_load", lambda: None)
+    read = batch.read_common(payloads, 1_000_000)
+    assert read is not None and read.verified is None  # read by DuckDB, verified apart
+    assert read.verify() and read.records["value"].to_pylist() == [1.5]
+    assert not math.isnan(read.records["value"][0].as_py())
