@@ -7,13 +7,20 @@ import json
 import math
 import struct
 
+import duckdb
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tirta.network.sensors import SensorRegistry, make_sensor
 from tirta.telemetry.ingest import batch, scan
-from tirta.telemetry.ingest.scan import scan_common
+from tirta.telemetry.ingest.scan import PARSED_TIME, scan_common
+from tirta.telemetry.validate import validate
+
+PARSED = pa.field(PARSED_TIME, pa.timestamp("us", tz="UTC"))
+NOW = pd.Timestamp("2024-06-01", tz="UTC")
 
 
 def test_the_scanner_compiles_here() -> None:
@@ -49,7 +56,7 @@ def _expected(payloads: list[bytes]) -> list[dict]:
 
 
 def _same(table: pa.Table, expected: list[dict]) -> None:
-    got = table.to_pylist()
+    got = table.select(["sensor", "time", "value", "unit"]).to_pylist()
     assert [{**r, "value": _bits(r["value"])} for r in got] == [
         {**r, "value": _bits(r["value"])} for r in expected
     ]
@@ -65,8 +72,9 @@ def test_plain_messages_are_read_in_one_pass() -> None:
     ]
     table = scan_common(_text(payloads))
     assert table is not None and table.column_names == ["sensor", "time", "value", "unit"]
-    _same(table, _expected(payloads))
-    assert table.schema.equals(batch.read_common(payloads[:1], 1_000_000).records.schema)
+    _same(table, _expected(payloads))  # times of other forms ("x", null): no parsed times column
+    read = batch.read_common(payloads[:1], 1_000_000)
+    assert read is not None and read.records.schema.equals(table.schema.append(PARSED))
 
 
 DECLINED = {
@@ -223,3 +231,89 @@ def test_without_numba_batches_are_read_by_duckdb(monkeypatch: pytest.MonkeyPatc
     assert read is not None and read.verified is None  # read by DuckDB, verified apart
     assert read.verify() and read.records["value"].to_pylist() == [1.5]
     assert not math.isnan(read.records["value"][0].as_py())
+
+
+# --- times: the scanner parses the usual ISO-8601 forms exactly as the rules' SQL does -----------------
+_DIGITS = st.integers(0, 99).map(lambda k: f"{k:02d}")
+
+
+@st.composite
+def _iso(draw: st.DrawFn) -> str:
+    """ISO-8601 times, mostly real, sometimes not (a 30 February, hour 24, seven fraction digits)."""
+    year = draw(
+        st.sampled_from([1, 1899, 1900, 1970, 2000, 2023, 2024, 2100, 9999]) | st.integers(1, 9999)
+    )
+    text = f"{year:04d}-{draw(_DIGITS)}-{draw(_DIGITS)}T{draw(_DIGITS)}:{draw(_DIGITS)}:{draw(_DIGITS)}"
+    if draw(st.booleans()):
+        text += "." + draw(st.text("0123456789", min_size=0, max_size=7))
+    zone = draw(st.sampled_from(["Z", "+", "-", "", "z", " UTC"]))
+    if zone in "+-":
+        zone += f"{draw(_DIGITS)}:{draw(_DIGITS)}"
+    return text + zone
+
+
+def _duckdb_times(texts: list[str]) -> list[object]:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return [
+        con.execute("SELECT TRY_CAST(? AS TIMESTAMPTZ)", [t]).fetchone()[0]
+        for t in texts  # type: ignore[index]
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_iso(), min_size=1, max_size=5))
+def test_parsed_times_are_those_duckdb_reads(texts: list[str]) -> None:
+    """When the scanner parses a batch's times, each is the instant DuckDB's cast (the rules' parse)
+    gives; a form it does not know leaves the batch's times to the rules."""
+    payload = json.dumps([{"sensor": "n1", "t": t, "v": 1} for t in texts]).encode()
+    table = scan_common(_text([payload]))
+    assert table is not None
+    if PARSED_TIME in table.column_names:
+        assert table[PARSED_TIME].to_pylist() == _duckdb_times(texts)
+
+
+def test_usual_times_are_parsed_and_repeats_reuse_the_one_before() -> None:
+    texts = ["2024-02-29T23:59:59.5Z", "2024-02-29T23:59:59.5Z", "2024-03-01T01:00:00+01:00",
+             "1970-01-01T00:00:00.000001Z", "0001-01-01T00:00:00-23:59"]  # fmt: skip
+    table = scan_common(_text([json.dumps([{"t": t} for t in texts]).encode()]))
+    assert table is not None and PARSED_TIME in table.column_names
+    assert table[PARSED_TIME].to_pylist() == _duckdb_times(texts)
+    for other in ("2023-02-29T00:00:00Z", "2024-01-01 00:00:00Z", "2024-01-01T00:00:00", "", None):
+        table = scan_common(_text([json.dumps([{"t": texts[0]}, {"t": other}]).encode()]))
+        assert table is not None and PARSED_TIME not in table.column_names, other
+
+
+def test_parsed_times_give_what_the_rules_give_from_text() -> None:
+    """The same batch validated with the scanner's times and with the texts alone: same readings and
+    quarantine (future, before 1900, unknown sensor)."""
+    registry = _registry()
+    rows = [("n1", "2024-03-01T00:00:00Z", 30.5), ("n1", "2024-03-01T00:05:00+01:00", 31.0),
+            ("zz", "2024-03-01T00:10:00Z", 1.0), ("n1", "1899-12-31T23:59:59Z", 1.0),
+            ("n1", "2099-01-01T00:00:00.25Z", 1.0), ("n1", "2024-03-01T00:00:00Z", 30.5)]  # fmt: skip
+    payload = json.dumps([{"sensor": s, "t": t, "v": v, "unit": "m"} for s, t, v in rows]).encode()
+    table = scan_common(_text([payload]))
+    assert table is not None and PARSED_TIME in table.column_names
+    fast = validate(table, registry, source="mqtt", now=NOW, received_at=NOW)
+    slow = validate(table.drop_columns([PARSED_TIME]), registry, source="mqtt", now=NOW, received_at=NOW)
+    pd.testing.assert_frame_equal(fast.readings, slow.readings)
+    pd.testing.assert_frame_equal(fast.quarantine, slow.quarantine)
+    assert fast.duplicates == slow.duplicates == 1
+    assert set(fast.quarantine["reason"]) == {"unknown sensor", "bad timestamp", "future"}
+
+
+def test_batches_with_and_without_parsed_times_join() -> None:
+    usual = json.dumps([{"sensor": "n1", "t": "2024-03-01T00:00:00Z", "v": 1, "unit": "m"}]).encode()
+    other = json.dumps([{"sensor": "n1", "t": "2024-03-01 00:05", "v": 2, "unit": "m"}]).encode()
+    reads = [batch.read_common([p], 1_000_000) for p in (usual, other)]
+    assert all(r is not None for r in reads)
+    joined = batch.Read.join(reads)  # type: ignore[arg-type]
+    assert joined is not None and joined[PARSED_TIME].null_count == 1
+    checked = validate(joined, _registry(), source="mqtt", now=NOW, received_at=NOW)
+    assert list(checked.readings["value"]) == [1.0, 2.0] and checked.quarantine.empty
+
+
+def _registry() -> SensorRegistry:
+    reg = SensorRegistry(source="test")
+    reg.add(make_sensor({"id": "n1", "kind": "pressure", "unit": "m"}))
+    return reg

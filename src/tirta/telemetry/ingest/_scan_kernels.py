@@ -14,6 +14,8 @@ from numba import njit
 # 10**k for k = 0..22: exact in binary64, so m * 10**k and m / 10**k (m < 2**53) round once, correctly
 _POW10 = np.array([10.0**k for k in range(23)], dtype=np.float64)
 _FAIL = -1  # not every message is of the plain common shape
+_POW10_INT = np.array([10**k for k in range(7)], dtype=np.int64)
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 _kernel = njit(nogil=True, cache=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see above
 
@@ -250,3 +252,87 @@ def gather(buf: np.ndarray, spans: np.ndarray, column: int, chars: np.ndarray) -
             for i in range(s, spans[r, column + 1]):
                 chars[at] = buf[i]
                 at += 1
+
+
+@_kernel
+def _digits(buf: np.ndarray, i: int, n: int) -> int:
+    """The number written by the ``n`` digits at ``i``, or -1 when one is not a digit."""
+    v = 0
+    for k in range(i, i + n):
+        c = buf[k]
+        if c < 48 or c > 57:
+            return -1
+        v = v * 10 + (c - 48)
+    return v
+
+
+@_kernel
+def _days(y: int, m: int, d: int) -> int:
+    """Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil, y >= 1)."""
+    if m <= 2:
+        y -= 1
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+@_kernel
+def times(buf: np.ndarray, spans: np.ndarray, out: np.ndarray) -> bool:
+    """Every record's time (spans 2, 3) as microseconds since the epoch, UTC, into ``out``, when each
+    is written ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`` with a real date; false as soon as one is not
+    (missing, another form, a 31 April: the rules' SQL then reads the texts)."""
+    prev_s, prev_e = -1, -1
+    for r in range(spans.shape[0]):
+        s, e = spans[r, 2], spans[r, 3]
+        if s < 0 or e - s < 20:
+            return False
+        if r > 0 and e - s == prev_e - prev_s:  # a time-major batch repeats each time per sensor
+            same = True
+            for k in range(e - s):
+                if buf[s + k] != buf[prev_s + k]:
+                    same = False
+                    break
+            if same:
+                out[r] = out[r - 1]
+                prev_s, prev_e = s, e
+                continue
+        if buf[s + 4] != 45 or buf[s + 7] != 45 or buf[s + 10] != 84:  # - - T
+            return False
+        if buf[s + 13] != 58 or buf[s + 16] != 58:  # : :
+            return False
+        y, mo, d = _digits(buf, s, 4), _digits(buf, s + 5, 2), _digits(buf, s + 8, 2)
+        h, mi, sec = _digits(buf, s + 11, 2), _digits(buf, s + 14, 2), _digits(buf, s + 17, 2)
+        if y < 1 or mo < 1 or mo > 12 or d < 1 or h < 0 or h > 23 or mi < 0 or mi > 59:
+            return False
+        if sec < 0 or sec > 59:
+            return False
+        leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+        month_days = 29 if mo == 2 and leap else _MONTH_DAYS[mo - 1]
+        if d > month_days:
+            return False
+        i = s + 19
+        micros = 0
+        if buf[i] == 46:  # .
+            i += 1
+            start = i
+            while i < e and 48 <= buf[i] <= 57:
+                i += 1
+            n = i - start
+            if n < 1 or n > 6:
+                return False
+            micros = _digits(buf, start, n) * _POW10_INT[6 - n]
+        zone = 0
+        if i == e - 1 and buf[i] == 90:  # Z
+            zone = 0
+        elif i == e - 6 and (buf[i] == 43 or buf[i] == 45) and buf[i + 3] == 58:  # ±HH:MM
+            zh, zm = _digits(buf, i + 1, 2), _digits(buf, i + 4, 2)
+            if zh < 0 or zh > 23 or zm < 0 or zm > 59:
+                return False
+            zone = (zh * 60 + zm) * (1 if buf[i] == 43 else -1)
+        else:
+            return False
+        seconds = _days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - zone * 60
+        out[r] = seconds * 1_000_000 + micros
+        prev_s, prev_e = s, e
+    return True

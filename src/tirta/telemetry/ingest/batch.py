@@ -138,7 +138,10 @@ class Read:
         None when a batch is not of the common shape (each is verified, once)."""
         if not all(read.verify() for read in reads):
             return None
-        return reads[0].records if len(reads) == 1 else pa.concat_tables(r.records for r in reads)
+        if len(reads) == 1:
+            return reads[0].records
+        # a part without parsed times (another form, or read by DuckDB) leaves nulls: the rules parse
+        return pa.concat_tables((r.records for r in reads), promote_options="default")
 
 
 def _verify(text: pa.Array) -> bool:

@@ -22,6 +22,7 @@ __all__ = [
 ]  # fmt: skip
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=5)
+_UTC_US = pa.timestamp("us", tz="UTC")
 EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")  # earlier times are bad timestamps, as infinite ones
 
 
@@ -197,15 +198,22 @@ def check(
     with the wrong number of fields), unknown sensor, bad timestamp, not a number, not finite, unit
     missing, unit not convertible, out of range (SI), future (more than 5 min after ``now``), before
     installed; then repeats of a (sensor, time) in input order: the same value as before is counted
-    as a duplicate, another value is a correction (see :data:`REPEATS`).
+    as a duplicate, another value is a correction (see :data:`REPEATS`). A column ``_t`` of UTC
+    timestamps without nulls (times the MQTT scanner parsed) stands for the parsed ``time`` texts.
     """
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
     received_at = now if received_at is None else pd.Timestamp(received_at)
     raw, pairs = _pairs(raw, table)
     time_sql = _time_sql(raw.schema.field("time").type)
-    parsed = _times_by_run(con, raw["time"], time_sql)
-    if parsed is not None:
-        raw, time_sql = raw.append_column("_t", parsed), "r._t"
+    given = raw.schema.field("_t").type if "_t" in raw.column_names else None
+    if given == _UTC_US and raw["_t"].null_count == 0:  # parsed by the MQTT scanner already
+        parsed, time_sql = raw["_t"], "r._t"
+    else:
+        if "_t" in raw.column_names:
+            raw = raw.drop_columns(["_t"])
+        parsed = _times_by_run(con, raw["time"], time_sql)
+        if parsed is not None:
+            raw, time_sql = raw.append_column("_t", parsed), "r._t"
     con.register("_raw", raw)
     con.register("_pairs_in", pairs.arrow)
     con.execute("CREATE OR REPLACE TEMP TABLE _pairs AS SELECT * FROM _pairs_in")
