@@ -113,6 +113,14 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / float(__import__("os").sysconf("SC_CLK_TCK"))
 
 
+def _peak_mib(pid: int) -> float:
+    """Peak resident memory of a running process (VmHWM), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def mqtt_rows(readings: int) -> list[dict[str, Any]]:
     import psycopg
 
@@ -173,6 +181,7 @@ def mqtt_rows(readings: int) -> list[dict[str, Any]]:
                         time.sleep(0.05)
                 elapsed = last - t0
                 cpu = [_cpu_s(p.pid) - c for p, c in zip(procs, cpu0, strict=True)]
+                peak = [_peak_mib(p.pid) for p in procs]  # still running: they exit after 3 s idle
                 for p in procs:
                     p.wait(60)
                 rows.append(
@@ -181,6 +190,7 @@ def mqtt_rows(readings: int) -> list[dict[str, Any]]:
                         "readings_per_s": readings / elapsed,
                         "ratio_to_reference": ref / elapsed,
                         "cpu_s_per_million_per_ingester": [round(c / readings * 1e6, 2) for c in cpu],
+                        "peak_mib_per_ingester": [round(m) for m in peak],
                     }
                 )
         finally:
