@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import sys
 
 import duckdb
 import pandas as pd
@@ -317,3 +318,16 @@ def _registry() -> SensorRegistry:
     reg = SensorRegistry(source="test")
     reg.add(make_sensor({"id": "n1", "kind": "pressure", "unit": "m"}))
     return reg
+
+
+def test_a_scanner_that_cannot_load_says_so_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken Numba (or a cache it cannot write) costs speed, not readings, and is not silent."""
+    monkeypatch.setitem(sys.modules, "tirta.telemetry.ingest._scan_kernels", None)  # import fails
+    monkeypatch.delattr(sys.modules["tirta.telemetry.ingest"], "_scan_kernels", raising=False)
+    monkeypatch.setattr(scan, "_kernels", None)
+    monkeypatch.setattr(scan, "_missing", False)
+    with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
+        assert scan.scan_common(_text([b'{"v":1}'])) is None
+    assert scan._missing and scan._load() is None  # once: no second warning
+    read = batch.read_common([b'{"sensor":"n1","t":"2024-03-01T00:00:00Z","v":1,"unit":"m"}'], 1_000_000)
+    assert read is not None and read.verify() and read.records["value"].to_pylist() == [1.0]

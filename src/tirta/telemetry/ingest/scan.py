@@ -17,6 +17,7 @@ reader plus RE2.
 
 from __future__ import annotations
 
+import warnings
 from types import ModuleType
 
 import numpy as np
@@ -41,7 +42,14 @@ def _load() -> ModuleType | None:
     if _kernels is None and not _missing:
         try:
             from tirta.telemetry.ingest import _scan_kernels
-        except Exception:  # pragma: no cover - Numba is a dependency; a broken install still ingests
+        except Exception as exc:  # Numba is a dependency; a broken install still ingests, slower
+            warnings.warn(
+                f"tirta's compiled MQTT scanner is unavailable ({type(exc).__name__}: {exc}); "
+                "MQTT batches are read by DuckDB, about a third slower. If Numba cannot write its "
+                "cache next to the package, set NUMBA_CACHE_DIR to a writable folder.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             _missing = True
             return None
         _kernels = _scan_kernels
