@@ -46,7 +46,7 @@ def _load() -> ModuleType | None:
             warnings.warn(
                 f"tirta's compiled MQTT scanner is unavailable ({type(exc).__name__}: {exc}); "
                 "MQTT batches are read by DuckDB, about a third slower. If Numba cannot write its "
-                "cache next to the package, set NUMBA_CACHE_DIR to a writable folder.",
+                "cache (next to the package or in ~/.cache), set NUMBA_CACHE_DIR to a writable folder.",
                 RuntimeWarning,
                 stacklevel=2,
             )
