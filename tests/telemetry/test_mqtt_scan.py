@@ -331,3 +331,10 @@ def test_a_scanner_that_cannot_load_says_so_once(monkeypatch: pytest.MonkeyPatch
     assert scan._missing and scan._load() is None  # once: no second warning
     read = batch.read_common([b'{"sensor":"n1","t":"2024-03-01T00:00:00Z","v":1,"unit":"m"}'], 1_000_000)
     assert read is not None and read.verify() and read.records["value"].to_pylist() == [1.0]
+
+
+def test_numbers_beyond_the_fast_path_and_the_float_range() -> None:
+    long = "1" + "0" * 400 + ".5e-380"
+    table = scan_common(_text([f'[{{"v":{long}}},{{"v":{"9" * 5000}}},{{"v":-1e400}}]'.encode()]))
+    assert table is not None
+    assert table["value"].to_pylist() == [float(long), math.inf, -math.inf]

@@ -9,7 +9,7 @@ Two readers, the first that applies wins:
 
 1. The compiled scanner (:mod:`tirta.telemetry.ingest.scan`): messages in plain form (strings without
    escapes, each key once) are proven of the shape and read in one pass, as Python's ``json`` reads
-   them (~0.09 CPU-s per million readings).
+   them (~0.1 CPU-s per million readings).
 2. DuckDB's JSON reader for the rest (escapes, or Numba missing), then the shape test, apart
    (:func:`read_common`, :meth:`Read.verify`): a regular expression (RE2, linear time) that only plain
    messages match, and DuckDB's exact ``json_structure`` test for the others. The MQTT ingester reads
