@@ -119,6 +119,30 @@ def test_acks_follow_commits_in_order_and_the_last_correction_wins(path: Path) -
     assert _stored(path) == [(250 + k) / 10 for k in range(50)]  # the last of each key
 
 
+def test_batches_read_every_way_commit_together_and_the_last_correction_wins(path: Path) -> None:
+    """A stream mixing what the compiled scanner reads with times it parses (ISO-8601), what it reads
+    leaving times to the rules (a space for the T) and what only DuckDB reads (an escape): commits
+    join such batches, and each reading ends as if read one by one."""
+
+    def payload(i: int, value: float) -> bytes:
+        t = (T0 + pd.Timedelta(minutes=5 * (i % 50))).isoformat()
+        form = i % 3
+        text = json.dumps([{"sensor": "n1", "t": t if form != 1 else t.replace("T", " "), "v": value,
+                            "unit": "m"}])  # fmt: skip
+        return (text.replace('"n1"', '"\\u006e1"') if form == 2 else text).encode()
+
+    n = 300
+    messages = [(i + 1, payload(i, i / 10)) for i in range(n)]
+    with open_store(f"duckdb:///{path}") as real:
+        store = _Store(real)
+        ing, client = _ingester(store)
+        _deliver(ing, messages)
+        totals = ing.run(max_messages=n)
+    assert client.acks == [mid for mid, _ in messages]
+    assert totals.accepted + totals.duplicate == n and totals.quarantined == 0
+    assert _stored(path) == [(250 + k) / 10 for k in range(50)]
+
+
 def test_nothing_newer_is_committed_after_a_failed_commit(path: Path) -> None:
     """A failed commit stops the ingester; every acknowledged reading is stored, and a restart that
     gets the unacknowledged messages again (as the broker resends them) stores every reading once."""
