@@ -41,7 +41,13 @@ class _Store:
             raise StoreError("disk full")
         time.sleep(0.01)
         result = self.store.ingest(raw, **kw)
-        self.committed += raw.num_rows
+        self.committed += len(raw)
+        return result
+
+    def write(self, readings: Any, **kw: Any) -> Any:  # quarantine rows of messages read one by one
+        result = self.store.write(readings, **kw)
+        quarantine = kw.get("quarantine")
+        self.committed += len(readings) + (0 if quarantine is None else len(quarantine))
         return result
 
     def set_threads(self, threads: int) -> int | None:
@@ -141,6 +147,29 @@ def test_batches_read_every_way_commit_together_and_the_last_correction_wins(pat
     assert client.acks == [mid for mid, _ in messages]
     assert totals.accepted + totals.duplicate == n and totals.quarantined == 0
     assert _stored(path) == [(250 + k) / 10 for k in range(50)]
+
+
+def test_messages_python_cannot_read_are_quarantined_and_the_stream_goes_on(path: Path) -> None:
+    """An integer of 5000 digits, nesting 100,000 deep, a SenML time beyond floats: read message by
+    message (their batch has a SenML message), each is quarantined; the readings around them stored."""
+    poison = [
+        b'{"sensor":"n1","t":"2024-03-01T00:00:00Z","v":' + b"9" * 5000 + b',"unit":"m"}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'[{"bn":"n1","bt":1' + b"0" * 400 + b',"v":1}]',
+    ]
+    messages = [
+        (1, _payload(0, 1.0)),
+        *((i + 2, p) for i, p in enumerate(poison)),
+        (5, _payload(1, 2.0)),
+    ]
+    with open_store(f"duckdb:///{path}") as real:
+        store = _Store(real)
+        ing, client = _ingester(store, batch_bytes=10_000_000)
+        _deliver(ing, messages)
+        totals = ing.run(max_messages=len(messages))
+    assert client.acks == [1, 2, 3, 4, 5]
+    assert totals.accepted == 2 and totals.reasons == {"malformed payload": 3}
+    assert _stored(path)[:2] == [1.0, 2.0]
 
 
 def test_nothing_newer_is_committed_after_a_failed_commit(path: Path) -> None:

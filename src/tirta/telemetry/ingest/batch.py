@@ -99,7 +99,10 @@ def _plain(text: pa.Array) -> pa.BooleanArray:
 
 def _common(structure: str) -> bool:
     """Whether a ``json_structure`` is that of an object of the common shape or an array of them."""
-    shape = json.loads(structure)
+    try:
+        shape = json.loads(structure)
+    except (ValueError, RecursionError):  # nested too deep for Python: not the common shape anyway
+        return False
     if isinstance(shape, list):
         if len(shape) != 1:
             return False

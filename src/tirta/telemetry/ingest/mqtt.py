@@ -168,6 +168,8 @@ def parse_payload(
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return reject("malformed payload", f"not JSON: {exc}")
+    except (ValueError, RecursionError) as exc:  # an integer of > 4300 digits, nesting too deep
+        return reject("malformed payload", f"JSON beyond what is read: {str(exc)[:200]}")
     items = data if isinstance(data, list) else [data]
     try:
         if _is_senml(items):
@@ -187,7 +189,7 @@ def parse_payload(
             for rec in records:
                 if not isinstance(rec["time"], str):
                     rec["time"] = _time(rec["time"])
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: an integer beyond floats
         return reject("malformed payload", str(exc))
     # a rejected record keeps its fields as JSON (tirta.telemetry.validate), not the whole message
     return Parsed(records=records)
