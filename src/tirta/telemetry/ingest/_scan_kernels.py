@@ -80,6 +80,18 @@ def _key(buf: np.ndarray, i: int, j: int) -> int:
 
 
 @_kernel
+def _mantissa(buf: np.ndarray, i: int, end: int, m: int, digits: int) -> tuple[int, int, int]:
+    """The run of digits at ``i`` appended to the mantissa ``m`` (the first 18 digits count; more make
+    the number inexact anyway): index after the run, the mantissa, the digits seen in all."""
+    while i < end and 48 <= buf[i] <= 57:
+        if digits < 18:
+            m = m * 10 + (buf[i] - 48)
+        digits += 1
+        i += 1
+    return i, m, digits
+
+
+@_kernel
 def _number(buf: np.ndarray, i: int, end: int, row: int, values: np.ndarray, exact: np.ndarray) -> int:
     """A JSON number at ``i``: its value into ``values[row]`` when exactly representable by one
     correctly rounded operation (``exact[row]`` true), else left to the caller. Index after it, or -1."""
@@ -89,30 +101,19 @@ def _number(buf: np.ndarray, i: int, end: int, row: int, values: np.ndarray, exa
         i += 1
     if i >= end or buf[i] < 48 or buf[i] > 57:
         return -1
-    m = 0
-    digits = 0
     if buf[i] == 48:  # a leading 0 stands alone
-        i += 1
-        digits = 1
+        i, m, digits = i + 1, 0, 1
     else:
-        while i < end and 48 <= buf[i] <= 57:
-            if digits < 18:
-                m = m * 10 + (buf[i] - 48)
-            digits += 1
-            i += 1
+        i, m, digits = _mantissa(buf, i, end, 0, 0)
     frac = 0
     integer = True  # no fraction, no exponent: Python reads an int, and -0 is 0
     if i < end and buf[i] == 46:  # .
         integer = False
-        i += 1
-        if i >= end or buf[i] < 48 or buf[i] > 57:
+        if i + 1 >= end or buf[i + 1] < 48 or buf[i + 1] > 57:
             return -1
-        while i < end and 48 <= buf[i] <= 57:
-            if digits < 18:
-                m = m * 10 + (buf[i] - 48)
-            digits += 1
-            frac += 1
-            i += 1
+        before = digits
+        i, m, digits = _mantissa(buf, i + 1, end, m, digits)
+        frac = digits - before
     e = 0
     if i < end and (buf[i] == 101 or buf[i] == 69):  # e, E
         integer = False

@@ -24,12 +24,12 @@ from types import ModuleType
 import numpy as np
 import pyarrow as pa
 
+# the records' times, parsed, when every one is written in the usual ISO-8601 form: the rules then
+# take them as they are instead of parsing the texts
+from tirta.telemetry.validate.rules import PARSED_TIME, PARSED_TIME_TYPE
+
 __all__ = ["PARSED_TIME", "available", "scan_common"]
 
-# the records' times, parsed (UTC, microseconds), when every one is written in the usual ISO-8601 form:
-# the rules then take them as they are instead of parsing the texts (tirta.telemetry.validate.rules)
-PARSED_TIME = "_t"
-_UTC_US = pa.timestamp("us", tz="UTC")
 _MIN_OBJECT = 7  # bytes of the shortest object of the common shape, {"v":0}: bounds the records
 
 _kernels: ModuleType | None = None
@@ -105,7 +105,7 @@ def scan_common(text: pa.Array) -> pa.Table | None:
     }
     micros = np.empty(n, dtype=np.int64)
     if n and kernels.times(data, spans, micros):  # every time plain ISO-8601 UTC or ±HH:MM: parsed here
-        columns[PARSED_TIME] = pa.Array.from_buffers(_UTC_US, n, [None, pa.py_buffer(micros)])
+        columns[PARSED_TIME] = pa.Array.from_buffers(PARSED_TIME_TYPE, n, [None, pa.py_buffer(micros)])
     return pa.table(columns)
 
 

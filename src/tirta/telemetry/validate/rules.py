@@ -17,12 +17,13 @@ from tirta.telemetry.validate.pairs import _pairs
 from tirta.telemetry.validate.parse import _time_sql, _times_by_run, _value_sql
 
 __all__ = [
-    "EARLIEST", "FUTURE_TOLERANCE", "Checked", "check", "checked_drop", "memory_connection",
-    "round_sizes", "valid_rows",
+    "EARLIEST", "FUTURE_TOLERANCE", "PARSED_TIME", "PARSED_TIME_TYPE", "Checked", "check", "checked_drop",
+    "memory_connection", "round_sizes", "valid_rows",
 ]  # fmt: skip
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=5)
-_UTC_US = pa.timestamp("us", tz="UTC")
+# a raw table may carry its times parsed already (the MQTT scanner does): this column, of this type
+PARSED_TIME, PARSED_TIME_TYPE = "_t", pa.timestamp("us", tz="UTC")
 EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")  # earlier times are bad timestamps, as infinite ones
 
 
@@ -205,15 +206,15 @@ def check(
     received_at = now if received_at is None else pd.Timestamp(received_at)
     raw, pairs = _pairs(raw, table)
     time_sql = _time_sql(raw.schema.field("time").type)
-    given = raw.schema.field("_t").type if "_t" in raw.column_names else None
-    if given == _UTC_US and raw["_t"].null_count == 0:  # parsed by the MQTT scanner already
-        parsed, time_sql = raw["_t"], "r._t"
+    given = raw.schema.field(PARSED_TIME).type if PARSED_TIME in raw.column_names else None
+    if given == PARSED_TIME_TYPE and raw[PARSED_TIME].null_count == 0:  # every time parsed already
+        parsed, time_sql = raw[PARSED_TIME], f"r.{PARSED_TIME}"
     else:
-        if "_t" in raw.column_names:
-            raw = raw.drop_columns(["_t"])
+        if given is not None:
+            raw = raw.drop_columns([PARSED_TIME])
         parsed = _times_by_run(con, raw["time"], time_sql)
         if parsed is not None:
-            raw, time_sql = raw.append_column("_t", parsed), "r._t"
+            raw, time_sql = raw.append_column(PARSED_TIME, parsed), f"r.{PARSED_TIME}"
     con.register("_raw", raw)
     con.register("_pairs_in", pairs.arrow)
     con.execute("CREATE OR REPLACE TEMP TABLE _pairs AS SELECT * FROM _pairs_in")
@@ -240,7 +241,7 @@ def check(
     by_reason = {str(r): int(n) for r, n, _, _ in counts}
     span = next(((t0, t1) for r, _, t0, t1 in counts if r == "\x00"), (None, None))
     # as received; ``payload`` (the raw text, when a reader kept it) and ``error`` are not fields
-    fields = [n for n in raw.column_names if n not in ("_rn", "_key", "_t", "payload", "error")]
+    fields = [n for n in raw.column_names if n not in ("_rn", "_key", PARSED_TIME, "payload", "error")]
     text = {n: f"coalesce(CAST(r.{_quote(n)} AS VARCHAR), '')" for n in (*RAW_COLUMNS, "error")}
     if "error" not in raw.column_names:
         text["error"] = "''"
